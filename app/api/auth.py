@@ -1,0 +1,50 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel, ConfigDict
+
+from app.api.deps import CurrentStaff, NowDep, SessionDep, SettingsDep
+from app.auth import service
+from app.auth.security import issue_access_token
+
+router = APIRouter(prefix="/v1", tags=["auth"])
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class StaffOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: str
+    email: str
+    full_name: str | None
+
+
+@router.post("/auth/token", response_model=TokenOut)
+def sign_in(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> TokenOut:
+    """OAuth2 password flow for staff: a short-lived JWT."""
+    user = service.authenticate(
+        session,
+        settings,
+        email=form.username,
+        password=form.password,
+        client_address=request.client.host if request.client else "unknown",
+        now=now,
+    )
+    token, lifetime = issue_access_token(settings, user.id, now)
+    return TokenOut(access_token=token, expires_in=lifetime)
+
+
+@router.get("/users/me", response_model=StaffOut)
+def who_am_i(user: CurrentStaff) -> StaffOut:
+    return StaffOut(id=str(user.id), email=user.email, full_name=user.full_name)

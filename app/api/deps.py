@@ -1,0 +1,94 @@
+"""Request dependencies: session, clock, settings, and who is calling."""
+
+import uuid
+from collections.abc import Collection, Iterator
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
+
+from app.audit.service import Actor
+from app.auth import service as auth_service
+from app.auth.models import StaffUser
+from app.auth.security import PARTICIPANT_TOKEN_PREFIX
+from app.clock import Clock
+from app.errors import Unauthorized
+from app.settings import Settings
+from app.studies.access import CARE, MANAGE, OWNER, READ, StudyAccess, study_for
+from app.studies.models import Participant, Role
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with Session(request.app.state.engine) as session:
+        yield session
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_clock(request: Request) -> Clock:
+    return request.app.state.clock
+
+
+def get_now(clock: Annotated[Clock, Depends(get_clock)]) -> datetime:
+    return clock.now()
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ClockDep = Annotated[Clock, Depends(get_clock)]
+NowDep = Annotated[datetime, Depends(get_now)]
+
+_bearer = HTTPBearer(auto_error=False, description="Staff JWT or participant token")
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def _bearer_token(credentials: HTTPAuthorizationCredentials | None) -> str:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Unauthorized("Missing bearer token", code="not_authenticated")
+    return credentials.credentials
+
+
+def current_staff(
+    session: SessionDep, settings: SettingsDep, now: NowDep, credentials: BearerDep
+) -> StaffUser:
+    token = _bearer_token(credentials)
+    if token.startswith(PARTICIPANT_TOKEN_PREFIX):
+        raise Unauthorized("This route needs a staff token", code="invalid_token")
+    return auth_service.staff_for_token(session, settings, token, now)
+
+
+def current_participant(session: SessionDep, credentials: BearerDep) -> Participant:
+    token = _bearer_token(credentials)
+    if not token.startswith(PARTICIPANT_TOKEN_PREFIX):
+        raise Unauthorized("This route needs a participant token", code="invalid_token")
+    return auth_service.participant_for_token(session, token)
+
+
+CurrentStaff = Annotated[StaffUser, Depends(current_staff)]
+CurrentParticipant = Annotated[Participant, Depends(current_participant)]
+
+
+def staff_actor(user: StaffUser) -> Actor:
+    return Actor("staff", str(user.id))
+
+
+def participant_actor(participant: Participant) -> Actor:
+    return Actor("participant", str(participant.id))
+
+
+def _study_access(roles: Collection[Role]) -> Any:
+    # A dependency, so a caller who may not see the study gets 404 before the body is read.
+    def dependency(study_id: uuid.UUID, session: SessionDep, user: CurrentStaff) -> StudyAccess:
+        return study_for(session, user, study_id, roles)
+
+    return Depends(dependency)
+
+
+ReadStudy = Annotated[StudyAccess, _study_access(READ)]
+CareStudy = Annotated[StudyAccess, _study_access(CARE)]
+ManageStudy = Annotated[StudyAccess, _study_access(MANAGE)]
+OwnStudy = Annotated[StudyAccess, _study_access(OWNER)]

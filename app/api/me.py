@@ -1,0 +1,110 @@
+"""What a participant's phone calls with its participant token."""
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, Response, status
+from pydantic import BaseModel, Field
+
+from app.api.deps import CurrentParticipant, NowDep, SessionDep, participant_actor
+from app.studies import participants as service
+from app.studies.models import Participant, ParticipantStatus, Study
+from app.studies.schemas import ParticipantSelfUpdate
+from app.types import INPUT
+
+router = APIRouter(prefix="/v1", tags=["participant app"])
+
+
+class EnrollIn(BaseModel):
+    model_config = INPUT
+    code: str = Field(min_length=1, max_length=64)
+
+
+class EnrolledOut(BaseModel):
+    participant_id: str
+    pseudonym: str
+    study_name: str
+    token: str = Field(description="Participant bearer token; keep it on the phone only")
+
+
+class MeOut(BaseModel):
+    pseudonym: str
+    study_name: str
+    status: ParticipantStatus
+    timezone: str
+    locale: str
+    enrolled_at: datetime | None
+
+
+class DeviceIn(BaseModel):
+    model_config = INPUT
+    token: str = Field(min_length=1, max_length=1024, description="FCM registration token or FID")
+    kind: Literal["token", "fid"] = "token"
+    platform: Literal["android", "ios", "web"]
+
+
+class DeviceOut(BaseModel):
+    platform: str
+    kind: str
+    active: bool
+    last_seen_at: datetime
+
+
+@router.post("/enroll", status_code=status.HTTP_201_CREATED, response_model=EnrolledOut)
+def enroll(data: EnrollIn, session: SessionDep, now: NowDep) -> EnrolledOut:
+    """Redeem a one-time enrollment code for a participant token."""
+    participant, study, token = service.enroll(session, data.code, now)
+    return EnrolledOut(
+        participant_id=str(participant.id),
+        pseudonym=participant.pseudonym,
+        study_name=study.name,
+        token=token,
+    )
+
+
+def _me_out(session: SessionDep, participant: Participant) -> MeOut:
+    study = session.get_one(Study, participant.study_id)
+    return MeOut(
+        pseudonym=participant.pseudonym,
+        study_name=study.name,
+        status=participant.status,
+        timezone=participant.timezone,
+        locale=participant.locale or study.default_locale,
+        enrolled_at=participant.enrolled_at,
+    )
+
+
+@router.get("/me", response_model=MeOut)
+def read_me(participant: CurrentParticipant, session: SessionDep) -> MeOut:
+    return _me_out(session, participant)
+
+
+@router.patch("/me", response_model=MeOut)
+def update_me(
+    data: ParticipantSelfUpdate, participant: CurrentParticipant, session: SessionDep, now: NowDep
+) -> MeOut:
+    """The phone reports a new time zone (travel) or the reader's language."""
+    service.update_participant(session, participant_actor(participant), participant, data, now)
+    return _me_out(session, participant)
+
+
+@router.put("/me/device", response_model=DeviceOut)
+def register_device(
+    data: DeviceIn, participant: CurrentParticipant, session: SessionDep, now: NowDep
+) -> DeviceOut:
+    """Register or refresh this phone's push identifier."""
+    device = service.register_device(
+        session, participant, data.token, data.kind, data.platform, now
+    )
+    return DeviceOut(
+        platform=device.platform,
+        kind=device.identifier_kind,
+        active=device.active,
+        last_seen_at=device.last_seen_at,
+    )
+
+
+@router.delete("/me/device", status_code=status.HTTP_204_NO_CONTENT)
+def remove_device(participant: CurrentParticipant, session: SessionDep) -> Response:
+    service.remove_device(session, participant)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,123 @@
+import uuid
+
+from fastapi import APIRouter, status
+
+from app.api.deps import (
+    CareStudy,
+    CurrentStaff,
+    ManageStudy,
+    NowDep,
+    ReadStudy,
+    SessionDep,
+    SettingsDep,
+    staff_actor,
+)
+from app.pagination import Page, PageDep, map_page
+from app.studies import participants as service
+from app.studies.models import ParticipantStatus
+from app.studies.schemas import (
+    AllocationOut,
+    EnrollmentCodeOut,
+    ParticipantCreate,
+    ParticipantCreated,
+    ParticipantOut,
+    ParticipantUpdate,
+    StatusChange,
+)
+
+router = APIRouter(prefix="/v1/studies/{study_id}", tags=["participants"])
+
+
+@router.post(
+    "/participants", status_code=status.HTTP_201_CREATED, response_model=ParticipantCreated
+)
+def create_participant(
+    data: ParticipantCreate,
+    access: ManageStudy,
+    session: SessionDep,
+    user: CurrentStaff,
+    settings: SettingsDep,
+    now: NowDep,
+) -> ParticipantCreated:
+    """Create a pseudonymous participant; the response shows a one-time enrollment code."""
+    participant, code = service.create_participant(
+        session, access, staff_actor(user), data, settings.enrollment_code_hours, now
+    )
+    out = service.participant_out(access, participant, None)
+    return ParticipantCreated(**out.model_dump(), enrollment=code)
+
+
+@router.get("/participants", response_model=Page[ParticipantOut])
+def list_participants(
+    access: ReadStudy, session: SessionDep, page: PageDep, status: ParticipantStatus | None = None
+) -> Page[ParticipantOut]:
+    rows = service.list_participants(session, access, page, status)
+    return rows.with_items(service.participant_outs(session, access, rows.items))
+
+
+@router.get("/participants/{participant_id}", response_model=ParticipantOut)
+def read_participant(
+    participant_id: uuid.UUID, access: ReadStudy, session: SessionDep
+) -> ParticipantOut:
+    participant = service.get_participant(session, access, participant_id)
+    return service.participant_outs(session, access, [participant])[0]
+
+
+@router.patch("/participants/{participant_id}", response_model=ParticipantOut)
+def update_participant(
+    participant_id: uuid.UUID,
+    data: ParticipantUpdate,
+    access: CareStudy,
+    session: SessionDep,
+    user: CurrentStaff,
+    now: NowDep,
+) -> ParticipantOut:
+    """Change a participant's time zone, locale or external reference."""
+    participant = service.get_participant(session, access, participant_id)
+    service.update_participant(session, staff_actor(user), participant, data, now)
+    return service.participant_outs(session, access, [participant])[0]
+
+
+@router.post("/participants/{participant_id}/status", response_model=ParticipantOut)
+def change_status(
+    participant_id: uuid.UUID,
+    data: StatusChange,
+    access: CareStudy,
+    session: SessionDep,
+    user: CurrentStaff,
+    now: NowDep,
+) -> ParticipantOut:
+    """Pause, resume, withdraw or complete; withdrawal revokes the participant's tokens."""
+    participant = service.get_participant(session, access, participant_id)
+    service.change_status(
+        session, access, staff_actor(user), participant, data.status, data.reason, now
+    )
+    return service.participant_outs(session, access, [participant])[0]
+
+
+@router.post(
+    "/participants/{participant_id}/enrollment-code",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EnrollmentCodeOut,
+)
+def reissue_enrollment_code(
+    participant_id: uuid.UUID,
+    access: ManageStudy,
+    session: SessionDep,
+    user: CurrentStaff,
+    settings: SettingsDep,
+    now: NowDep,
+) -> EnrollmentCodeOut:
+    """A fresh one-time code for an invited participant; earlier codes stop working."""
+    participant = service.get_participant(session, access, participant_id)
+    return service.reissue_code(
+        session, access, staff_actor(user), participant, settings.enrollment_code_hours, now
+    )
+
+
+@router.get("/allocations", response_model=Page[AllocationOut])
+def list_allocations(
+    access: ManageStudy, session: SessionDep, page: PageDep
+) -> Page[AllocationOut]:
+    """The allocation sequence as drawn, for audit and replay (owners and researchers)."""
+    return map_page(service.list_allocations(session, access, page), AllocationOut.model_validate)

@@ -1,0 +1,131 @@
+from fastapi import APIRouter, Response, status
+
+from app.api.deps import (
+    CurrentStaff,
+    ManageStudy,
+    NowDep,
+    OwnStudy,
+    ReadStudy,
+    SessionDep,
+    staff_actor,
+)
+from app.audit import service as audit
+from app.pagination import Page, PageDep, map_page
+from app.studies import service
+from app.studies.access import study_for
+from app.studies.schemas import (
+    ArmIn,
+    ArmOut,
+    ArmUpdate,
+    AuditEventOut,
+    MemberIn,
+    MemberOut,
+    StudyCreate,
+    StudyOut,
+    StudyUpdate,
+)
+
+router = APIRouter(prefix="/v1/studies", tags=["studies"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=StudyOut)
+def create_study(
+    data: StudyCreate, session: SessionDep, user: CurrentStaff, now: NowDep
+) -> StudyOut:
+    """Create a draft study; the creator becomes its owner."""
+    study = service.create_study(session, user, data, now)
+    return service.study_out(session, study_for(session, user, study.id))
+
+
+@router.get("", response_model=Page[StudyOut])
+def list_studies(session: SessionDep, user: CurrentStaff, page: PageDep) -> Page[StudyOut]:
+    """The studies you are a member of."""
+    return service.list_studies(session, user, page)
+
+
+@router.get("/{study_id}", response_model=StudyOut)
+def read_study(access: ReadStudy, session: SessionDep) -> StudyOut:
+    return service.study_out(session, access)
+
+
+@router.patch("/{study_id}", response_model=StudyOut)
+def update_study(
+    data: StudyUpdate, access: ManageStudy, session: SessionDep, user: CurrentStaff, now: NowDep
+) -> StudyOut:
+    """Change a draft study."""
+    service.update_study(session, access, staff_actor(user), data, now)
+    return service.study_out(session, access)
+
+
+@router.post("/{study_id}/activate", response_model=StudyOut)
+def activate_study(
+    access: OwnStudy, session: SessionDep, user: CurrentStaff, now: NowDep
+) -> StudyOut:
+    """Open a complete draft study for enrollment."""
+    service.activate_study(session, access, staff_actor(user), now)
+    return service.study_out(session, access)
+
+
+@router.post("/{study_id}/close", response_model=StudyOut)
+def close_study(access: OwnStudy, session: SessionDep, user: CurrentStaff, now: NowDep) -> StudyOut:
+    service.close_study(session, access, staff_actor(user), now)
+    return service.study_out(session, access)
+
+
+@router.post("/{study_id}/arms", status_code=status.HTTP_201_CREATED, response_model=ArmOut)
+def add_arm(
+    data: ArmIn, access: ManageStudy, session: SessionDep, user: CurrentStaff, now: NowDep
+) -> ArmOut:
+    return ArmOut.model_validate(service.add_arm(session, access, staff_actor(user), data, now))
+
+
+@router.patch("/{study_id}/arms/{key}", response_model=ArmOut)
+def update_arm(
+    key: str,
+    data: ArmUpdate,
+    access: ManageStudy,
+    session: SessionDep,
+    user: CurrentStaff,
+    now: NowDep,
+) -> ArmOut:
+    arm = service.update_arm(session, access, staff_actor(user), key, data, now)
+    return ArmOut.model_validate(arm)
+
+
+@router.delete("/{study_id}/arms/{key}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_arm(
+    key: str, access: ManageStudy, session: SessionDep, user: CurrentStaff, now: NowDep
+) -> Response:
+    service.delete_arm(session, access, staff_actor(user), key, now)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{study_id}/members", response_model=list[MemberOut])
+def list_members(access: ReadStudy, session: SessionDep) -> list[MemberOut]:
+    return service.list_members(session, access.study.id)
+
+
+@router.put("/{study_id}/members", response_model=MemberOut)
+def set_member(
+    data: MemberIn, access: OwnStudy, session: SessionDep, user: CurrentStaff, now: NowDep
+) -> MemberOut:
+    """Add a staff user by email, or change their role (owners only)."""
+    return service.add_member(session, access, staff_actor(user), data, now)
+
+
+@router.delete("/{study_id}/members/{email}", status_code=status.HTTP_204_NO_CONTENT)
+def remove_member(
+    email: str, access: OwnStudy, session: SessionDep, user: CurrentStaff, now: NowDep
+) -> Response:
+    """Remove a member by email (owners only; the last owner stays)."""
+    service.remove_member(session, access, staff_actor(user), email, now)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{study_id}/audit-events", response_model=Page[AuditEventOut])
+def list_audit_events(
+    access: OwnStudy, session: SessionDep, page: PageDep, action: str | None = None
+) -> Page[AuditEventOut]:
+    """The study's audit trail, newest first (owners only)."""
+    events = audit.list_study_events(session, access.study.id, page, action)
+    return map_page(events, AuditEventOut.model_validate)

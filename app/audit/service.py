@@ -1,0 +1,56 @@
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from app.audit.models import AuditEvent
+from app.pagination import Page, PageParams, paginate
+from app.requestid import current_request_id
+
+
+@dataclass(frozen=True)
+class Actor:
+    type: str  # staff, participant, system
+    id: str | None
+
+
+SYSTEM = Actor("system", None)
+
+
+def record(
+    session: Session,
+    actor: Actor,
+    action: str,
+    *,
+    at: datetime,
+    resource_type: str,
+    resource_id: object | None = None,
+    study_id: uuid.UUID | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Add an audit event to the caller's transaction, so it commits with the change."""
+    event = AuditEvent(
+        at=at,
+        actor_type=actor.type,
+        actor_id=actor.id,
+        study_id=study_id,
+        action=action,
+        resource_type=resource_type,
+        resource_id=None if resource_id is None else str(resource_id),
+        request_id=current_request_id(),
+        details=details or {},
+    )
+    session.add(event)
+    return event
+
+
+def list_study_events(
+    session: Session, study_id: uuid.UUID, page: PageParams, action: str | None = None
+) -> Page[AuditEvent]:
+    query = select(AuditEvent).where(AuditEvent.study_id == study_id)
+    if action is not None:
+        query = query.where(AuditEvent.action == action)
+    query = query.order_by(col(AuditEvent.id).desc())
+    return paginate(session, query, page)

@@ -1,0 +1,142 @@
+import uuid
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, col, delete, func, select
+
+from app.audit import service as audit
+from app.auth.models import LoginFailure, StaffUser
+from app.auth.security import password_hasher, read_access_token, secret_digest
+from app.errors import Conflict, TooManyRequests, Unauthorized
+from app.settings import Settings
+from app.studies.models import Participant, ParticipantStatus, ParticipantToken
+
+# A fixed hash to verify against when the account does not exist, so timing does not tell.
+_ABSENT_USER_PASSWORD = "no such account"
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def create_user(
+    session: Session,
+    settings: Settings,
+    *,
+    email: str,
+    password: str,
+    full_name: str | None,
+    now: datetime,
+) -> StaffUser:
+    email = normalize_email(email)
+    if session.exec(select(StaffUser).where(StaffUser.email == email)).first():
+        raise Conflict(f"A staff account for {email} exists already", code="user_exists")
+    user = StaffUser(
+        email=email,
+        full_name=full_name,
+        password_hash=password_hasher(settings).hash(password),
+        created_at=now,
+    )
+    session.add(user)
+    audit.record(
+        session,
+        audit.SYSTEM,
+        "user.create",
+        at=now,
+        resource_type="staff_user",
+        resource_id=user.id,
+        details={"email": email},
+    )
+    session.commit()
+    session.refresh(user)
+    return user
+
+
+def _recent_failures(session: Session, column: object, value: str, since: datetime) -> int:
+    query = select(func.count()).select_from(LoginFailure).where(column == value)
+    return session.exec(query.where(LoginFailure.at >= since)).one()
+
+
+def authenticate(
+    session: Session,
+    settings: Settings,
+    *,
+    email: str,
+    password: str,
+    client_address: str,
+    now: datetime,
+) -> StaffUser:
+    """The staff user for these credentials; every attempt is audited and failures counted."""
+    email = normalize_email(email)
+    since = now - timedelta(seconds=settings.login_window_seconds)
+    by_account = _recent_failures(session, LoginFailure.email, email, since)
+    by_address = _recent_failures(session, LoginFailure.client_address, client_address, since)
+    if (
+        by_account >= settings.login_max_failures_per_account
+        or by_address >= settings.login_max_failures_per_address
+    ):
+        audit.record(
+            session,
+            audit.Actor("anonymous", None),
+            "auth.login_throttled",
+            at=now,
+            resource_type="staff_user",
+            details={"email": email, "client_address": client_address},
+        )
+        session.commit()
+        raise TooManyRequests(
+            "Too many failed sign-ins; try again later", retry_after=settings.login_window_seconds
+        )
+    user = session.exec(select(StaffUser).where(StaffUser.email == email)).first()
+    hasher = password_hasher(settings)
+    if user is None:
+        hasher.verify(_ABSENT_USER_PASSWORD, hasher.hash(_ABSENT_USER_PASSWORD))
+        valid = False
+    else:
+        valid = user.is_active and hasher.verify(password, user.password_hash)
+    if not valid:
+        session.add(LoginFailure(email=email, client_address=client_address, at=now))
+        audit.record(
+            session,
+            audit.Actor("anonymous", None),
+            "auth.login_failed",
+            at=now,
+            resource_type="staff_user",
+            resource_id=user.id if user else None,
+            details={"email": email, "client_address": client_address},
+        )
+        session.commit()
+        raise Unauthorized("Incorrect email or password", code="invalid_credentials")
+    assert user is not None
+    session.exec(delete(LoginFailure).where(col(LoginFailure.email) == email))
+    audit.record(
+        session,
+        audit.Actor("staff", str(user.id)),
+        "auth.login",
+        at=now,
+        resource_type="staff_user",
+        resource_id=user.id,
+        details={"client_address": client_address},
+    )
+    session.commit()
+    return user
+
+
+def staff_for_token(session: Session, settings: Settings, token: str, now: datetime) -> StaffUser:
+    user_id: uuid.UUID = read_access_token(settings, token, now)
+    user = session.get(StaffUser, user_id)
+    if user is None or not user.is_active:
+        raise Unauthorized("The access token is not valid", code="invalid_token")
+    return user
+
+
+def participant_for_token(session: Session, token: str) -> Participant:
+    query = (
+        select(Participant)
+        .join(ParticipantToken, col(ParticipantToken.participant_id) == Participant.id)
+        .where(ParticipantToken.token_hash == secret_digest(token))
+        .where(col(ParticipantToken.revoked_at).is_(None))
+    )
+    participant = session.exec(query).first()
+    if participant is None or participant.status == ParticipantStatus.withdrawn:
+        raise Unauthorized("The participant token is not valid", code="invalid_token")
+    return participant

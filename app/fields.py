@@ -1,0 +1,41 @@
+"""Column helpers shared by the table models."""
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Enum
+from sqlmodel import Field
+
+from app.db import UTCDateTime
+
+
+def id_field() -> Any:
+    return Field(default_factory=uuid.uuid4, primary_key=True)
+
+
+def utc_field(*, nullable: bool = False, index: bool = False, default: Any = ...) -> Any:
+    if default is ... and nullable:
+        default = None
+    return Field(default=default, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+def json_field(default_factory: Any = dict) -> Any:
+    return Field(default_factory=default_factory, sa_type=JSON, nullable=False)
+
+
+def is_aware(value: datetime) -> bool:
+    return value.tzinfo is not None and value.utcoffset() is not None
+
+
+def enum_field(enum_cls: type[StrEnum], default: Any = ...) -> Any:
+    """A StrEnum stored as its value in a plain VARCHAR, loaded back as the enum."""
+    column_type = Enum(
+        enum_cls,
+        native_enum=False,
+        create_constraint=False,
+        length=32,
+        values_callable=lambda members: [member.value for member in members],
+    )
+    return Field(default=default, sa_type=column_type)

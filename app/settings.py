@@ -1,0 +1,70 @@
+"""Settings from the environment (prefix KAIROS_); every knob has a safe embedded default."""
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EMBEDDED_DATABASE = "sqlite:///./var/kairos.db"
+
+
+class SettingsError(RuntimeError):
+    """The configuration cannot run safely; the message says what to set."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KAIROS_", env_file=".env", extra="ignore")
+
+    database_url: str = EMBEDDED_DATABASE
+    var_dir: Path = Path("var")
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="JWT signing secret. Embedded SQLite: generated once and kept in var/. "
+        "PostgreSQL: must be given.",
+    )
+    token_issuer: str = "kairos"
+    token_audience: str = "kairos-api"
+    access_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    enrollment_code_hours: int = Field(default=72, ge=1, le=24 * 90)
+
+    login_window_seconds: int = Field(default=900, ge=1)
+    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_failures_per_address: int = Field(default=20, ge=1)
+    # Argon2 cost; OWASP's second recommended profile (19 MiB, t=2) by default.
+    password_time_cost: int = Field(default=2, ge=1)
+    password_memory_kib: int = Field(default=19456, ge=8)
+
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    page_size_default: int = Field(default=50, ge=1)
+    page_size_max: int = Field(default=200, ge=1)
+
+    push_sender: Literal["log", "fcm"] = "log"
+    fcm_credentials_file: Path | None = None
+    fcm_endpoint: str | None = None
+
+    scheduler_enabled: bool = True
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @cached_property
+    def signing_key(self) -> str:
+        """The JWT secret: given, or on the embedded database generated once into var/."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        if not self.is_sqlite:
+            raise SettingsError("KAIROS_SECRET_KEY must be set when the database is not SQLite")
+        path = self.var_dir / "secret_key"
+        if not path.exists():
+            self.var_dir.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(48))
+        return path.read_text().strip()
+
+
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,433 @@
+"""Participants: creation with a one-time enrollment code, enrollment with arm allocation,
+status transitions, tokens and devices."""
+
+import secrets
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, func, select, update
+
+from app.audit import service as audit
+from app.audit.service import Actor
+from app.auth.security import (
+    new_enrollment_code,
+    new_participant_token,
+    normalize_enrollment_code,
+    secret_digest,
+)
+from app.errors import Conflict, Invalid, NotFound
+from app.pagination import Page, PageParams, paginate
+from app.patching import apply_patch
+from app.studies.access import StudyAccess
+from app.studies.models import (
+    Allocation,
+    Arm,
+    Device,
+    EnrollmentCode,
+    Participant,
+    ParticipantStatus,
+    ParticipantToken,
+    Study,
+    StudyStatus,
+)
+from app.studies.randomization import ArmWeight, allocate, stratum_key
+from app.studies.schemas import (
+    EnrollmentCodeOut,
+    ParticipantCreate,
+    ParticipantOut,
+    ParticipantSelfUpdate,
+    ParticipantUpdate,
+)
+
+S = ParticipantStatus
+# Which status may follow which; enrollment (invited -> active) happens only through a code.
+TRANSITIONS: dict[ParticipantStatus, frozenset[ParticipantStatus]] = {
+    S.invited: frozenset({S.withdrawn}),
+    S.active: frozenset({S.paused, S.withdrawn, S.completed}),
+    S.paused: frozenset({S.active, S.withdrawn, S.completed}),
+    S.withdrawn: frozenset(),
+    S.completed: frozenset(),
+}
+ALLOCATION_RETRIES = 20
+
+
+def participant_out(
+    access: StudyAccess, participant: Participant, arm_key: str | None
+) -> ParticipantOut:
+    concealed = not access.sees_arms
+    return ParticipantOut(
+        **participant.model_dump(exclude={"arm_id", "status_changed_at"}),
+        arm=None if concealed else arm_key,
+        arm_concealed=concealed,
+    )
+
+
+def _arm_keys(session: Session, study_id: uuid.UUID) -> dict[uuid.UUID, str]:
+    return {arm.id: arm.key for arm in session.exec(select(Arm).where(Arm.study_id == study_id))}
+
+
+def participant_outs(
+    session: Session, access: StudyAccess, participants: list[Participant]
+) -> list[ParticipantOut]:
+    keys = _arm_keys(session, access.study.id)
+    return [
+        participant_out(access, p, keys.get(p.arm_id) if p.arm_id else None) for p in participants
+    ]
+
+
+def get_participant(
+    session: Session, access: StudyAccess, participant_id: uuid.UUID
+) -> Participant:
+    participant = session.exec(
+        select(Participant).where(
+            Participant.id == participant_id, Participant.study_id == access.study.id
+        )
+    ).first()
+    if participant is None:
+        raise NotFound("Participant not found")
+    return participant
+
+
+def list_participants(
+    session: Session, access: StudyAccess, page: PageParams, status: ParticipantStatus | None
+) -> Page[Participant]:
+    query = select(Participant).where(Participant.study_id == access.study.id)
+    if status is not None:
+        query = query.where(Participant.status == status)
+    return paginate(session, query.order_by(col(Participant.created_at), col(Participant.id)), page)
+
+
+def _issue_code(
+    session: Session, participant: Participant, hours: int, now: datetime
+) -> EnrollmentCodeOut:
+    # A new code replaces any earlier unused one.
+    session.exec(
+        update(EnrollmentCode)
+        .where(col(EnrollmentCode.participant_id) == participant.id)
+        .where(col(EnrollmentCode.used_at).is_(None), col(EnrollmentCode.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+    code = new_enrollment_code()
+    expires_at = now + timedelta(hours=hours)
+    session.add(
+        EnrollmentCode(
+            participant_id=participant.id,
+            code_hash=secret_digest(code),
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+    return EnrollmentCodeOut(code=code, expires_at=expires_at)
+
+
+def create_participant(
+    session: Session,
+    access: StudyAccess,
+    actor: Actor,
+    data: ParticipantCreate,
+    code_hours: int,
+    now: datetime,
+) -> tuple[Participant, EnrollmentCodeOut]:
+    study = access.study
+    if study.status == StudyStatus.closed:
+        raise Conflict("The study is closed", code="study_closed")
+    missing = [name for name in study.stratify_by if name not in data.strata]
+    if missing:
+        raise Invalid(f"body.strata.{missing[0]}", f"The study stratifies by '{missing[0]}'")
+    extra = sorted(set(data.strata) - set(study.stratify_by))
+    if extra:
+        raise Invalid(f"body.strata.{extra[0]}", f"The study does not stratify by '{extra[0]}'")
+    participant = Participant(
+        study_id=study.id,
+        pseudonym=data.pseudonym or f"P-{secrets.token_hex(4).upper()}",
+        external_ref=data.external_ref,
+        strata=data.strata,
+        timezone=data.timezone,
+        locale=data.locale,
+        created_at=now,
+        status_changed_at=now,
+    )
+    session.add(participant)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict(
+            f"Pseudonym '{participant.pseudonym}' is taken in this study", code="pseudonym_taken"
+        ) from exc
+    code = _issue_code(session, participant, code_hours, now)
+    audit.record(
+        session,
+        actor,
+        "participant.create",
+        at=now,
+        resource_type="participant",
+        resource_id=participant.id,
+        study_id=study.id,
+        details={"pseudonym": participant.pseudonym},
+    )
+    session.commit()
+    session.refresh(participant)
+    return participant, code
+
+
+def reissue_code(
+    session: Session,
+    access: StudyAccess,
+    actor: Actor,
+    participant: Participant,
+    code_hours: int,
+    now: datetime,
+) -> EnrollmentCodeOut:
+    if participant.status != ParticipantStatus.invited:
+        raise Conflict(
+            "Only an invited participant gets an enrollment code", code="already_enrolled"
+        )
+    code = _issue_code(session, participant, code_hours, now)
+    audit.record(
+        session,
+        actor,
+        "participant.reissue_code",
+        at=now,
+        resource_type="participant",
+        resource_id=participant.id,
+        study_id=access.study.id,
+    )
+    session.commit()
+    return code
+
+
+def update_participant(
+    session: Session,
+    actor: Actor,
+    participant: Participant,
+    data: ParticipantUpdate | ParticipantSelfUpdate,
+    now: datetime,
+) -> Participant:
+    """Change time zone, locale or reference; only the optional ones may be cleared."""
+    changed = apply_patch(participant, data, nullable={"locale", "external_ref"})
+    session.add(participant)
+    audit.record(
+        session,
+        actor,
+        "participant.update",
+        at=now,
+        resource_type="participant",
+        resource_id=participant.id,
+        study_id=participant.study_id,
+        details={"fields": changed},
+    )
+    session.commit()
+    session.refresh(participant)
+    return participant
+
+
+def revoke_tokens(session: Session, participant_id: uuid.UUID, now: datetime) -> None:
+    session.exec(
+        update(ParticipantToken)
+        .where(col(ParticipantToken.participant_id) == participant_id)
+        .where(col(ParticipantToken.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def change_status(
+    session: Session,
+    access: StudyAccess,
+    actor: Actor,
+    participant: Participant,
+    new: ParticipantStatus,
+    reason: str | None,
+    now: datetime,
+) -> Participant:
+    old = ParticipantStatus(participant.status)
+    if new not in TRANSITIONS[old]:
+        raise Conflict(f"A participant cannot go from {old} to {new}", code="invalid_transition")
+    participant.status = new
+    participant.status_changed_at = now
+    session.add(participant)
+    if new == ParticipantStatus.withdrawn:
+        # Withdrawal ends access at once; the data stays.
+        revoke_tokens(session, participant.id, now)
+        session.exec(
+            update(EnrollmentCode)
+            .where(col(EnrollmentCode.participant_id) == participant.id)
+            .where(col(EnrollmentCode.used_at).is_(None), col(EnrollmentCode.revoked_at).is_(None))
+            .values(revoked_at=now)
+        )
+        _deactivate_device(session, participant.id, "withdrawn")
+    audit.record(
+        session,
+        actor,
+        "participant.status",
+        at=now,
+        resource_type="participant",
+        resource_id=participant.id,
+        study_id=access.study.id,
+        details={"from": old, "to": new, "reason": reason},
+    )
+    session.commit()
+    session.refresh(participant)
+    return participant
+
+
+def _allocate_arm(session: Session, study: Study, participant: Participant, now: datetime) -> Arm:
+    """Allocate the next slot of the participant's stratum.
+
+    The unique (study, stratum, sequence) constraint makes concurrent enrollments safe: a
+    transaction that loses the race retries with the next sequence number.
+    """
+    arms = list(session.exec(select(Arm).where(Arm.study_id == study.id)))
+    weights = [ArmWeight(arm.key, arm.weight) for arm in arms]
+    stratum = stratum_key(study.stratify_by, participant.strata)
+    for _ in range(ALLOCATION_RETRIES):
+        next_no = session.exec(
+            select(func.coalesce(func.max(Allocation.sequence_no) + 1, 0)).where(
+                Allocation.study_id == study.id, Allocation.stratum == stratum
+            )
+        ).one()
+        drawn = allocate(study.randomization_seed, stratum, next_no, weights, study.block_size)
+        savepoint = session.begin_nested()
+        session.add(
+            Allocation(
+                study_id=study.id,
+                stratum=stratum,
+                sequence_no=next_no,
+                block_no=drawn.block_no,
+                block_size=drawn.block_size,
+                arm_key=drawn.arm_key,
+                participant_id=participant.id,
+                at=now,
+            )
+        )
+        try:
+            savepoint.commit()
+        except IntegrityError:
+            savepoint.rollback()
+            continue
+        return next(arm for arm in arms if arm.key == drawn.arm_key)
+    raise Conflict("Enrollment is busy; try again", code="allocation_contention")
+
+
+def enroll(session: Session, code: str, now: datetime) -> tuple[Participant, Study, str]:
+    """Redeem a one-time code: allocate an arm, activate, and return a participant token."""
+    row = session.exec(
+        select(EnrollmentCode, Participant, Study)
+        .join(Participant, Participant.id == EnrollmentCode.participant_id)  # type: ignore[arg-type]
+        .join(Study, Study.id == Participant.study_id)  # type: ignore[arg-type]
+        .where(EnrollmentCode.code_hash == secret_digest(normalize_enrollment_code(code)))
+        # Two phones redeeming one code at once: the second waits, then sees it used.
+        .with_for_update(of=EnrollmentCode)  # type: ignore[arg-type]
+    ).first()
+    # One answer for unknown, used, revoked and expired codes: nothing to probe.
+    if row is None or row[0].used_at or row[0].revoked_at or row[0].expires_at <= now:
+        raise Invalid("body.code", "This enrollment code is not valid", code="invalid_code")
+    enrollment_code, participant, study = row
+    if study.status != StudyStatus.active:
+        raise Conflict("The study is not open for enrollment", code="study_not_active")
+    enrollment_code.used_at = now
+    session.add(enrollment_code)
+    arm = _allocate_arm(session, study, participant, now)
+    participant.arm_id = arm.id
+    participant.status = ParticipantStatus.active
+    participant.enrolled_at = participant.status_changed_at = now
+    session.add(participant)
+    token = new_participant_token()
+    session.add(
+        ParticipantToken(
+            participant_id=participant.id, token_hash=secret_digest(token), created_at=now
+        )
+    )
+    audit.record(
+        session,
+        Actor("participant", str(participant.id)),
+        "participant.enroll",
+        at=now,
+        resource_type="participant",
+        resource_id=participant.id,
+        study_id=study.id,
+    )
+    session.commit()
+    session.refresh(participant)
+    return participant, study, token
+
+
+def list_allocations(session: Session, access: StudyAccess, page: PageParams) -> Page[Allocation]:
+    query = (
+        select(Allocation)
+        .where(Allocation.study_id == access.study.id)
+        .order_by(col(Allocation.at), col(Allocation.stratum), col(Allocation.sequence_no))
+    )
+    return paginate(session, query, page)
+
+
+def _deactivate_device(session: Session, participant_id: uuid.UUID, reason: str) -> None:
+    session.exec(
+        update(Device)
+        .where(col(Device.participant_id) == participant_id, col(Device.active).is_(True))
+        .values(active=False, deactivated_reason=reason)
+    )
+
+
+def register_device(
+    session: Session,
+    participant: Participant,
+    identifier: str,
+    identifier_kind: str,
+    platform: str,
+    now: datetime,
+) -> Device:
+    """Register or refresh the participant's phone; an identifier moves with its phone."""
+    taken = session.exec(
+        select(Device).where(
+            Device.identifier == identifier, Device.participant_id != participant.id
+        )
+    ).first()
+    if taken is not None:
+        session.delete(taken)
+        audit.record(
+            session,
+            Actor("participant", str(participant.id)),
+            "device.moved",
+            at=now,
+            resource_type="device",
+            resource_id=taken.id,
+            study_id=participant.study_id,
+            details={"from_participant": str(taken.participant_id)},
+        )
+        session.flush()
+    device = session.exec(select(Device).where(Device.participant_id == participant.id)).first()
+    if device is None:
+        device = Device(
+            participant_id=participant.id,
+            identifier=identifier,
+            created_at=now,
+            identifier_kind=identifier_kind,
+            platform=platform,
+            last_seen_at=now,
+        )
+    device.identifier = identifier
+    device.identifier_kind = identifier_kind
+    device.platform = platform
+    device.active = True
+    device.deactivated_reason = None
+    device.last_seen_at = now
+    session.add(device)
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict(
+            "This device was registered concurrently; retry", code="device_busy"
+        ) from exc
+    session.refresh(device)
+    return device
+
+
+def remove_device(session: Session, participant: Participant) -> None:
+    device = session.exec(select(Device).where(Device.participant_id == participant.id)).first()
+    if device is None:
+        raise NotFound("No device is registered")
+    session.delete(device)
+    session.commit()

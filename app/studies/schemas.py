@@ -1,0 +1,174 @@
+"""Request and response models for studies, arms, members and participants."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from app.studies.models import ParticipantStatus, Policy, Role, StudyStatus
+from app.types import INPUT, Email, Key, LocaleTag, Name, Pseudonym, TimezoneName
+
+StratumValue = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class ArmIn(BaseModel):
+    model_config = INPUT
+    key: Key
+    policy: Policy
+    weight: int = Field(default=1, ge=1, le=100)
+    description: str = Field(default="", max_length=2000)
+
+
+class ArmUpdate(BaseModel):
+    model_config = INPUT
+    policy: Policy | None = None
+    weight: int | None = Field(default=None, ge=1, le=100)
+    description: str | None = Field(default=None, max_length=2000)
+
+
+class ArmOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    key: str
+    policy: Policy
+    weight: int
+    description: str
+
+
+class StudyCreate(BaseModel):
+    model_config = INPUT
+    name: Name
+    description: str = Field(default="", max_length=5000)
+    default_timezone: TimezoneName
+    default_locale: LocaleTag = "en"
+    block_size: int | None = Field(default=None, ge=2, le=1000)
+    stratify_by: list[Key] = Field(default_factory=list, max_length=5)
+    clinicians_see_arm: bool = False
+    arms: list[ArmIn] = Field(default_factory=list, max_length=20)
+
+
+class StudyUpdate(BaseModel):
+    model_config = INPUT
+    name: Name | None = None
+    description: str | None = Field(default=None, max_length=5000)
+    default_timezone: TimezoneName | None = None
+    default_locale: LocaleTag | None = None
+    block_size: int | None = Field(default=None, ge=2, le=1000)
+    stratify_by: list[Key] | None = Field(default=None, max_length=5)
+    clinicians_see_arm: bool | None = None
+
+
+class StudyOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    description: str
+    status: StudyStatus
+    default_timezone: str
+    default_locale: str
+    block_size: int | None
+    stratify_by: list[str]
+    clinicians_see_arm: bool
+    randomization_seed: str | None = Field(
+        description="Seed material for replaying allocations; shown to owners and researchers"
+    )
+    arms: list[ArmOut]
+    my_role: Role
+    created_at: datetime
+    activated_at: datetime | None
+    closed_at: datetime | None
+
+
+class MemberIn(BaseModel):
+    model_config = INPUT
+    email: Email
+    role: Role
+
+
+class MemberOut(BaseModel):
+    user_id: uuid.UUID
+    email: str
+    full_name: str | None
+    role: Role
+    created_at: datetime
+
+
+class ParticipantCreate(BaseModel):
+    model_config = INPUT
+    pseudonym: Pseudonym | None = Field(
+        default=None, description="Pseudonymous id; generated when omitted"
+    )
+    timezone: TimezoneName
+    locale: LocaleTag | None = None
+    external_ref: str | None = Field(default=None, max_length=200)
+    strata: dict[Key, StratumValue] = Field(default_factory=dict, max_length=5)
+
+
+class ParticipantUpdate(BaseModel):
+    """What staff may change about a participant; strata are fixed once allocated."""
+
+    model_config = INPUT
+    timezone: TimezoneName | None = None
+    locale: LocaleTag | None = None
+    external_ref: str | None = Field(default=None, max_length=200)
+
+
+class ParticipantSelfUpdate(BaseModel):
+    """What the participant's app may change: where they are and which language they read."""
+
+    model_config = INPUT
+    timezone: TimezoneName | None = None
+    locale: LocaleTag | None = None
+
+
+class ParticipantOut(BaseModel):
+    id: uuid.UUID
+    study_id: uuid.UUID
+    pseudonym: str
+    external_ref: str | None
+    strata: dict[str, Any]
+    timezone: str
+    locale: str | None
+    status: ParticipantStatus
+    arm: str | None = Field(description="Allocated arm; null before enrollment or when concealed")
+    arm_concealed: bool
+    created_at: datetime
+    enrolled_at: datetime | None
+
+
+class EnrollmentCodeOut(BaseModel):
+    code: str = Field(description="Shown once; only its digest is stored")
+    expires_at: datetime
+
+
+class ParticipantCreated(ParticipantOut):
+    enrollment: EnrollmentCodeOut
+
+
+class StatusChange(BaseModel):
+    model_config = INPUT
+    status: ParticipantStatus
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class AllocationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    participant_id: uuid.UUID
+    stratum: str
+    sequence_no: int
+    block_no: int
+    block_size: int
+    arm_key: str
+    at: datetime
+
+
+class AuditEventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    at: datetime
+    actor_type: str
+    actor_id: str | None
+    action: str
+    resource_type: str
+    resource_id: str | None
+    request_id: str | None
+    details: dict[str, Any]

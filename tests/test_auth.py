@@ -1,0 +1,114 @@
+from collections.abc import Callable
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from app.audit.models import AuditEvent
+from app.clock import FrozenClock
+from app.settings import Settings
+from tests.conftest import PASSWORD
+
+
+def sign_in(client: TestClient, email: str, password: str, address: str = "testclient"):
+    return client.post("/v1/auth/token", data={"username": email, "password": password})
+
+
+def test_sign_in_returns_a_short_lived_jwt(
+    client: TestClient, make_staff: Callable, settings: Settings
+) -> None:
+    make_staff("ana@example.org")
+    response = sign_in(client, "Ana@Example.org", PASSWORD)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["token_type"] == "bearer"
+    assert body["expires_in"] == settings.access_token_minutes * 60
+    me = client.get("/v1/users/me", headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert me.json()["email"] == "ana@example.org"
+
+
+def test_wrong_password_is_401_and_audited(
+    client: TestClient, make_staff: Callable, session: Session
+) -> None:
+    make_staff("ana@example.org")
+    response = sign_in(client, "ana@example.org", "wrong password!")
+    assert response.status_code == 401
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "invalid_credentials"
+    actions = [e.action for e in session.exec(select(AuditEvent))]
+    assert "auth.login_failed" in actions and "auth.login" in actions
+
+
+def test_unknown_account_looks_like_a_wrong_password(client: TestClient) -> None:
+    response = sign_in(client, "nobody@example.org", "whatever-password")
+    assert response.status_code == 401
+    assert response.json()["code"] == "invalid_credentials"
+
+
+def test_failed_logins_are_rate_limited_per_account(
+    client: TestClient, make_staff: Callable, settings: Settings, clock: FrozenClock
+) -> None:
+    make_staff("ana@example.org")
+    for _ in range(settings.login_max_failures_per_account):
+        assert sign_in(client, "ana@example.org", "wrong password!").status_code == 401
+    locked = sign_in(client, "ana@example.org", PASSWORD)
+    assert locked.status_code == 429
+    assert locked.json()["code"] == "too_many_requests"
+    assert int(locked.headers["retry-after"]) > 0
+    clock.advance(timedelta(seconds=settings.login_window_seconds + 1))
+    assert sign_in(client, "ana@example.org", PASSWORD).status_code == 200
+
+
+def test_failed_logins_are_rate_limited_per_client_address(
+    client: TestClient, make_staff: Callable, settings: Settings
+) -> None:
+    make_staff("ana@example.org")
+    for n in range(settings.login_max_failures_per_address):
+        assert sign_in(client, f"guess{n}@example.org", "wrong password!").status_code == 401
+    assert sign_in(client, "ana@example.org", PASSWORD).status_code == 429
+
+
+def test_expired_token_is_refused(
+    client: TestClient, owner: dict, clock: FrozenClock, settings: Settings
+) -> None:
+    assert client.get("/v1/users/me", headers=owner).status_code == 200
+    clock.advance(timedelta(minutes=settings.access_token_minutes, seconds=1))
+    response = client.get("/v1/users/me", headers=owner)
+    assert response.status_code == 401
+    assert response.json()["code"] == "token_expired"
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_token_for_another_audience_or_issuer_is_refused(
+    client: TestClient, make_staff: Callable, settings: Settings
+) -> None:
+    headers = make_staff()
+    token = headers["Authorization"].split()[1]
+    other = settings.model_copy(update={"token_audience": "another-api"})
+    client.app.state.settings = other
+    assert client.get("/v1/users/me", headers=headers).json()["code"] == "invalid_token"
+    client.app.state.settings = settings.model_copy(update={"token_issuer": "someone-else"})
+    assert (
+        client.get("/v1/users/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    )
+
+
+def test_tampered_and_missing_tokens(client: TestClient, owner: dict) -> None:
+    token = owner["Authorization"].split()[1]
+    tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    assert (
+        client.get("/v1/users/me", headers={"Authorization": f"Bearer {tampered}"}).status_code
+        == 401
+    )
+    missing = client.get("/v1/users/me")
+    assert missing.status_code == 401
+    assert missing.json()["code"] == "not_authenticated"
+
+
+def test_passwords_are_stored_as_argon2(session: Session, make_staff: Callable) -> None:
+    from app.auth.models import StaffUser
+
+    make_staff("ana@example.org")
+    user = session.exec(select(StaffUser)).one()
+    assert user.password_hash.startswith("$argon2id$")
+    assert PASSWORD not in user.password_hash

@@ -1,0 +1,248 @@
+"""Bad input gets a clear 4xx naming the field, and nothing is stored."""
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from app.db import metadata
+from tests.conftest import STUDY
+
+
+def table_counts(session: Session) -> dict[str, int]:
+    return {
+        table.name: session.execute(select(func.count()).select_from(table)).scalar_one()
+        for table in metadata.sorted_tables
+    }
+
+
+@pytest.fixture
+def world(
+    client: TestClient, owner: dict, make_study: Callable, enroll: Callable
+) -> dict[str, Any]:
+    draft = make_study(activate=False)
+    active = make_study()
+    person = enroll(active["id"])
+    return {"draft": draft["id"], "active": active["id"], "person": person}
+
+
+# (method, path template, body, status, field or None)
+CASES: list[tuple[str, str, Any, int, str | None]] = [
+    ("POST", "/v1/studies", {**STUDY, "name": 7}, 422, "body.name"),
+    ("POST", "/v1/studies", {**STUDY, "name": ""}, 422, "body.name"),
+    (
+        "POST",
+        "/v1/studies",
+        {**STUDY, "default_timezone": "Mars/Olympus"},
+        422,
+        "body.default_timezone",
+    ),
+    ("POST", "/v1/studies", {**STUDY, "colour": "blue"}, 422, "body.colour"),
+    ("POST", "/v1/studies", {**STUDY, "block_size": 1}, 422, "body.block_size"),
+    ("POST", "/v1/studies", {**STUDY, "default_locale": "english"}, 422, "body.default_locale"),
+    (
+        "POST",
+        "/v1/studies",
+        {**STUDY, "arms": [{"key": "x", "policy": "magic"}]},
+        422,
+        "body.arms[0].policy",
+    ),
+    (
+        "POST",
+        "/v1/studies",
+        {**STUDY, "arms": [{"key": "x", "policy": "random", "weight": 0}]},
+        422,
+        "body.arms[0].weight",
+    ),
+    (
+        "POST",
+        "/v1/studies",
+        {**STUDY, "arms": [{"key": "Bad Key", "policy": "random"}]},
+        422,
+        "body.arms[0].key",
+    ),
+    ("POST", "/v1/studies", [1, 2], 422, "body"),
+    (
+        "PATCH",
+        "/v1/studies/{draft}",
+        {"default_timezone": "Nowhere/City"},
+        422,
+        "body.default_timezone",
+    ),
+    ("PATCH", "/v1/studies/{draft}", {"name": None}, 422, "body.name"),
+    ("PATCH", "/v1/studies/{draft}", {"seed": "x"}, 422, "body.seed"),
+    (
+        "PATCH",
+        "/v1/studies/{draft}",
+        {"clinicians_see_arm": "maybe"},
+        422,
+        "body.clinicians_see_arm",
+    ),
+    (
+        "POST",
+        "/v1/studies/{draft}/arms",
+        {"key": "a", "policy": "random", "weight": 101},
+        422,
+        "body.weight",
+    ),
+    (
+        "POST",
+        "/v1/studies/{draft}/arms",
+        {"key": "a", "policy": "random", "extra": 1},
+        422,
+        "body.extra",
+    ),
+    ("PATCH", "/v1/studies/{draft}/arms/tailored", {"weight": -1}, 422, "body.weight"),
+    ("PATCH", "/v1/studies/{draft}/arms/tailored", {"policy": None}, 422, "body.policy"),
+    (
+        "PUT",
+        "/v1/studies/{draft}/members",
+        {"email": "not-an-email", "role": "viewer"},
+        422,
+        "body.email",
+    ),
+    (
+        "PUT",
+        "/v1/studies/{draft}/members",
+        {"email": "owner@example.org", "role": "king"},
+        422,
+        "body.role",
+    ),
+    (
+        "POST",
+        "/v1/studies/{active}/participants",
+        {"timezone": "Atlantis/Deep"},
+        422,
+        "body.timezone",
+    ),
+    (
+        "POST",
+        "/v1/studies/{active}/participants",
+        {"timezone": "UTC", "pseudonym": "has space"},
+        422,
+        "body.pseudonym",
+    ),
+    (
+        "POST",
+        "/v1/studies/{active}/participants",
+        {"timezone": "UTC", "name": "Jane Doe"},
+        422,
+        "body.name",
+    ),
+    (
+        "POST",
+        "/v1/studies/{active}/participants",
+        {"timezone": "UTC", "locale": 12},
+        422,
+        "body.locale",
+    ),
+    (
+        "POST",
+        "/v1/studies/{active}/participants/{person_id}/status",
+        {"status": "asleep"},
+        422,
+        "body.status",
+    ),
+    (
+        "POST",
+        "/v1/studies/{active}/participants/{person_id}/status",
+        {"status": "paused", "why": "x"},
+        422,
+        "body.why",
+    ),
+    (
+        "PATCH",
+        "/v1/studies/{active}/participants/{person_id}",
+        {"timezone": "Moon/Base"},
+        422,
+        "body.timezone",
+    ),
+    (
+        "PATCH",
+        "/v1/studies/{active}/participants/{person_id}",
+        {"strata": {"site": "x"}},
+        422,
+        "body.strata",
+    ),
+    ("PATCH", "/v1/me", {"timezone": "Moon/Base"}, 422, "body.timezone"),
+    ("PATCH", "/v1/me", {"pseudonym": "me"}, 422, "body.pseudonym"),
+    ("POST", "/v1/enroll", {"code": ""}, 422, "body.code"),
+    ("POST", "/v1/enroll", {"code": "ABCDE", "device": "x"}, 422, "body.device"),
+    ("POST", "/v1/enroll", {"code": "NOT-A-REAL-CODE"}, 422, "body.code"),
+    ("PUT", "/v1/me/device", {"token": "t", "platform": "symbian"}, 422, "body.platform"),
+    ("PUT", "/v1/me/device", {"token": "", "platform": "ios"}, 422, "body.token"),
+    ("PUT", "/v1/me/device", {"token": "t" * 1025, "platform": "ios"}, 422, "body.token"),
+    ("PUT", "/v1/me/device", {"token": "t", "platform": "ios", "kind": "imei"}, 422, "body.kind"),
+]
+
+
+def _request(
+    client: TestClient, world: dict, owner: dict, method: str, template: str, body: Any
+) -> Any:
+    path = template.format(
+        draft=world["draft"], active=world["active"], person_id=world["person"]["id"]
+    )
+    headers = world["person"]["headers"] if path.startswith("/v1/me") else owner
+    return client.request(method, path, json=body, headers=headers)
+
+
+def test_every_bad_input_is_a_clear_4xx_and_stores_nothing(
+    client: TestClient, world: dict, owner: dict, session: Session
+) -> None:
+    before = table_counts(session)
+    for method, template, body, status, field in CASES:
+        response = _request(client, world, owner, method, template, body)
+        assert response.status_code == status, (method, template, body, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        problem = response.json()
+        assert problem["code"] and problem["status"] == status
+        if field is not None:
+            fields = [error["field"] for error in problem["errors"]]
+            assert field in fields, (template, body, fields)
+    assert table_counts(session) == before
+
+
+def test_malformed_json_is_400(client: TestClient, owner: dict, session: Session) -> None:
+    before = table_counts(session)
+    response = client.post(
+        "/v1/studies", content=b'{"name": ', headers={**owner, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "malformed_json"
+    assert table_counts(session) == before
+
+
+def test_oversized_bodies_are_413(client: TestClient, owner: dict, session: Session) -> None:
+    before = table_counts(session)
+    huge = {**STUDY, "description": "x" * 70_000}
+    response = client.post("/v1/studies", json=huge, headers=owner)
+    assert response.status_code == 413
+    assert response.json()["code"] == "payload_too_large"
+
+    def chunks():
+        for _ in range(100):
+            yield b" " * 1000
+
+    streamed = client.post(
+        "/v1/studies", content=chunks(), headers={**owner, "Content-Type": "application/json"}
+    )
+    assert streamed.status_code == 413
+    assert table_counts(session) == before
+
+
+def test_bad_path_and_query_values_name_the_parameter(client: TestClient, owner: dict) -> None:
+    response = client.get("/v1/studies/not-a-uuid", headers=owner)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "path.study_id"
+    response = client.get("/v1/studies?offset=-1", headers=owner)
+    assert response.json()["errors"][0]["field"] == "query.offset"
+
+
+def test_unknown_routes_and_methods_are_problems(client: TestClient, owner: dict) -> None:
+    missing = client.get("/v1/nothing-here", headers=owner)
+    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+    wrong = client.delete("/v1/studies", headers=owner)
+    assert wrong.status_code == 405 and wrong.json()["code"] == "method_not_allowed"

@@ -1,0 +1,130 @@
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.studies.randomization import ArmWeight, allocate, default_block_size, stratum_key
+
+arm_sets = st.lists(st.integers(min_value=1, max_value=4), min_size=1, max_size=4).map(
+    lambda weights: [ArmWeight(f"arm{i}", w) for i, w in enumerate(weights)]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    arms=arm_sets,
+    seed=st.text(min_size=1, max_size=12),
+    blocks=st.integers(1, 4),
+    multiple=st.integers(1, 3),
+)
+def test_every_complete_block_respects_the_weights(
+    arms: list[ArmWeight], seed: str, blocks: int, multiple: int
+) -> None:
+    size = default_block_size(arms) // 2 * multiple
+    drawn = [allocate(seed, "", n, arms, size).arm_key for n in range(size * blocks)]
+    total = sum(arm.weight for arm in arms)
+    for block in range(blocks):
+        counts = Counter(drawn[block * size : (block + 1) * size])
+        for arm in arms:
+            assert counts[arm.key] * total == arm.weight * size
+
+
+@settings(max_examples=100, deadline=None)
+@given(arms=arm_sets, seed=st.text(max_size=12), n=st.integers(0, 500))
+def test_imbalance_never_exceeds_one_block(arms: list[ArmWeight], seed: str, n: int) -> None:
+    size = default_block_size(arms)
+    total = sum(arm.weight for arm in arms)
+    counts = Counter(allocate(seed, "", i, arms).arm_key for i in range(n))
+    for arm in arms:
+        expected = n * arm.weight / total
+        assert abs(counts[arm.key] - expected) <= size * arm.weight / total
+
+
+@settings(max_examples=50, deadline=None)
+@given(arms=arm_sets, seed=st.text(max_size=12))
+def test_the_same_seed_replays_the_same_sequence(arms: list[ArmWeight], seed: str) -> None:
+    first = [allocate(seed, "site=a", n, arms) for n in range(40)]
+    assert first == [allocate(seed, "site=a", n, list(reversed(arms))) for n in range(40)]
+
+
+def test_different_seeds_and_strata_give_different_sequences() -> None:
+    arms = [ArmWeight("a", 1), ArmWeight("b", 1), ArmWeight("c", 1)]
+    sequence = [allocate("seed-1", "", n, arms).arm_key for n in range(60)]
+    assert sequence != [allocate("seed-2", "", n, arms).arm_key for n in range(60)]
+    assert sequence != [allocate("seed-1", "site=b", n, arms).arm_key for n in range(60)]
+
+
+def test_stratum_key_is_canonical() -> None:
+    assert stratum_key(["site", "sex"], {"sex": "f", "site": "b"}) == "site=b|sex=f"
+    assert stratum_key([], {"anything": 1}) == ""
+
+
+def _arms_by_stratum(client: TestClient, study: dict, headers: dict) -> dict[str, list[str]]:
+    rows = client.get(f"/v1/studies/{study['id']}/allocations?limit=200", headers=headers).json()
+    by_stratum: dict[str, list[tuple[int, str]]] = {}
+    for row in rows["items"]:
+        by_stratum.setdefault(row["stratum"], []).append((row["sequence_no"], row["arm_key"]))
+    return {key: [arm for _, arm in sorted(rows)] for key, rows in by_stratum.items()}
+
+
+def test_stratified_enrollment_balances_each_stratum_and_replays(
+    client: TestClient, owner: dict, make_study: Callable, enroll: Callable
+) -> None:
+    study = make_study(stratify_by=["site"], block_size=6)
+    for n in range(12):
+        enroll(study["id"], strata={"site": "north" if n % 3 else "south"})
+    allocated = _arms_by_stratum(client, study, owner)
+    assert {key: len(arms) for key, arms in allocated.items()} == {"site=north": 8, "site=south": 4}
+    north = allocated["site=north"][:6]
+    assert Counter(north) == {"tailored": 2, "random": 2, "assessment": 2}
+    # The recorded seed replays the recorded sequence exactly.
+    arms = [ArmWeight(arm["key"], arm["weight"]) for arm in study["arms"]]
+    for key, sequence in allocated.items():
+        replayed = [
+            allocate(study["randomization_seed"], key, n, arms, 6).arm_key
+            for n in range(len(sequence))
+        ]
+        assert replayed == sequence
+
+
+def test_concurrent_enrollments_keep_block_balance(
+    client: TestClient, owner: dict, make_study: Callable
+) -> None:
+    study = make_study(block_size=6)
+    codes = []
+    for _ in range(18):
+        created = client.post(
+            f"/v1/studies/{study['id']}/participants", json={"timezone": "UTC"}, headers=owner
+        )
+        codes.append(created.json()["enrollment"]["code"])
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = list(
+            pool.map(lambda code: client.post("/v1/enroll", json={"code": code}).status_code, codes)
+        )
+    assert statuses == [201] * 18
+    sequence = _arms_by_stratum(client, study, owner)[""]
+    assert len(sequence) == 18
+    for block in range(3):
+        assert Counter(sequence[block * 6 : block * 6 + 6]) == {
+            "tailored": 2,
+            "random": 2,
+            "assessment": 2,
+        }
+
+
+def test_one_code_redeemed_concurrently_enrolls_once(
+    client: TestClient, owner: dict, make_study: Callable
+) -> None:
+    study = make_study()
+    created = client.post(
+        f"/v1/studies/{study['id']}/participants", json={"timezone": "UTC"}, headers=owner
+    )
+    code = created.json()["enrollment"]["code"]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        statuses = sorted(
+            pool.map(lambda _: client.post("/v1/enroll", json={"code": code}).status_code, range(4))
+        )
+    assert statuses == [201, 422, 422, 422]
