@@ -124,6 +124,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         password_time_cost=1,
         password_memory_kib=64,
         max_body_bytes=64_000,
+        # Tests run the jobs themselves, with the frozen clock.
+        scheduler_enabled=False,
     )
 
 
