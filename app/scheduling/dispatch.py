@@ -81,6 +81,8 @@ def claim_due(
                 .where(
                     col(Prompt.status).in_([PromptStatus.planned, PromptStatus.sent]),
                     col(Prompt.next_push_at) <= now,
+                    # Past expiry nothing is sent; the expire job settles those rows.
+                    col(Prompt.expires_at) > now,
                     or_(
                         col(Prompt.claim_expires_at).is_(None),
                         col(Prompt.claim_expires_at) < now,
@@ -122,7 +124,8 @@ def dispatch_once(
     stats.claimed = len(ids)
     if not ids:
         return stats
-    with Session(engine) as session:
+    # The rows are read here and only their values used after the send, so keep them loaded.
+    with Session(engine, expire_on_commit=False) as session:
         rows = session.exec(
             select(Prompt, Participant, Study, Device)
             .join(Participant, col(Participant.id) == Prompt.participant_id)
@@ -173,7 +176,6 @@ def dispatch_once(
     with Session(engine) as session:
         for message, result in zip(messages, results, strict=True):
             prompt, device = pending[message.prompt_id]
-            prompt = session.merge(prompt, load=False)
             _record(session, prompt, device, message, result, now, worker)
             stats.add(result.outcome)
         session.commit()

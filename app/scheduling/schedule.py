@@ -99,7 +99,8 @@ class Schedule(BaseModel):
         default=30, ge=1, le=720, description="Minimum time between any two prompts of a day"
     )
     fixed_times: list[LocalTime] = Field(default_factory=list, max_length=24)
-    windows: list[Window] = Field(default_factory=list, max_length=24)
+    # Validated even when left out: a schedule needs a window or a fixed time.
+    windows: list[Window] = Field(default_factory=list, max_length=24, validate_default=True)
     max_per_day: int | None = Field(
         default=None, ge=1, le=100, description="Cap on prompts plus reminders per local day"
     )

@@ -256,11 +256,17 @@ def _insert_missing(session: Session, rows: Sequence[dict[str, Any]]) -> int:
         return 0
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = Prompt.__table__  # type: ignore[attr-defined]
+    statement = (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=["participant_id", "slot"])
+        .returning(table.c.id)
+    )
     created = 0
+    connection = session.connection()
     for first in range(0, len(rows), _INSERT_CHUNK):
-        statement = insert(Prompt).on_conflict_do_nothing(index_elements=["participant_id", "slot"])
-        result = session.execute(statement, list(rows[first : first + _INSERT_CHUNK]))
-        created += max(result.rowcount, 0)
+        chunk = list(rows[first : first + _INSERT_CHUNK])
+        created += len(connection.execute(statement, chunk).all())
     return created
 
 
