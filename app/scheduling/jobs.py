@@ -22,7 +22,7 @@ from app.settings import Settings
 _log = logging.getLogger("kairos.worker")
 
 # Seconds between runs of each job.
-INTERVALS = {"plan": 600, "dispatch": 5, "expire": 30, "reap": 60}
+INTERVALS = {"plan": 900, "dispatch": 5, "expire": 30, "reap": 60}
 
 
 def default_worker_id() -> str:

@@ -31,6 +31,7 @@ from app.scheduling.schedule import Schedule, WakingHours
 from app.studies.models import Participant, ParticipantStatus, Study, StudyStatus
 
 DEFAULT_HORIZON = timedelta(hours=48)
+_MINUTE = timedelta(minutes=1)
 DEFAULT_NOTIFICATION = {"en": {"title": "Time for a check-in", "body": "How are you right now?"}}
 _INSERT_CHUNK = 2000
 
@@ -224,9 +225,9 @@ def _plan_window(
     who = PlanParticipant(
         participant.timezone, participant.enrolled_at.astimezone(zone).date(), waking
     )
-    # A day before and after: a local date's prompts can fall on the neighbouring UTC dates.
+    # A day before: with sleep after midnight, a local date's prompts run into the next one.
     first = start.astimezone(zone).date() - timedelta(days=1)
-    last = end.astimezone(zone).date() + timedelta(days=1)
+    last = end.astimezone(zone).date()
     planned = plan(schedule, who, first, last, prompt_seed(study, participant.id))
     return [prompt for prompt in planned if start <= prompt.scheduled_at <= end]
 
@@ -257,16 +258,18 @@ def _insert_missing(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = Prompt.__table__  # type: ignore[attr-defined]
-    statement = (
-        insert(table)
-        .on_conflict_do_nothing(index_elements=["participant_id", "slot"])
-        .returning(table.c.id)
-    )
+    # No RETURNING: the driver's own executemany (a pipeline on psycopg) is much faster. Its
+    # rowcount is not reliable, so the new rows are counted by their fresh ids.
+    statement = insert(table).on_conflict_do_nothing(index_elements=["participant_id", "slot"])
     created = 0
     connection = session.connection()
     for first in range(0, len(rows), _INSERT_CHUNK):
         chunk = list(rows[first : first + _INSERT_CHUNK])
-        created += len(connection.execute(statement, chunk).all())
+        connection.execute(statement, chunk)
+        ids = [row["id"] for row in chunk]
+        created += connection.execute(
+            select(func.count()).select_from(table).where(table.c.id.in_(ids))
+        ).scalar_one()
     return created
 
 
@@ -380,9 +383,22 @@ def plan_prompts(session: Session, now: datetime, horizon: timedelta = DEFAULT_H
             col(Participant.enrolled_at).is_not(None),
         )
     ).all()
+    # Everything up to a participant's latest prompt was planned by an earlier run (changes
+    # go through replan_participant), so each run plans only what lies beyond it.
+    planned_until = dict(
+        session.exec(
+            select(Prompt.participant_id, func.max(Prompt.scheduled_at))
+            .where(Prompt.scheduled_at >= now)
+            .group_by(col(Prompt.participant_id))
+        ).all()
+    )
     rows: list[dict[str, Any]] = []
     created = 0
+    end = now + horizon
     for participant in participants:
+        start = max(now, planned_until.get(participant.id, now) + _MINUTE)
+        if start > end:
+            continue
         override = overrides.get(participant.id)
         schedule = (
             Schedule.model_validate(override.schedule)
@@ -394,8 +410,8 @@ def plan_prompts(session: Session, now: datetime, horizon: timedelta = DEFAULT_H
             studies[participant.study_id],
             participant,
             waking.get(participant.id),
-            now,
-            now + horizon,
+            start,
+            end,
         )
         rows.extend(_row(participant.study_id, participant.id, prompt, now) for prompt in planned)
         if len(rows) >= _INSERT_CHUNK:

@@ -187,6 +187,13 @@ class FakeFcm:
             self.requests.clear()
             self.token_requests = 0
 
+    def issue_token(self) -> str:
+        """An access token the send endpoint accepts (for clients that skip OAuth)."""
+        with self._lock:
+            token = f"fake-access-{len(self._issued)}"
+            self._issued.add(token)
+        return token
+
     def service_account_file(self, directory: Path) -> Path:
         """A service-account JSON whose key is throwaway and whose token_uri is this fake."""
         pem = self._key.private_bytes(
@@ -253,8 +260,7 @@ class FakeFcm:
             return 400, {"error": "invalid_grant"}, ()
         with self._lock:
             self.token_requests += 1
-            token = f"fake-access-{len(self._issued)}"
-            self._issued.add(token)
+        token = self.issue_token()
         return 200, {"access_token": token, "expires_in": 3600, "token_type": "Bearer"}, ()
 
     def _record(self, project: str, headers: dict[str, str], body: bytes) -> Reply:
