@@ -12,9 +12,10 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from statistics import mean, stdev
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -22,8 +23,16 @@ from sqlmodel import Session, col, select
 from app.audit import service as audit
 from app.audit.service import Actor
 from app.checkins.models import CheckIn, Detection, Questionnaire, RuleSetVersion
-from app.checkins.questionnaire import Item, ItemPack, check_answers, check_items, default_items
+from app.checkins.questionnaire import (
+    Item,
+    ItemPack,
+    check_answers,
+    check_items,
+    default_items,
+    localized_text,
+)
 from app.errors import Conflict, Invalid, NotFound
+from app.pagination import Page, PageParams, paginate
 from app.rules.evaluate import (
     DimensionStats,
     Evaluation,
@@ -549,4 +558,98 @@ def _response(
             "reason": delivery.reason,
         },
         "safety": crisis,
+    }
+
+
+# --- what staff and the phone read ----------------------------------------------------
+
+
+def item_views(items: Sequence[Item], locale: str | None, default_locale: str) -> list[dict]:
+    """Items as the phone shows them, in the participant's language."""
+
+    def text(texts: dict[str, str]) -> str:
+        return localized_text(texts, locale, default_locale)
+
+    views = []
+    for item in items:
+        anchors = None
+        if item.anchors:
+            key = localized_text({k: k for k in item.anchors}, locale, default_locale)
+            anchors = item.anchors[key]
+        views.append(
+            {
+                "key": item.key,
+                "type": item.type,
+                "text": text(item.text),
+                "min": item.range[0] if item.range else None,
+                "max": item.range[1] if item.range else None,
+                "choices": [{"key": c.key, "label": text(c.label)} for c in item.choices]
+                if item.choices
+                else None,
+                "anchors": anchors,
+                "required": item.required,
+            }
+        )
+    return views
+
+
+def list_checkins(
+    session: Session, participant_id: uuid.UUID, page: PageParams
+) -> Page[tuple[CheckIn, Detection | None]]:
+    query = (
+        select(CheckIn, Detection)
+        .join(Detection, col(Detection.checkin_id) == CheckIn.id, isouter=True)
+        .where(CheckIn.participant_id == participant_id)
+        .order_by(col(CheckIn.answered_at).desc(), col(CheckIn.id))
+    )
+    return paginate(session, query, page)
+
+
+def score_history(
+    session: Session, participant: Participant, start: datetime | None, end: datetime | None
+) -> tuple[list[Detection], list[dict[str, Any]]]:
+    """Each evaluated check-in's needs and scores, and the daily means in the person's zone."""
+    query = select(Detection).where(Detection.participant_id == participant.id)
+    if start is not None:
+        query = query.where(Detection.at >= start)
+    if end is not None:
+        query = query.where(Detection.at < end)
+    detections = list(session.exec(query.order_by(col(Detection.at))))
+    zone = ZoneInfo(participant.timezone)
+    by_day: dict[date, list[Detection]] = {}
+    for detection in detections:
+        by_day.setdefault(detection.at.astimezone(zone).date(), []).append(detection)
+    daily = []
+    for day, rows in sorted(by_day.items()):
+        needs: dict[str, float | None] = {}
+        for dimension in DIMENSION_ORDER:
+            values = [row.needs[dimension] for row in rows if row.needs.get(dimension) is not None]
+            needs[dimension] = round(mean(values), 2) if values else None
+        daily.append({"local_date": day, "check_ins": len(rows), "needs": needs})
+    return detections, daily
+
+
+def dry_run(
+    session: Session,
+    study: Study,
+    participant: Participant | None,
+    policy: Policy | None,
+    answers: dict[str, Any],
+) -> dict[str, Any]:
+    """What the current rule set and policy would decide on sample answers; stores nothing."""
+    items = items_of(current_questionnaire(session, study.id))
+    if problems := check_answers(items, answers):
+        key, message = problems[0]
+        raise Invalid(f"body.answers.{key}", f"{key} {message}")
+    if participant is not None:
+        policy = session.get_one(Arm, participant.arm_id).policy
+    version, rule_set = current_rule_set(session, study.id)
+    seed = skill_seed(study, participant.id if participant else uuid.UUID(int=0), "dry-run")
+    judgement = judge(
+        session, study, participant, policy or Policy.tailored, answers, items, rule_set, seed
+    )
+    return {
+        **judgement.evaluation.model_dump(mode="json"),
+        "rule_set_version": version.version,
+        "decision": judgement.decision.model_dump(mode="json"),
     }

@@ -9,11 +9,12 @@ from sqlmodel import Session, col, select
 from app.audit import service as audit
 from app.audit.service import Actor
 from app.errors import Conflict, Invalid, NotFound
+from app.pagination import Page, PageParams, paginate
 from app.rules.process import Dimension
 from app.safety.models import StudyTailoring
 from app.skills.content import Skill, library_problems
 from app.skills.default_library import default_library
-from app.skills.models import PersonalizationRecord, SkillLibrary, SkillPreferences
+from app.skills.models import Delivery, PersonalizationRecord, SkillLibrary, SkillPreferences
 from app.skills.policies import Personalization
 from app.studies.models import Participant
 
@@ -251,3 +252,49 @@ def personalization_for(session: Session, participant_id: uuid.UUID) -> Personal
         if record
         else [],
     )
+
+
+def list_deliveries(
+    session: Session, participant_id: uuid.UUID, page: PageParams
+) -> Page[Delivery]:
+    query = (
+        select(Delivery)
+        .where(Delivery.participant_id == participant_id)
+        .order_by(col(Delivery.created_at).desc(), col(Delivery.id))
+    )
+    return paginate(session, query, page)
+
+
+def record_feedback(
+    session: Session,
+    participant: Participant,
+    delivery_id: uuid.UUID,
+    opened: bool | None,
+    completed: bool | None,
+    helpfulness: int | None,
+    distress_after: int | None,
+    now: datetime,
+) -> Delivery:
+    """The participant's feedback on an offered skill; helpfulness feeds the tailored policy."""
+    delivery = session.exec(
+        select(Delivery).where(
+            Delivery.id == delivery_id, Delivery.participant_id == participant.id
+        )
+    ).first()
+    if delivery is None:
+        raise NotFound("No such delivery", code="delivery_not_found")
+    if delivery.skill_key is None:
+        raise Conflict("No skill was offered with this check-in", code="no_skill_offered")
+    if opened and delivery.opened_at is None:
+        delivery.opened_at = now
+    if completed and delivery.completed_at is None:
+        delivery.completed_at = now
+    if helpfulness is not None:
+        delivery.helpfulness = helpfulness
+    if distress_after is not None:
+        delivery.distress_after = distress_after
+    delivery.feedback_at = now
+    session.add(delivery)
+    session.commit()
+    session.refresh(delivery)
+    return delivery
