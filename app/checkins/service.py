@@ -341,6 +341,11 @@ class CheckInRequest:
     digest: str
 
 
+def _check_answers(items: Sequence[Item], answers: dict[str, Any]) -> None:
+    if problems := check_answers(items, answers):
+        raise Invalid.of([(f"body.answers.{key}", f"{key} {message}") for key, message in problems])
+
+
 def body_digest(body: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -399,9 +404,7 @@ def ingest(
     study = session.get_one(Study, participant.study_id)
     questionnaire = current_questionnaire(session, study.id)
     items = items_of(questionnaire)
-    if problems := check_answers(items, request.answers):
-        key, message = problems[0]
-        raise Invalid(f"body.answers.{key}", f"{key} {message}")
+    _check_answers(items, request.answers)
     late = (
         _answer_prompt(session, participant, request.prompt_id, now)
         if request.prompt_id is not None
@@ -638,9 +641,7 @@ def dry_run(
 ) -> dict[str, Any]:
     """What the current rule set and policy would decide on sample answers; stores nothing."""
     items = items_of(current_questionnaire(session, study.id))
-    if problems := check_answers(items, answers):
-        key, message = problems[0]
-        raise Invalid(f"body.answers.{key}", f"{key} {message}")
+    _check_answers(items, answers)
     if participant is not None:
         policy = session.get_one(Arm, participant.arm_id).policy
     version, rule_set = current_rule_set(session, study.id)
