@@ -15,6 +15,7 @@ from app.clock import FrozenClock
 from app.safety.models import SafetyEvent
 from app.scheduling.models import Prompt, PromptStatus
 from app.skills.models import Delivery
+from app.skills.replay import replay_deliveries
 from tests.conftest import START
 from tests.test_bad_input import table_counts
 
@@ -400,3 +401,25 @@ def test_staff_views_of_check_ins_scores_and_deliveries(
         headers=owner,
     )
     assert client.get(f"{base}/checkins", headers=viewer).status_code == 403
+
+
+def test_recorded_skill_decisions_replay_and_tampering_shows(
+    client: TestClient, trial: dict, session: Session, db: Engine
+) -> None:
+    person = trial["by_arm"]["tailored"]
+    for n in range(4):
+        delivery = post(client, person, checkin(FUSED)).json()["delivery"]
+        feedback = {"helpfulness": 2 * n}
+        url = f"/v1/deliveries/{delivery['id']}/feedback"
+        assert client.post(url, json=feedback, headers=person["headers"]).status_code == 204
+    post(client, trial["by_arm"]["random"], checkin(BASE))
+    study_id = uuid.UUID(trial["study"]["id"])
+    assert list(replay_deliveries(session, study_id)) == []
+    with Session(db) as writer:
+        last = writer.get_one(Delivery, uuid.UUID(delivery["id"]))
+        last.skill_key = "five_senses"
+        writer.add(last)
+        writer.commit()
+    [mismatch] = list(replay_deliveries(session, study_id))
+    assert mismatch["delivery_id"] == delivery["id"]
+    assert mismatch["recorded"]["skill_key"] == "five_senses"

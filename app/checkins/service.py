@@ -302,6 +302,7 @@ class Judgement:
     library: SkillLibrary | None
     skills: dict[str, Skill]  # the library's and the participant's own, by key
     sequence: int  # of this check-in among the participant's evaluated ones
+    inputs: dict[str, Any]  # what the policy was given, recorded for replay
 
 
 def judge(
@@ -326,7 +327,12 @@ def judge(
     library_skills: list[Skill] = skills.skills_of(library) if library else []
     decision = select_skill(policy, evaluation.target, library_skills, person, history, seed)
     by_key = {skill.key: skill for skill in [*library_skills, *person.extra_skills]}
-    return Judgement(evaluation, decision, library, by_key, sequence)
+    inputs = {
+        "target": evaluation.target,
+        "personalization": person.model_dump(mode="json"),
+        "history": [past.model_dump(mode="json") for past in history],
+    }
+    return Judgement(evaluation, decision, library, by_key, sequence, inputs)
 
 
 # --- ingestion -------------------------------------------------------------------------
@@ -477,6 +483,7 @@ def ingest(
         draw=decision.draw,
         seed=seed,
         library_version=library.version if library else None,
+        inputs=judgement.inputs if judgement is not None and event is None else {},
     )
     session.add(delivery)
     checkin.response = _response(

@@ -42,6 +42,9 @@ class Delivery(SQLModel, table=True):
     draw: float | None = None
     seed: str = Field(max_length=200)
     library_version: int | None = None
+    # What the policy was given (target, personalization, history): with the seed and the
+    # library version, enough to replay the decision.
+    inputs: dict[str, Any] = json_field()
     opened_at: datetime | None = utc_field(nullable=True)
     completed_at: datetime | None = utc_field(nullable=True)
     helpfulness: int | None = None

@@ -1,8 +1,8 @@
 """tailoring
 
-Revision ID: 0004
+Revision ID: 0002
 Revises: 0003
-Create Date: 2026-11-24 08:09:50.161163
+Create Date: 2026-11-24 08:15:52.450219
 """
 
 from collections.abc import Sequence
@@ -13,8 +13,8 @@ from alembic import op
 
 import app.db
 
-revision: str = "0004"
-down_revision: str | Sequence[str] | None = "0003"
+revision: str = "0002"
+down_revision: str | Sequence[str] | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -201,6 +201,7 @@ def upgrade() -> None:
         sa.Column("draw", sa.Float(), nullable=True),
         sa.Column("seed", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("library_version", sa.Integer(), nullable=True),
+        sa.Column("inputs", sa.JSON(), nullable=False),
         sa.Column("opened_at", app.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("completed_at", app.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("helpfulness", sa.Integer(), nullable=True),
