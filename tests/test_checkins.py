@@ -341,7 +341,8 @@ def test_rule_sets_are_versioned_validated_and_recorded(
 
 def test_dry_run_explains_the_decision(client: TestClient, owner: dict, trial: dict) -> None:
     url = f"/v1/studies/{trial['study']['id']}/rules/dry-run"
-    result = client.post(url, json={"answers": FUSED}, headers=owner).json()
+    sample = {"cognition_fused": 90, "cognition_defused": 10}  # the rest may be left out
+    result = client.post(url, json={"answers": sample}, headers=owner).json()
     assert (result["target"], result["reason"]) == ("cognitive_fusion", "need")
     assert "cognition_fused" in result["fired"] or result["fired"]
     assert set(result["decision"]["probabilities"]) == {"having_the_thought", "leaves_on_stream"}

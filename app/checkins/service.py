@@ -347,8 +347,8 @@ class CheckInRequest:
     digest: str
 
 
-def _check_answers(items: Sequence[Item], answers: dict[str, Any]) -> None:
-    if problems := check_answers(items, answers):
+def _check_answers(items: Sequence[Item], answers: dict[str, Any], partial: bool = False) -> None:
+    if problems := check_answers(items, answers, partial=partial):
         raise Invalid.of([(f"body.answers.{key}", f"{key} {message}") for key, message in problems])
 
 
@@ -648,7 +648,7 @@ def dry_run(
 ) -> dict[str, Any]:
     """What the current rule set and policy would decide on sample answers; stores nothing."""
     items = items_of(current_questionnaire(session, study.id))
-    _check_answers(items, answers)
+    _check_answers(items, answers, partial=True)
     if participant is not None:
         policy = session.get_one(Arm, participant.arm_id).policy
     version, rule_set = current_rule_set(session, study.id)
