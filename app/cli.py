@@ -1,5 +1,6 @@
 """The `kairos` command."""
 
+import logging
 from typing import Annotated
 
 import typer
@@ -18,6 +19,13 @@ cli = typer.Typer(
 )
 admin = typer.Typer(help="Administration.", no_args_is_help=True)
 cli.add_typer(admin, name="admin")
+
+
+def _log_to_stderr() -> None:
+    """Our loggers (pushes of the log sender, the worker's jobs) to stderr, at INFO."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
 
 
 def _fail(message: str) -> typer.Exit:
@@ -42,6 +50,7 @@ def serve(
     from app.main import create_app
 
     settings = Settings()
+    _log_to_stderr()
     try:
         settings.signing_key  # noqa: B018  (fail early when the secret is missing)
         engine = make_engine(settings.database_url)
@@ -64,6 +73,7 @@ def worker() -> None:
     from app.scheduling.jobs import Jobs, default_worker_id, schedule_jobs
 
     settings = Settings()
+    _log_to_stderr()
     engine = make_engine(settings.database_url)
     try:
         require_current_schema(engine)
