@@ -52,6 +52,7 @@ from app.skills.models import Delivery, SkillLibrary
 from app.skills.policies import Decision, PastDelivery, Personalization, safety_decision
 from app.skills.policies import select as select_skill
 from app.studies.models import Arm, Participant, ParticipantStatus, Policy, Study, StudyStatus
+from app.versioning import all_versions, latest_version, next_version
 
 _log = logging.getLogger("kairos.checkins")
 STUDY_STATS_WINDOW = 2000  # recent detections that give the study's values per dimension
@@ -69,22 +70,13 @@ def _dump_items(items: Sequence[Item]) -> list[dict[str, Any]]:
 
 
 def current_questionnaire(session: Session, study_id: uuid.UUID) -> Questionnaire:
-    return session.exec(
-        select(Questionnaire)
-        .where(Questionnaire.study_id == study_id)
-        .order_by(col(Questionnaire.version).desc())
-        .limit(1)
-    ).one()
+    current = latest_version(session, Questionnaire, Questionnaire.study_id == study_id)
+    assert current is not None, "every study gets a questionnaire when it is created"
+    return current
 
 
 def questionnaire_versions(session: Session, study_id: uuid.UUID) -> list[Questionnaire]:
-    return list(
-        session.exec(
-            select(Questionnaire)
-            .where(Questionnaire.study_id == study_id)
-            .order_by(col(Questionnaire.version).desc())
-        )
-    )
+    return all_versions(session, Questionnaire, Questionnaire.study_id == study_id)
 
 
 def setup_study(session: Session, study: Study, now: datetime) -> None:
@@ -139,7 +131,7 @@ def save_questionnaire(
     else:
         saved = Questionnaire(
             study_id=study.id,
-            version=current.version + 1,
+            version=next_version(current),
             items=_dump_items(items),
             packs=packs,
             created_at=now,
@@ -178,23 +170,13 @@ def load_pack(
 
 
 def current_rule_set(session: Session, study_id: uuid.UUID) -> tuple[RuleSetVersion, RuleSet]:
-    saved = session.exec(
-        select(RuleSetVersion)
-        .where(RuleSetVersion.study_id == study_id)
-        .order_by(col(RuleSetVersion.version).desc())
-        .limit(1)
-    ).one()
+    saved = latest_version(session, RuleSetVersion, RuleSetVersion.study_id == study_id)
+    assert saved is not None, "every study gets a rule set when it is created"
     return saved, RuleSet.model_validate(saved.body)
 
 
 def rule_set_versions(session: Session, study_id: uuid.UUID) -> list[RuleSetVersion]:
-    return list(
-        session.exec(
-            select(RuleSetVersion)
-            .where(RuleSetVersion.study_id == study_id)
-            .order_by(col(RuleSetVersion.version).desc())
-        )
-    )
+    return all_versions(session, RuleSetVersion, RuleSetVersion.study_id == study_id)
 
 
 def save_rule_set(
@@ -212,7 +194,7 @@ def save_rule_set(
     previous, _ = current_rule_set(session, study.id)
     saved = RuleSetVersion(
         study_id=study.id,
-        version=previous.version + 1,
+        version=next_version(previous),
         body=rule_set.model_dump(mode="json"),
         created_by=user_id,
         created_at=now,

@@ -17,6 +17,7 @@ from app.skills.default_library import default_library
 from app.skills.models import Delivery, PersonalizationRecord, SkillLibrary, SkillPreferences
 from app.skills.policies import Personalization
 from app.studies.models import Participant
+from app.versioning import all_versions, latest_version, next_version
 
 
 def skills_of(library: SkillLibrary) -> list[Skill]:
@@ -48,13 +49,7 @@ def create_default_library(session: Session, study_id: uuid.UUID, now: datetime)
 
 
 def list_libraries(session: Session, study_id: uuid.UUID) -> list[SkillLibrary]:
-    return list(
-        session.exec(
-            select(SkillLibrary)
-            .where(SkillLibrary.study_id == study_id)
-            .order_by(col(SkillLibrary.version).desc())
-        )
-    )
+    return all_versions(session, SkillLibrary, SkillLibrary.study_id == study_id)
 
 
 def get_library(session: Session, study_id: uuid.UUID, library_id: uuid.UUID) -> SkillLibrary:
@@ -85,10 +80,10 @@ def fork_library(
 ) -> SkillLibrary:
     """A new draft copying a version of this study's library, or the default library."""
     source = None if source_id is None else get_library(session, study_id, source_id)
-    latest = list_libraries(session, study_id)
+    latest = latest_version(session, SkillLibrary, SkillLibrary.study_id == study_id)
     draft = SkillLibrary(
         study_id=study_id,
-        version=(latest[0].version if latest else 0) + 1,
+        version=next_version(latest),
         name=name or (source.name if source else "Kairos ACT library"),
         skills=list(source.skills) if source else _dump(default_library()),
         forked_from=source.id if source else None,
