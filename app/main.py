@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from app.api import auth, health, me, participants, studies
+from app.api import auth, exports, health, me, participants, studies
 from app.bodylimit import BodyLimitMiddleware
 from app.clock import Clock, SystemClock
 from app.db import make_engine
@@ -41,6 +41,6 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
-    for module in (health, auth, studies, participants, me):
+    for module in (health, auth, studies, participants, me, exports):
         app.include_router(module.router)
     return app

@@ -1,0 +1,276 @@
+"""Exports: round-trips in every format, the codebook, filters, scoping, roles and audit."""
+
+import csv
+import io
+import json
+import uuid
+import zipfile
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from app.scheduling.models import Prompt, PromptStatus
+from tests.conftest import START
+
+
+def add_prompts(session: Session, study_id: str, participant_id: str, count: int) -> None:
+    """Prompts as the planner writes them: one a day at 23:00 UTC from the start."""
+    for day in range(count):
+        at = START.replace(hour=23) + timedelta(days=day)
+        session.add(
+            Prompt(
+                study_id=uuid.UUID(study_id),
+                participant_id=uuid.UUID(participant_id),
+                slot=f"2026-03-{2 + day:02d}/evening",
+                scheduled_at=at,
+                window_start=at,
+                window_end=at + timedelta(hours=1),
+                expires_at=at + timedelta(hours=2),
+                status=PromptStatus.answered if day == 0 else PromptStatus.planned,
+                attempts=1 if day == 0 else 0,
+                created_at=START,
+                sent_at=at if day == 0 else None,
+                answered_at=at + timedelta(minutes=5) if day == 0 else None,
+            )
+        )
+    session.commit()
+
+
+def parse(fmt: str, content: bytes) -> list[dict[str, Any]]:
+    if fmt == "csv":
+        return list(csv.DictReader(io.StringIO(content.decode())))
+    if fmt == "ndjson":
+        return [json.loads(line) for line in content.decode().splitlines()]
+    return pq.read_table(io.BytesIO(content)).to_pylist()
+
+
+def columns_of(fmt: str, content: bytes) -> list[str]:
+    if fmt == "csv":
+        return next(csv.reader(io.StringIO(content.decode())))
+    if fmt == "ndjson":
+        return list(json.loads(content.decode().splitlines()[0]))
+    return pq.read_schema(io.BytesIO(content)).names
+
+
+@pytest.fixture
+def world(
+    client: TestClient,
+    owner: dict,
+    make_study: Callable,
+    enroll: Callable,
+    session: Session,
+    make_staff: Callable,
+) -> dict[str, Any]:
+    study = make_study(stratify_by=["site"])
+    people = [
+        enroll(
+            study["id"], pseudonym=f"P-{n}", strata={"site": site}, external_ref=f"x{n}@mail.org"
+        )
+        for n, site in enumerate(["north", "south", "north"])
+    ]
+    for person in people:
+        add_prompts(session, study["id"], person["id"], 3)
+    client.put(
+        "/v1/me/device",
+        json={"token": "fcm-secret-device-token", "platform": "android"},
+        headers=people[0]["headers"],
+    )
+    other = make_study(name="Another study")
+    stranger = enroll(other["id"], pseudonym="STRANGER-1", external_ref="stranger@mail.org")
+    add_prompts(session, other["id"], stranger["id"], 2)
+    allocations = client.get(f"/v1/studies/{study['id']}/allocations", headers=owner).json()
+    arms = {row["participant_id"]: row["arm_key"] for row in allocations["items"]}
+    return {"study": study, "people": people, "arms": arms, "other": other}
+
+
+def export(client: TestClient, world: dict, headers: dict, table: str, **params: Any) -> Any:
+    return client.get(
+        f"/v1/studies/{world['study']['id']}/exports/{table}", params=params, headers=headers
+    )
+
+
+@pytest.mark.parametrize("fmt", ["csv", "ndjson", "parquet"])
+def test_every_table_round_trips_and_the_codebook_describes_every_column(
+    client: TestClient, owner: dict, world: dict, fmt: str
+) -> None:
+    study_id = world["study"]["id"]
+    book = client.get(f"/v1/studies/{study_id}/codebook", headers=owner).json()
+    described = {t["name"]: [c["name"] for c in t["columns"]] for t in book["tables"]}
+    assert set(described) == {"participants", "allocations", "prompts"}
+    by_pseudonym = {p["pseudonym"]: world["arms"][p["id"]] for p in world["people"]}
+    for table in described:
+        response = export(client, world, owner, table, format=fmt)
+        assert response.status_code == 200, response.text
+        assert columns_of(fmt, response.content) == described[table]
+        rows = parse(fmt, response.content)
+        assert {row["participant"] for row in rows} == set(by_pseudonym)
+        for row in rows:
+            assert row["arm"] == by_pseudonym[row["participant"]]
+    participants = parse(fmt, export(client, world, owner, "participants", format=fmt).content)
+    sites = {row["participant"]: row["stratum_site"] for row in participants}
+    assert sites == {"P-0": "north", "P-1": "south", "P-2": "north"}
+    assert {row["status"] for row in participants} == {"active"}
+    assert [row["erased"] for row in participants] == (
+        ["false"] * 3 if fmt == "csv" else [False] * 3
+    )
+    allocations = parse(fmt, export(client, world, owner, "allocations", format=fmt).content)
+    assert {(row["stratum"], str(row["sequence_no"])) for row in allocations} == {
+        ("site=north", "0"),
+        ("site=north", "1"),
+        ("site=south", "0"),
+    }
+    assert {row["seed"] for row in allocations} == {world["study"]["randomization_seed"]}
+    prompts = parse(fmt, export(client, world, owner, "prompts", format=fmt).content)
+    assert len(prompts) == 9
+    answered = [row for row in prompts if row["status"] == "answered"]
+    assert len(answered) == 3 and {str(row["attempts"]) for row in answered} == {"1"}
+    first = answered[0]["scheduled_at"]
+    expected = START.replace(hour=23)
+    if fmt == "parquet":
+        assert first == expected
+    else:
+        assert first.replace("T", " ") == str(expected)
+
+
+def test_exports_hold_no_other_study_and_no_device_or_contact_data(
+    client: TestClient, owner: dict, world: dict
+) -> None:
+    for fmt in ("csv", "ndjson"):
+        bundle = client.get(
+            f"/v1/studies/{world['study']['id']}/exports/bundle",
+            params={"format": fmt},
+            headers=owner,
+        )
+        assert bundle.status_code == 200
+        archive = zipfile.ZipFile(io.BytesIO(bundle.content))
+        assert sorted(archive.namelist()) == sorted(
+            [f"{t}.{fmt}" for t in ("participants", "allocations", "prompts")]
+            + ["codebook.json", "codebook.md"]
+        )
+        everything = b"".join(archive.read(name) for name in archive.namelist())
+        for secret in (b"STRANGER", b"fcm-secret-device-token", b"@mail.org", b"Another study"):
+            assert secret not in everything
+        for person in world["people"]:
+            assert person["id"].encode() not in everything
+        book = json.loads(archive.read("codebook.json"))
+        assert {arm["key"] for arm in book["arms"]} == {"tailored", "random", "assessment"}
+        assert "# Codebook: Tailoring pilot" in archive.read("codebook.md").decode()
+
+
+def test_bundle_in_parquet_reads_back(client: TestClient, owner: dict, world: dict) -> None:
+    bundle = client.get(
+        f"/v1/studies/{world['study']['id']}/exports/bundle?format=parquet", headers=owner
+    )
+    archive = zipfile.ZipFile(io.BytesIO(bundle.content))
+    assert pq.read_table(io.BytesIO(archive.read("prompts.parquet"))).num_rows == 9
+
+
+def test_filters_by_participant_arm_and_date(client: TestClient, owner: dict, world: dict) -> None:
+    only = export(client, world, owner, "prompts", format="ndjson", participant=["P-0", "P-2"])
+    assert {row["participant"] for row in parse("ndjson", only.content)} == {"P-0", "P-2"}
+    arm = world["arms"][world["people"][1]["id"]]
+    by_arm = parse(
+        "ndjson", export(client, world, owner, "prompts", format="ndjson", arm=arm).content
+    )
+    assert by_arm and {row["arm"] for row in by_arm} == {arm}
+    day_two = START.replace(hour=23) + timedelta(days=1)
+    window = export(
+        client,
+        world,
+        owner,
+        "prompts",
+        format="ndjson",
+        start=day_two.isoformat(),
+        end=(day_two + timedelta(days=1)).isoformat(),
+    )
+    rows = parse("ndjson", window.content)
+    assert len(rows) == 3 and {row["scheduled_at"] for row in rows} == {day_two.isoformat()}
+    assert export(client, world, owner, "prompts", start="2030-01-01T00:00:00Z").text == (
+        "participant,arm,slot,scheduled_at,window_start,window_end,expires_at,status,attempts,"
+        "created_at,sent_at,opened_at,answered_at,status_reason\n"
+    )
+
+
+def test_relative_dates_replace_timestamps_with_study_day_and_local_time(
+    client: TestClient, owner: dict, world: dict
+) -> None:
+    study_id = world["study"]["id"]
+    response = export(client, world, owner, "prompts", format="ndjson", dates="relative")
+    rows = parse("ndjson", response.content)
+    book = client.get(f"/v1/studies/{study_id}/codebook?dates=relative", headers=owner).json()
+    prompt_columns = next(t for t in book["tables"] if t["name"] == "prompts")["columns"]
+    assert list(rows[0]) == [c["name"] for c in prompt_columns]
+    assert "2026" not in response.text
+    # Enrolled 2026-03-02 10:00 in Berlin (day 1); 23:00 UTC is 00:00 the next local day.
+    first = rows[0]
+    assert (first["scheduled_day"], first["scheduled_time"]) == (2, "00:00:00")
+    assert (first["created_day"], first["created_time"]) == (1, "10:00:00")
+    assert first["opened_day"] is None and first["opened_time"] is None
+    assert sorted({row["scheduled_day"] for row in rows}) == [2, 3, 4]
+    table = pq.read_table(
+        io.BytesIO(
+            export(client, world, owner, "prompts", format="parquet", dates="relative").content
+        )
+    )
+    assert table.column("scheduled_day").to_pylist()[:1] == [2]
+
+
+def test_only_owners_and_researchers_export(
+    client: TestClient, owner: dict, world: dict, make_staff: Callable
+) -> None:
+    study_id = world["study"]["id"]
+    for role, expected in [("researcher", 200), ("clinician", 403), ("viewer", 403)]:
+        headers = make_staff(f"{role}@example.org")
+        client.put(
+            f"/v1/studies/{study_id}/members",
+            json={"email": f"{role}@example.org", "role": role},
+            headers=owner,
+        )
+        for path in ("exports/prompts", "exports/bundle", "codebook", "replay"):
+            response = client.get(f"/v1/studies/{study_id}/{path}", headers=headers)
+            assert response.status_code == expected, (role, path, response.text)
+
+
+def test_every_export_is_an_audit_event(client: TestClient, owner: dict, world: dict) -> None:
+    study_id = world["study"]["id"]
+    export(client, world, owner, "prompts", format="parquet", participant="P-1")
+    client.get(f"/v1/studies/{study_id}/exports/bundle", headers=owner)
+    events = client.get(
+        f"/v1/studies/{study_id}/audit-events", params={"action": "export.table"}, headers=owner
+    ).json()["items"]
+    me = client.get("/v1/users/me", headers=owner).json()
+    assert len(events) == 1
+    event = events[0]
+    assert event["actor_type"] == "staff" and event["actor_id"] == me["id"]
+    assert event["details"]["table"] == "prompts" and event["details"]["format"] == "parquet"
+    assert event["details"]["filters"]["participants"] == ["P-1"]
+    assert event["details"]["rows"] == {"prompts": 3} and event["details"]["complete"] is True
+    bundles = client.get(
+        f"/v1/studies/{study_id}/audit-events", params={"action": "export.bundle"}, headers=owner
+    ).json()["items"]
+    assert bundles[0]["details"]["rows"] == {"participants": 3, "allocations": 3, "prompts": 9}
+
+
+def test_codebook_lists_arms_policies_poles_and_columns(
+    client: TestClient, owner: dict, world: dict
+) -> None:
+    study_id = world["study"]["id"]
+    book = client.get(f"/v1/studies/{study_id}/codebook", headers=owner).json()
+    assert {arm["policy"] for arm in book["arms"]} == {"tailored", "random", "assessment_only"}
+    poles = {p["inflexible"] for p in book["process_poles"]} | {
+        p["flexible"] for p in book["process_poles"]
+    }
+    assert len(poles) == 12 and "experiential_avoidance" in poles and "committed_action" in poles
+    assert book["randomization"]["seed"] == world["study"]["randomization_seed"]
+    for table in book["tables"]:
+        for column in table["columns"]:
+            assert column["meaning"] and column["type"]
+    markdown = client.get(f"/v1/studies/{study_id}/codebook?format=md", headers=owner)
+    assert markdown.headers["content-type"].startswith("text/markdown")
+    assert "| `stratum_site` | string |" in markdown.text
+    assert "`values_remoteness`" in markdown.text
