@@ -56,7 +56,7 @@ def _csv_bool(value: bool | None) -> str | None:
     return None if value is None else ("true" if value else "false")
 
 
-# CSV leaves strings, numbers and timestamps (RFC 3339, space-separated) to the csv module.
+# CSV leaves strings, numbers and times (rendered as text by the query) to the csv module.
 _CSV_CONVERT: dict[ColumnType, Callable[[Any], Any]] = {
     ColumnType.boolean: _csv_bool,
     ColumnType.json: _json_text,

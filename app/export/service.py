@@ -6,12 +6,14 @@ no writer) and go straight to a format writer. Every export is an audit event wi
 what, the filters and the row counts, written when the stream ends (or is abandoned).
 """
 
+import threading
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from queue import Full, Queue
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
@@ -25,6 +27,7 @@ from app.export import codebook as codebooks
 from app.export.formats import Drain, Format, write
 from app.export.tables import (
     TABLES,
+    TEXT_RENDERERS,
     ColumnType,
     StudyContext,
     TableSpec,
@@ -33,7 +36,9 @@ from app.export.tables import (
 )
 from app.studies.models import Arm, Participant, Study
 
-BATCH_ROWS = 5000
+T = TypeVar("T")
+STAMPS_AS_TEXT = frozenset({ColumnType.timestamp})
+BATCH_ROWS = 10_000
 EXTENSIONS = {Format.csv: "csv", Format.ndjson: "ndjson", Format.parquet: "parquet"}
 
 
@@ -91,11 +96,21 @@ def check_filters(session: Session, ctx: StudyContext, filters: Filters, prefix:
             raise Invalid(f"{prefix}.participant", f"The study has no participant '{unknown[0]}'")
 
 
-def table_query(spec: TableSpec, ctx: StudyContext, filters: Filters) -> Select[Any]:
-    """The study-scoped select of one table; the benchmark hands the same one to COPY."""
+def table_query(
+    spec: TableSpec,
+    ctx: StudyContext,
+    filters: Filters,
+    as_text: frozenset[ColumnType] = frozenset(),
+) -> Select[Any]:
+    """The study-scoped select of one table; the benchmark hands the same one to COPY.
+
+    Columns of the types in `as_text` are rendered as text by the database (TEXT_RENDERERS).
+    """
+    exprs = [
+        (TEXT_RENDERERS[c.type](c.expr) if c.type in as_text else c.expr).label(c.name)
+        for c in source_columns(spec, ctx, filters.relative)
+    ]
     model: Any = spec.model
-    columns = source_columns(spec, ctx, filters.relative)
-    exprs = [column.expr.label(column.name) for column in columns]
     if filters.relative:
         origin = func.coalesce(Participant.enrolled_at, Participant.created_at)
         exprs += [col(Participant.timezone), origin]
@@ -134,10 +149,14 @@ def _relative_rows(rows: list[Any], stamps: frozenset[int], zones: dict[str, Zon
 
 
 def row_batches(
-    connection: Connection, spec: TableSpec, ctx: StudyContext, filters: Filters
+    connection: Connection,
+    spec: TableSpec,
+    ctx: StudyContext,
+    filters: Filters,
+    as_text: frozenset[ColumnType] = frozenset(),
 ) -> Iterator[list[Any]]:
     result = connection.execution_options(stream_results=True, yield_per=BATCH_ROWS).execute(
-        table_query(spec, ctx, filters)
+        table_query(spec, ctx, filters, as_text)
     )
     stamps = frozenset(
         index
@@ -147,6 +166,46 @@ def row_batches(
     zones: dict[str, ZoneInfo] = {}
     for partition in result.partitions():
         yield _relative_rows(partition, stamps, zones) if filters.relative else partition
+
+
+_DONE = object()
+
+
+def prefetched(batches: Iterator[T], depth: int = 2) -> Iterator[T]:
+    """Fetch the next batches on a thread while the caller encodes this one: the driver waits
+    on the network without the GIL, so fetching and writing overlap. At most `depth` batches
+    wait, so memory stays flat; a caller that stops early stops the thread."""
+    waiting: Queue[Any] = Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def hand_over(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                waiting.put(item, timeout=0.1)
+                return True
+            except Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if not hand_over(batch):
+                    return
+            hand_over(_DONE)
+        except Exception as exc:  # handed to the caller's thread, raised there
+            hand_over(exc)
+
+    thread = threading.Thread(target=produce, name="export-prefetch", daemon=True)
+    thread.start()
+    try:
+        while (item := waiting.get()) is not _DONE:
+            if isinstance(item, Exception):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 @contextmanager
@@ -177,15 +236,45 @@ def table_chunks(
     tally: Callable[[int], None],
 ) -> Iterator[bytes]:
     columns = [(c.name, c.type) for c in output_columns(spec, ctx, filters.relative)]
-    return write(fmt, columns, _counted(row_batches(connection, spec, ctx, filters), tally))
+    if fmt == Format.csv and not filters.relative and connection.dialect.name == "postgresql":
+        query = table_query(spec, ctx, filters, frozenset(TEXT_RENDERERS))
+        return server_csv(connection, query, tally)
+    # Text formats take timestamps as text from the database: no parsing, no re-formatting.
+    as_text = STAMPS_AS_TEXT if fmt != Format.parquet and not filters.relative else frozenset()
+    batches = prefetched(row_batches(connection, spec, ctx, filters, as_text))
+    return write(fmt, columns, _counted(batches, tally))
+
+
+def server_csv(
+    connection: Connection, query: Select[Any], tally: Callable[[int], None]
+) -> Iterator[bytes]:
+    """CSV encoded by PostgreSQL itself: COPY (the export's select) TO STDOUT, streamed.
+
+    It runs in the export's transaction and snapshot. Values are rendered as the Python
+    writer renders them (ISO 8601 UTC timestamps, true/false), so the file is the same.
+    """
+    compiled = query.compile(
+        dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
+    )
+    statement = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv, HEADER)"
+    counted, header = 0, True
+    with connection.connection.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+        with cursor.copy(statement, compiled.params) as copy:
+            for block in copy:
+                data = bytes(block)
+                lines = data.count(b"\n")  # rows, unless a value holds a line break
+                if header and lines:
+                    lines, header = lines - 1, False
+                counted += lines
+                tally(lines)
+                yield data
+        tally(cursor.rowcount - counted)  # the exact count, from the server
 
 
 def count_rows(engine: Engine, spec: TableSpec, ctx: StudyContext, filters: Filters) -> int:
-    query = table_query(spec, ctx, filters).order_by(None)
+    counted = sa.select(func.count()).select_from(table_query(spec, ctx, filters).subquery())
     with read_connection(engine) as connection:
-        return connection.execute(
-            sa.select(func.count()).select_from(query.subquery())
-        ).scalar_one()
+        return connection.execute(counted).scalar_one()
 
 
 @dataclass

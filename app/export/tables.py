@@ -12,7 +12,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, literal
+from sqlalchemy import ColumnElement, String, case, literal, null
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import SQLModel, col
 
 from app.scheduling.models import Prompt, PromptStatus
@@ -27,6 +30,39 @@ class ColumnType(StrEnum):
     timestamp = "timestamp"  # UTC instant, ISO 8601
     time = "time"  # local time of day, HH:MM:SS
     json = "json"  # a JSON document (list or object)
+
+
+class utc_text(FunctionElement[str]):
+    """A UTC timestamp rendered as ISO 8601 text by the database itself
+    ('2026-03-02T09:00:00.000000Z'): text formats then never parse and re-format it."""
+
+    type = String()
+    name = "utc_text"
+    inherit_cache = True
+
+
+@compiles(utc_text, "postgresql")
+def _utc_text_postgresql(element: utc_text, compiler: SQLCompiler, **kw: Any) -> str:
+    value = compiler.process(element.clauses, **kw)
+    return f"""to_char(({value}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+
+
+@compiles(utc_text, "sqlite")
+def _utc_text_sqlite(element: utc_text, compiler: SQLCompiler, **kw: Any) -> str:
+    # UTCDateTime stores naive UTC as 'YYYY-MM-DD HH:MM:SS.ffffff' on SQLite.
+    return f"(replace({compiler.process(element.clauses, **kw)}, ' ', 'T') || 'Z')"
+
+
+def bool_text(value: Any) -> Any:
+    """A boolean rendered as 'true' or 'false' (NULL stays NULL) by the database."""
+    return case((value.is_(None), null()), (value, literal("true")), else_=literal("false"))
+
+
+# How the database renders a column type as text, for formats that are text anyway.
+TEXT_RENDERERS: dict[ColumnType, Callable[[Any], Any]] = {
+    ColumnType.timestamp: utc_text,
+    ColumnType.boolean: bool_text,
+}
 
 
 @dataclass(frozen=True)
@@ -66,7 +102,7 @@ class TableSpec:
 
 def _timestamp(model: type[SQLModel], attr: str, meaning: str, name: str | None = None) -> Column:
     expr = col(getattr(model, attr))
-    return Column(name or attr, ColumnType.timestamp, meaning, expr, unit="UTC")
+    return Column(name or attr, ColumnType.timestamp, meaning, expr, unit="UTC, ISO 8601")
 
 
 def _who(ctx: StudyContext) -> list[Column]:
