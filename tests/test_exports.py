@@ -12,9 +12,16 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlalchemy import Engine
+from sqlmodel import Session, select
 
+from app.audit.models import AuditEvent
+from app.audit.service import SYSTEM
+from app.export import service
+from app.export.formats import Format
+from app.export.tables import TABLES
 from app.scheduling.models import Prompt, PromptStatus
+from app.studies.models import Study
 from tests.conftest import START
 
 
@@ -173,8 +180,9 @@ def test_bundle_in_parquet_reads_back(client: TestClient, owner: dict, world: di
 
 
 def test_filters_by_participant_arm_and_date(client: TestClient, owner: dict, world: dict) -> None:
-    only = export(client, world, owner, "prompts", format="ndjson", participant=["P-0", "P-2"])
-    assert {row["participant"] for row in parse("ndjson", only.content)} == {"P-0", "P-2"}
+    for fmt in ("csv", "ndjson"):
+        only = export(client, world, owner, "prompts", format=fmt, participant=["P-0", "P-2"])
+        assert {row["participant"] for row in parse(fmt, only.content)} == {"P-0", "P-2"}
     arm = world["arms"][world["people"][1]["id"]]
     by_arm = parse(
         "ndjson", export(client, world, owner, "prompts", format="ndjson", arm=arm).content
@@ -276,3 +284,19 @@ def test_codebook_lists_arms_policies_poles_and_columns(
     assert markdown.headers["content-type"].startswith("text/markdown")
     assert "| `stratum_site` | string |" in markdown.text
     assert "`values_remoteness`" in markdown.text
+
+
+@pytest.mark.parametrize("fmt", list(Format))
+def test_an_abandoned_export_is_audited_as_incomplete(
+    world: dict, db: Engine, session: Session, fmt: Format
+) -> None:
+    study = session.get_one(Study, uuid.UUID(world["study"]["id"]))
+    ctx = service.study_context(session, study)
+    job = service.ExportJob(db, ctx, fmt, service.Filters(), SYSTEM, START)
+    chunks = job.table(TABLES["prompts"])
+    assert next(chunks)
+    chunks.close()  # the client went away
+    event = session.exec(select(AuditEvent).where(AuditEvent.action == "export.table")).one()
+    assert event.details["complete"] is False and event.actor_type == "system"
+    # The connection went back to the pool in a usable state.
+    assert b"".join(job.table(TABLES["prompts"]))
