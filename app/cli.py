@@ -62,6 +62,37 @@ def serve(
     uvicorn.run(create_app(settings, engine), host=host, port=port, proxy_headers=True)
 
 
+@cli.command()
+def worker() -> None:
+    """Run the scheduler's jobs: plan, dispatch, expire and remind, reap stale claims.
+
+    Any number of workers may run on PostgreSQL; on SQLite exactly one.
+    """
+    from apscheduler.schedulers.blocking import BlockingScheduler
+
+    from app.push import sender_from_settings
+    from app.scheduling.dispatch import WorkerRefused, worker_lock
+    from app.scheduling.jobs import Jobs, default_worker_id, schedule_jobs
+
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    try:
+        require_current_schema(engine)
+        with worker_lock(settings.database_url):
+            clock = SystemClock()
+            worker_id = settings.worker_id or default_worker_id()
+            jobs = Jobs(engine, sender_from_settings(settings, clock), clock, settings, worker_id)
+            scheduler = BlockingScheduler(timezone="UTC")
+            schedule_jobs(scheduler, jobs)
+            typer.echo(f"Kairos worker {worker_id} running; Ctrl-C stops it.")
+            try:
+                scheduler.start()
+            except KeyboardInterrupt:
+                scheduler.shutdown(wait=False)
+    except (SchemaBehind, SettingsError, WorkerRefused) as exc:
+        raise _fail(str(exc)) from exc
+
+
 @admin.command("create-user")
 def create_user(
     email: Annotated[str, typer.Option(help="Sign-in email")],

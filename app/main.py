@@ -1,18 +1,23 @@
 """create_app(): routers, error handlers, middleware, lifespan."""
 
+import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from app.api import auth, exports, health, me, participants, studies
+from app.api import auth, exports, health, me, participants, prompts, schedules, studies
 from app.bodylimit import BodyLimitMiddleware
 from app.clock import Clock, SystemClock
 from app.db import make_engine
 from app.errors import install_error_handlers
 from app.migrate import require_current_schema
+from app.push import sender_from_settings
 from app.requestid import RequestIdMiddleware
+from app.scheduling.dispatch import WorkerRefused, worker_lock
+from app.scheduling.jobs import Jobs, default_worker_id, schedule_jobs
 from app.settings import Settings
 
 DESCRIPTION = """Kairos: ecological momentary interventions with tailored ACT skill coaching.
@@ -30,9 +35,12 @@ def create_app(
     engine = engine or make_engine(settings.database_url)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         require_current_schema(engine)
-        yield
+        with ExitStack() as stack:
+            if settings.scheduler_enabled:
+                _start_jobs(stack, app, settings, engine)
+            yield
 
     app = FastAPI(title="Kairos", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
@@ -41,6 +49,22 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
-    for module in (health, auth, studies, participants, me, exports):
+    for module in (health, auth, studies, participants, me, schedules, prompts, exports):
         app.include_router(module.router)
     return app
+
+
+def _start_jobs(stack: ExitStack, app: FastAPI, settings: Settings, engine: Engine) -> None:
+    """Run the worker's jobs in-process (the embedded default); on SQLite only if no other
+    worker holds the database."""
+    try:
+        stack.enter_context(worker_lock(settings.database_url))
+    except WorkerRefused as exc:
+        logging.getLogger("kairos.worker").warning("in-process jobs not started: %s", exc)
+        return
+    clock = app.state.clock
+    sender = sender_from_settings(settings, clock)
+    scheduler = BackgroundScheduler(timezone="UTC")
+    schedule_jobs(scheduler, Jobs(engine, sender, clock, settings, default_worker_id()))
+    scheduler.start()
+    stack.callback(scheduler.shutdown, wait=False)

@@ -2,7 +2,13 @@
 
 from app.audit.models import AuditEvent
 from app.auth.models import LoginFailure, StaffUser
-from app.scheduling.models import Prompt
+from app.scheduling.models import (
+    ParticipantScheduleOverride,
+    Prompt,
+    PromptAttempt,
+    StudySchedule,
+    WakingHoursRecord,
+)
 from app.studies.models import (
     Allocation,
     Arm,
@@ -23,8 +29,12 @@ __all__ = [
     "LoginFailure",
     "Membership",
     "Participant",
+    "ParticipantScheduleOverride",
     "ParticipantToken",
     "Prompt",
+    "PromptAttempt",
     "StaffUser",
     "Study",
+    "StudySchedule",
+    "WakingHoursRecord",
 ]

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     fcm_endpoint: str | None = None
 
     scheduler_enabled: bool = True
+    worker_id: str | None = None
+    plan_horizon_hours: int = Field(default=48, ge=1, le=24 * 14)
+    dispatch_batch_size: int = Field(default=500, ge=1, le=500)
+    dispatch_lease_seconds: int = Field(default=120, ge=10)
 
     @property
     def is_sqlite(self) -> bool:

@@ -24,7 +24,9 @@ from app.clock import FrozenClock
 from app.db import make_engine, metadata
 from app.main import create_app
 from app.migrate import upgrade
+from app.push.fcm import FcmSender
 from app.settings import Settings
+from tests.fakes.fcm import FakeFcm
 
 POSTGRES_URL = os.environ.get(
     "KAIROS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -124,6 +126,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         password_time_cost=1,
         password_memory_kib=64,
         max_body_bytes=64_000,
+        # Tests run the jobs themselves, with the frozen clock.
+        scheduler_enabled=False,
     )
 
 
@@ -208,3 +212,26 @@ def enroll(client: TestClient, owner: dict[str, str]) -> Callable[..., dict[str,
         }
 
     return make
+
+
+@pytest.fixture(scope="session")
+def fake_fcm_server() -> Iterator[FakeFcm]:
+    with FakeFcm() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_fcm(fake_fcm_server: FakeFcm) -> FakeFcm:
+    """The fake FCM server over real HTTP on 127.0.0.1, with no scripts or records."""
+    fake_fcm_server.reset()
+    return fake_fcm_server
+
+
+@pytest.fixture
+def fcm_sender(fake_fcm: FakeFcm, tmp_path: Path, clock: FrozenClock) -> Iterator[FcmSender]:
+    """The production FCM sender, pointed at the fake server by its endpoint setting."""
+    sender = FcmSender(
+        fake_fcm.service_account_file(tmp_path), endpoint=fake_fcm.url, timeout=2.0, clock=clock
+    )
+    yield sender
+    sender.close()

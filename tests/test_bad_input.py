@@ -29,6 +29,9 @@ def world(
     return {"draft": draft["id"], "active": active["id"], "person": person}
 
 
+_SCHEDULE = {"fixed_times": ["09:00"], "last_day": 28}
+_WINDOWS = "body.schedule.windows"
+
 EXPORT = "/v1/studies/{active}/exports/prompts"
 # (method, path template, body, status, field or None)
 CASES: list[tuple[str, str, Any, int, str | None]] = [
@@ -177,6 +180,94 @@ CASES: list[tuple[str, str, Any, int, str | None]] = [
     ("PUT", "/v1/me/device", {"token": "", "platform": "ios"}, 422, "body.token"),
     ("PUT", "/v1/me/device", {"token": "t" * 1025, "platform": "ios"}, 422, "body.token"),
     ("PUT", "/v1/me/device", {"token": "t", "platform": "ios", "kind": "imei"}, 422, "body.kind"),
+    ("PUT", "/v1/studies/{active}/schedule", {"schedule": {"last_day": 28}}, 422, _WINDOWS),
+    (
+        "PUT",
+        "/v1/studies/{active}/schedule",
+        {"schedule": {"fixed_times": ["25:00"], "last_day": 5}},
+        422,
+        "body.schedule.fixed_times[0]",
+    ),
+    (
+        "PUT",
+        "/v1/studies/{active}/schedule",
+        {"schedule": {"fixed_times": ["09:00", "09:10"], "last_day": 5}},
+        422,
+        "body.schedule.fixed_times",
+    ),
+    (
+        "PUT",
+        "/v1/studies/{active}/schedule",
+        {"schedule": {"windows": [{"start": "10:00", "end": "09:00"}], "last_day": 5}},
+        422,
+        "body.schedule.windows[0].end",
+    ),
+    (
+        "PUT",
+        "/v1/studies/{active}/schedule",
+        {"schedule": {**_SCHEDULE, "reminder_minutes": [90]}},
+        422,
+        "body.schedule.reminder_minutes",
+    ),
+    (
+        "PUT",
+        "/v1/studies/{active}/schedule",
+        {"schedule": _SCHEDULE, "notification": {"en": {"title": "", "body": "b"}}},
+        422,
+        "body.notification.en.title",
+    ),
+    (
+        "PUT",
+        "/v1/studies/{active}/schedule",
+        {"schedule": _SCHEDULE, "colour": 1},
+        422,
+        "body.colour",
+    ),
+    (
+        "POST",
+        "/v1/studies/{active}/schedule/preview",
+        {"timezone": "Mars/Olympus", "start_date": "2026-03-01", "schedule": _SCHEDULE},
+        422,
+        "body.timezone",
+    ),
+    (
+        "POST",
+        "/v1/studies/{active}/schedule/preview",
+        {"timezone": "UTC", "start_date": "2026-03-01", "days": 400, "schedule": _SCHEDULE},
+        422,
+        "body.days",
+    ),
+    (
+        "PUT",
+        "/v1/studies/{active}/participants/{person_id}/schedule-override",
+        {"schedule": _SCHEDULE, "reason": ""},
+        422,
+        "body.reason",
+    ),
+    (
+        "DELETE",
+        "/v1/studies/{active}/participants/{person_id}/schedule-override",
+        None,
+        422,
+        "query.reason",
+    ),
+    (
+        "PUT",
+        "/v1/studies/{active}/participants/{person_id}/waking-hours",
+        {"wake": "07:00", "sleep": "07:00"},
+        422,
+        "body.sleep",
+    ),
+    ("PUT", "/v1/me/waking-hours", {"wake": "7am", "sleep": "23:00"}, 422, "body.wake"),
+    ("PUT", "/v1/me/waking-hours", {"wake": "07:00:30", "sleep": "23:00"}, 422, "body.wake"),
+    (
+        "GET",
+        "/v1/studies/{active}/compliance?start=2026-03-05&end=2026-03-01",
+        None,
+        422,
+        "query.end",
+    ),
+    ("POST", "/v1/prompts/not-a-uuid/opened", None, 422, "path.prompt_id"),
     (
         "POST",
         "/v1/studies/{active}/participants/{person_id}/erase",
@@ -219,7 +310,8 @@ def _request(
     path = template.format(
         draft=world["draft"], active=world["active"], person_id=world["person"]["id"]
     )
-    headers = world["person"]["headers"] if path.startswith("/v1/me") else owner
+    participant_routes = ("/v1/me", "/v1/prompts")
+    headers = world["person"]["headers"] if path.startswith(participant_routes) else owner
     return client.request(method, path, json=body, headers=headers)
 
 

@@ -100,7 +100,8 @@ def test_erasure_removes_the_person_everywhere_and_keeps_a_tombstone(
     events = client.get(
         f"/v1/studies/{world['study']}/audit-events?action=participant.erase", headers=owner
     ).json()["items"]
-    assert len(events) == 1 and events[0]["details"]["rows_removed"]["prompt"] == 2
+    removed = events[0]["details"]["rows_removed"]
+    assert len(events) == 1 and removed["prompt"] == 2 and removed["prompt_attempt"] == 1
 
 
 def test_erasure_needs_the_pseudonym_and_a_managing_role(

@@ -20,17 +20,20 @@ from app.audit.service import SYSTEM
 from app.export import service
 from app.export.formats import Format
 from app.export.tables import TABLES
-from app.scheduling.models import Prompt, PromptStatus
+from app.scheduling.models import Prompt, PromptAttempt, PromptStatus
 from app.studies.models import Study
 from tests.conftest import START
 
 
 def add_prompts(session: Session, study_id: str, participant_id: str, count: int) -> None:
-    """Prompts as the planner writes them: one a day at 23:00 UTC from the start."""
+    """Prompts as the planner writes them: one a day at 23:00 UTC from the start; the first
+    was pushed once (as dispatch records it) and answered."""
     for day in range(count):
         at = START.replace(hour=23) + timedelta(days=day)
+        prompt_id = uuid.uuid4()
         session.add(
             Prompt(
+                id=prompt_id,
                 study_id=uuid.UUID(study_id),
                 participant_id=uuid.UUID(participant_id),
                 slot=f"2026-03-{2 + day:02d}/evening",
@@ -45,6 +48,18 @@ def add_prompts(session: Session, study_id: str, participant_id: str, count: int
                 answered_at=at + timedelta(minutes=5) if day == 0 else None,
             )
         )
+        if day == 0:
+            session.flush()
+            session.add(
+                PromptAttempt(
+                    prompt_id=prompt_id,
+                    participant_id=uuid.UUID(participant_id),
+                    kind="prompt",
+                    at=at,
+                    outcome="sent",
+                    worker="w-1",
+                )
+            )
     session.commit()
 
 
@@ -113,7 +128,7 @@ def test_every_table_round_trips_and_the_codebook_describes_every_column(
     study_id = world["study"]["id"]
     book = client.get(f"/v1/studies/{study_id}/codebook", headers=owner).json()
     described = {t["name"]: [c["name"] for c in t["columns"]] for t in book["tables"]}
-    assert set(described) == {"participants", "allocations", "prompts"}
+    assert set(described) == {"participants", "allocations", "prompts", "prompt_attempts"}
     by_pseudonym = {p["pseudonym"]: world["arms"][p["id"]] for p in world["people"]}
     for table in described:
         response = export(client, world, owner, table, format=fmt)
@@ -141,6 +156,10 @@ def test_every_table_round_trips_and_the_codebook_describes_every_column(
     assert len(prompts) == 9
     answered = [row for row in prompts if row["status"] == "answered"]
     assert len(answered) == 3 and {str(row["attempts"]) for row in answered} == {"1"}
+    attempts = parse(fmt, export(client, world, owner, "prompt_attempts", format=fmt).content)
+    assert {(row["slot"], row["kind"], row["outcome"]) for row in attempts} == {
+        ("2026-03-02/evening", "prompt", "sent")
+    }
     first = answered[0]["scheduled_at"]
     expected = START.replace(hour=23)
     assert first == (expected if fmt == "parquet" else iso(expected))
@@ -158,7 +177,7 @@ def test_exports_hold_no_other_study_and_no_device_or_contact_data(
         assert bundle.status_code == 200
         archive = zipfile.ZipFile(io.BytesIO(bundle.content))
         assert sorted(archive.namelist()) == sorted(
-            [f"{t}.{fmt}" for t in ("participants", "allocations", "prompts")]
+            [f"{t}.{fmt}" for t in ("participants", "allocations", "prompts", "prompt_attempts")]
             + ["codebook.json", "codebook.md"]
         )
         everything = b"".join(archive.read(name) for name in archive.namelist())
@@ -202,7 +221,7 @@ def test_filters_by_participant_arm_and_date(client: TestClient, owner: dict, wo
     assert len(rows) == 3 and {row["scheduled_at"] for row in rows} == {iso(day_two)}
     assert export(client, world, owner, "prompts", start="2030-01-01T00:00:00Z").text == (
         "participant,arm,slot,scheduled_at,window_start,window_end,expires_at,status,attempts,"
-        "created_at,sent_at,opened_at,answered_at,status_reason\n"
+        "reminders_sent,created_at,sent_at,opened_at,answered_at,status_reason\n"
     )
 
 
@@ -263,7 +282,12 @@ def test_every_export_is_an_audit_event(client: TestClient, owner: dict, world: 
     bundles = client.get(
         f"/v1/studies/{study_id}/audit-events", params={"action": "export.bundle"}, headers=owner
     ).json()["items"]
-    assert bundles[0]["details"]["rows"] == {"participants": 3, "allocations": 3, "prompts": 9}
+    assert bundles[0]["details"]["rows"] == {
+        "participants": 3,
+        "allocations": 3,
+        "prompts": 9,
+        "prompt_attempts": 3,
+    }
 
 
 def test_codebook_lists_arms_policies_poles_and_columns(

@@ -5,18 +5,10 @@ import json
 from typing import Any
 
 from app.export.tables import TABLES, StudyContext, output_columns
+from app.rules.process import POLES
 from app.studies.models import Policy
 from app.studies.randomization import ArmWeight, default_block_size
 
-# The six dimensions of the process model, each with its inflexible and flexible pole.
-PROCESS_POLES: tuple[tuple[str, str, str], ...] = (
-    ("emotion", "experiential_avoidance", "acceptance"),
-    ("cognition", "cognitive_fusion", "defusion"),
-    ("attention", "inflexible_attention", "present_moment"),
-    ("self", "self_as_content", "self_as_context"),
-    ("motivation", "values_remoteness", "chosen_values"),
-    ("behavior", "inaction", "committed_action"),
-)
 POLICY_MEANINGS = {
     Policy.tailored: "Skill chosen for the most active process found in the check-in",
     Policy.random: "Skill chosen at random from the library, from the recorded seed",
@@ -57,8 +49,8 @@ def codebook(ctx: StudyContext, relative: bool) -> dict[str, Any]:
             for arm in ctx.arms
         ],
         "process_poles": [
-            {"dimension": dimension, "inflexible": inflexible, "flexible": flexible}
-            for dimension, inflexible, flexible in PROCESS_POLES
+            {"dimension": str(dimension), "inflexible": str(inflexible), "flexible": str(flexible)}
+            for dimension, (inflexible, flexible) in POLES.items()
         ],
         "tables": [
             {

@@ -115,9 +115,14 @@ def table_query(
         origin = func.coalesce(Participant.enrolled_at, Participant.created_at)
         exprs += [col(Participant.timezone), origin]
     query = sa.select(*exprs).select_from(model)
+    for target, on in spec.joins:
+        query = query.join(target, on)
     if model is not Participant:
         query = query.join(Participant, Participant.id == model.participant_id)
-    query = query.outerjoin(Arm, Arm.id == Participant.arm_id).where(model.study_id == ctx.study.id)
+    query = query.outerjoin(Arm, Arm.id == Participant.arm_id)
+    query = query.where(Participant.study_id == ctx.study.id)
+    if hasattr(model, "study_id"):  # the table's own scope too: its index narrows the scan
+        query = query.where(model.study_id == ctx.study.id)
     if filters.start is not None:
         query = query.where(spec.time_column() >= filters.start)
     if filters.end is not None:

@@ -1,16 +1,17 @@
 """The export registry: every exportable table is one declarative spec.
 
-A spec names a model with `study_id` and `participant_id` columns (or the participant table
-itself), the columns to export with what the codebook says about them, the timestamp the
-date-range filter applies to, and the row order. Participants appear by pseudonym only:
-internal ids, device identifiers, external references and contact data are never columns.
-Adding a table later is one more entry in TABLES.
+A spec names a model with a `participant_id` column (or the participant table itself),
+the columns to export with what the codebook says about them, the timestamp the
+date-range filter applies to, and the row order. Rows are scoped to the study through the
+participant (and the model's own `study_id` when it has one). Participants appear by
+pseudonym only: internal ids, device identifiers, external references and contact data
+are never columns. Adding a table later is one more entry in TABLES.
 """
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, get_args
 
 from sqlalchemy import ColumnElement, String, case, literal, null
 from sqlalchemy.ext.compiler import compiles
@@ -18,7 +19,8 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import SQLModel, col
 
-from app.scheduling.models import Prompt, PromptStatus
+from app.push.base import Outcome, PushKind
+from app.scheduling.models import Prompt, PromptAttempt, PromptStatus
 from app.studies.models import Allocation, Arm, Participant, ParticipantStatus, Policy, Study
 
 
@@ -92,6 +94,8 @@ class TableSpec:
     time_attr: str  # the timestamp the date-range filter applies to
     columns: Callable[[StudyContext], list[Column]]
     order_by: tuple[str, ...] = field(default=("id",))
+    # Further tables the columns read from: (model, ON clause), joined inner.
+    joins: tuple[tuple[type[SQLModel], Any], ...] = ()
 
     def time_column(self) -> ColumnElement[Any]:
         return col(getattr(self.model, self.time_attr))
@@ -241,6 +245,13 @@ def _prompt_columns(ctx: StudyContext) -> list[Column]:
             col(Prompt.attempts),
             unit="0 or more",
         ),
+        Column(
+            "reminders_sent",
+            ColumnType.integer,
+            "Reminders pushed for the prompt",
+            col(Prompt.reminders_sent),
+            unit="0 or more",
+        ),
         _timestamp(Prompt, "created_at", "When the prompt was planned"),
         _timestamp(Prompt, "sent_at", "When the push was accepted by the push service"),
         _timestamp(Prompt, "opened_at", "When the participant opened the prompt"),
@@ -250,6 +261,40 @@ def _prompt_columns(ctx: StudyContext) -> list[Column]:
             ColumnType.string,
             "Why the prompt failed or was canceled",
             col(Prompt.status_reason),
+        ),
+    ]
+
+
+def _attempt_columns(ctx: StudyContext) -> list[Column]:
+    return [
+        *_who(ctx),
+        Column(
+            "slot",
+            ColumnType.string,
+            "The slot of the prompt pushed (left out with relative dates: it holds the date)",
+            col(Prompt.slot),
+            reveals_date=True,
+        ),
+        Column(
+            "kind",
+            ColumnType.string,
+            "The prompt's first push or a reminder",
+            col(PromptAttempt.kind),
+            values=get_args(PushKind),
+        ),
+        _timestamp(PromptAttempt, "at", "When the push was attempted", name="attempted_at"),
+        Column(
+            "outcome",
+            ColumnType.string,
+            "What the push service answered",
+            col(PromptAttempt.outcome),
+            values=get_args(Outcome),
+        ),
+        Column(
+            "error_code",
+            ColumnType.string,
+            "The push service's error code, when it failed",
+            col(PromptAttempt.error_code),
         ),
     ]
 
@@ -280,6 +325,15 @@ TABLES: dict[str, TableSpec] = {
             time_attr="scheduled_at",
             columns=_prompt_columns,
             order_by=("scheduled_at", "id"),
+        ),
+        TableSpec(
+            name="prompt_attempts",
+            meaning="Every push attempt for a prompt or its reminders (the delivery record)",
+            model=PromptAttempt,
+            time_attr="at",
+            columns=_attempt_columns,
+            order_by=("at", "id"),
+            joins=((Prompt, col(Prompt.id) == col(PromptAttempt.prompt_id)),),
         ),
     )
 }

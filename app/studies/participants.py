@@ -19,6 +19,7 @@ from app.auth.security import (
 from app.errors import Conflict, Invalid, NotFound
 from app.pagination import Page, PageParams, paginate
 from app.patching import apply_patch
+from app.scheduling.service import cancel_open_prompts, replan_participant, resume_pushes
 from app.studies.access import StudyAccess
 from app.studies.models import (
     Allocation,
@@ -218,6 +219,9 @@ def update_participant(
         study_id=participant.study_id,
         details={"fields": changed},
     )
+    if "timezone" in changed:
+        # Local prompt times move with the participant's zone.
+        replan_participant(session, participant, now)
     session.commit()
     session.refresh(participant)
     return participant
@@ -257,6 +261,10 @@ def change_status(
             .values(revoked_at=now)
         )
         _deactivate_device(session, participant.id, "withdrawn")
+    if new == ParticipantStatus.active:
+        replan_participant(session, participant, now)
+    else:
+        cancel_open_prompts(session, now, f"participant {new}", participant_id=participant.id)
     audit.record(
         session,
         actor,
@@ -348,6 +356,8 @@ def enroll(session: Session, code: str, now: datetime) -> tuple[Participant, Stu
         resource_id=participant.id,
         study_id=study.id,
     )
+    session.flush()
+    replan_participant(session, participant, now)
     session.commit()
     session.refresh(participant)
     return participant, study, token
@@ -414,6 +424,7 @@ def register_device(
     device.deactivated_reason = None
     device.last_seen_at = now
     session.add(device)
+    resume_pushes(session, participant.id, now)
     try:
         session.commit()
     except IntegrityError as exc:

@@ -15,6 +15,7 @@ from app.auth.service import normalize_email
 from app.errors import Conflict, Invalid, NotFound
 from app.pagination import Page, PageParams, map_page, paginate
 from app.patching import apply_patch
+from app.scheduling.service import cancel_open_prompts
 from app.studies.access import StudyAccess
 from app.studies.models import Arm, Membership, Role, Study, StudyStatus
 from app.studies.randomization import ArmWeight, block_size_problem
@@ -182,6 +183,7 @@ def close_study(session: Session, access: StudyAccess, actor: Actor, now: dateti
     study.status = StudyStatus.closed
     study.closed_at = study.updated_at = now
     session.add(study)
+    cancel_open_prompts(session, now, "study closed", study_id=study.id)
     audit.record(
         session,
         actor,

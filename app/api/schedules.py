@@ -1,0 +1,181 @@
+"""A study's prompt schedule, its preview, per-participant overrides and compliance."""
+
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from app.api.deps import (
+    CareStudy,
+    CurrentStaff,
+    ManageStudy,
+    NowDep,
+    ReadStudy,
+    SessionDep,
+    staff_actor,
+)
+from app.errors import Invalid, NotFound
+from app.scheduling import service
+from app.scheduling.models import ParticipantScheduleOverride, StudySchedule
+from app.scheduling.planner import preview
+from app.scheduling.schedule import Schedule, WakingHours
+from app.scheduling.schemas import (
+    ComplianceDay,
+    ComplianceOut,
+    ComplianceTotals,
+    OverrideIn,
+    OverrideOut,
+    OverrideVersion,
+    PreviewIn,
+    PreviewOut,
+    PreviewPrompt,
+    Reason,
+    ScheduleIn,
+    ScheduleOut,
+)
+from app.studies import participants
+
+router = APIRouter(prefix="/v1/studies/{study_id}", tags=["schedules"])
+
+
+def _schedule_out(saved: StudySchedule) -> ScheduleOut:
+    return ScheduleOut.model_validate(saved, from_attributes=True)
+
+
+def _saved_schedule(session: SessionDep, study_id: uuid.UUID) -> StudySchedule:
+    saved = service.current_schedule(session, study_id)
+    if saved is None:
+        raise NotFound("This study has no prompt schedule yet", code="no_schedule")
+    return saved
+
+
+@router.get("/schedule", response_model=ScheduleOut)
+def read_schedule(access: ReadStudy, session: SessionDep) -> ScheduleOut:
+    return _schedule_out(_saved_schedule(session, access.study.id))
+
+
+@router.put("/schedule", response_model=ScheduleOut)
+def save_schedule(
+    data: ScheduleIn, access: ManageStudy, session: SessionDep, user: CurrentStaff, now: NowDep
+) -> ScheduleOut:
+    """Save a new version of the schedule; on an active study every participant's future
+    prompts are planned again (nothing already sent is sent twice)."""
+    notification = {locale: text.model_dump() for locale, text in data.notification.items()}
+    saved = service.save_schedule(
+        session, access.study, staff_actor(user), user.id, data.schedule, notification, now
+    )
+    return _schedule_out(saved)
+
+
+@router.get("/schedule/versions", response_model=list[ScheduleOut])
+def schedule_versions(access: ReadStudy, session: SessionDep) -> list[ScheduleOut]:
+    return [_schedule_out(saved) for saved in service.schedule_versions(session, access.study.id)]
+
+
+@router.post("/schedule/preview", response_model=PreviewOut)
+def preview_schedule(data: PreviewIn, access: ReadStudy, session: SessionDep) -> PreviewOut:
+    """The prompts a participant in a given zone with given waking hours would get."""
+    schedule = data.schedule or Schedule.model_validate(
+        _saved_schedule(session, access.study.id).schedule
+    )
+    seed = f"{access.study.randomization_seed}\x1fpreview"
+    planned = preview(schedule, data.timezone, data.waking_hours, data.start_date, data.days, seed)
+    return PreviewOut(
+        timezone=data.timezone,
+        prompts=[PreviewPrompt.of(prompt, data.timezone) for prompt in planned],
+    )
+
+
+def _override_version(record: ParticipantScheduleOverride) -> OverrideVersion:
+    return OverrideVersion.model_validate(record, from_attributes=True)
+
+
+def _override_out(session: SessionDep, participant_id: uuid.UUID) -> OverrideOut:
+    history = service.override_versions(session, participant_id)
+    current = history[0] if history and history[0].schedule is not None else None
+    return OverrideOut(
+        current=None if current is None else _override_version(current),
+        history=[_override_version(record) for record in history],
+    )
+
+
+@router.get("/participants/{participant_id}/schedule-override", response_model=OverrideOut)
+def read_override(participant_id: uuid.UUID, access: ReadStudy, session: SessionDep) -> OverrideOut:
+    participant = participants.get_participant(session, access, participant_id)
+    return _override_out(session, participant.id)
+
+
+@router.put("/participants/{participant_id}/schedule-override", response_model=OverrideOut)
+def set_override(
+    participant_id: uuid.UUID,
+    data: OverrideIn,
+    access: CareStudy,
+    session: SessionDep,
+    user: CurrentStaff,
+    now: NowDep,
+) -> OverrideOut:
+    """Give one participant their own schedule (a new, audited version)."""
+    participant = participants.get_participant(session, access, participant_id)
+    service.set_override(
+        session, participant, staff_actor(user), user.id, data.schedule, data.reason, now
+    )
+    return _override_out(session, participant.id)
+
+
+@router.delete("/participants/{participant_id}/schedule-override", response_model=OverrideOut)
+def lift_override(
+    participant_id: uuid.UUID,
+    reason: Annotated[Reason, Query(description="Why the override is lifted")],
+    access: CareStudy,
+    session: SessionDep,
+    user: CurrentStaff,
+    now: NowDep,
+) -> OverrideOut:
+    """Return the participant to the study's schedule (recorded as a new version)."""
+    participant = participants.get_participant(session, access, participant_id)
+    service.set_override(session, participant, staff_actor(user), user.id, None, reason, now)
+    return _override_out(session, participant.id)
+
+
+@router.get("/participants/{participant_id}/waking-hours", response_model=WakingHours | None)
+def read_waking_hours(
+    participant_id: uuid.UUID, access: ReadStudy, session: SessionDep
+) -> WakingHours | None:
+    participant = participants.get_participant(session, access, participant_id)
+    return service.waking_hours_of(session, participant.id)
+
+
+@router.put("/participants/{participant_id}/waking-hours", response_model=WakingHours)
+def set_waking_hours(
+    participant_id: uuid.UUID,
+    data: WakingHours,
+    access: CareStudy,
+    session: SessionDep,
+    user: CurrentStaff,
+    now: NowDep,
+) -> WakingHours:
+    participant = participants.get_participant(session, access, participant_id)
+    return service.set_waking_hours(session, participant, staff_actor(user), data, now)
+
+
+@router.get("/compliance", response_model=ComplianceOut)
+def compliance(
+    access: ReadStudy,
+    session: SessionDep,
+    now: NowDep,
+    start: Annotated[date | None, Query(description="First UTC date (inclusive)")] = None,
+    end: Annotated[date | None, Query(description="Last UTC date (inclusive)")] = None,
+) -> ComplianceOut:
+    """Per participant and local day: prompts planned, due, sent, opened, answered,
+    expired and failed, and the compliance rate (answered / due); with study totals."""
+    if start and end and end < start:
+        raise Invalid("query.end", "end is before start")
+    lower = None if start is None else datetime.combine(start, time(), UTC)
+    upper = None if end is None else datetime.combine(end + timedelta(days=1), time(), UTC)
+    rows, totals = service.compliance_rows(
+        service.study_prompts(session, access.study.id, lower, upper), now
+    )
+    return ComplianceOut(
+        days=[ComplianceDay(**row) for row in rows], totals=ComplianceTotals(**totals)
+    )

@@ -1,0 +1,319 @@
+"""Dispatch: claim due pushes, send them, record every attempt; expire; reap stale claims.
+
+A claim is a lease written in its own short transaction: on PostgreSQL the due rows are
+picked with `SELECT … FOR UPDATE SKIP LOCKED`, so concurrent workers never pick the same
+row, and the lease (`claimed_by`, `claim_expires_at`) keeps it theirs while they send
+without holding a lock. Results are written only for rows the worker still holds. On
+SQLite exactly one worker runs (see `worker_lock`).
+"""
+
+import hashlib
+import random
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+from sqlalchemy import Engine, func, literal, or_
+from sqlmodel import Session, col, select, update
+
+from app.push.backoff import decide_retry
+from app.push.base import PushMessage, PushResult, PushSender
+from app.scheduling.models import Prompt, PromptAttempt, PromptStatus, StudySchedule
+from app.scheduling.service import DEFAULT_NOTIFICATION, current_schedule
+from app.studies.models import Device, Participant, ParticipantStatus, Study
+
+DEFAULT_BATCH = 500
+DEFAULT_LEASE = timedelta(minutes=2)
+NO_DEVICE = "no active device"
+
+
+class WorkerRefused(RuntimeError):
+    """Another worker already runs on this SQLite database."""
+
+
+@contextmanager
+def worker_lock(database_url: str) -> Iterator[None]:
+    """On SQLite, hold the database's single worker slot for the duration (released by the
+    OS if the process dies); elsewhere any number of workers may run."""
+    if not database_url.startswith("sqlite"):
+        yield
+        return
+    path = database_url.split(":///", 1)[-1]
+    if not path or path == ":memory:":
+        yield
+        return
+    lock = FileLock(f"{Path(path).resolve()}.worker.lock", timeout=0, is_singleton=False)
+    try:
+        lock.acquire()
+    except Timeout as exc:
+        raise WorkerRefused(
+            "Another Kairos worker (or `kairos serve` with its in-process scheduler) already "
+            f"runs on the SQLite database {path}. SQLite allows exactly one worker; use "
+            "PostgreSQL to run several."
+        ) from exc
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@dataclass
+class DispatchStats:
+    claimed: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+    def add(self, outcome: str) -> None:
+        self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+
+
+def claim_due(
+    engine: Engine, worker: str, now: datetime, batch: int, lease: timedelta
+) -> list[uuid.UUID]:
+    with Session(engine) as session:
+        ids = list(
+            session.exec(
+                select(Prompt.id)
+                .where(
+                    col(Prompt.status).in_([PromptStatus.planned, PromptStatus.sent]),
+                    col(Prompt.next_push_at) <= now,
+                    # Past expiry nothing is sent; the expire job settles those rows.
+                    col(Prompt.expires_at) > now,
+                    or_(
+                        col(Prompt.claim_expires_at).is_(None),
+                        col(Prompt.claim_expires_at) < now,
+                    ),
+                )
+                .order_by(col(Prompt.next_push_at))
+                .limit(batch)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        if ids:
+            session.execute(
+                update(Prompt)
+                .where(col(Prompt.id).in_(ids))
+                .values(claimed_by=worker, claim_expires_at=now + lease)
+            )
+        session.commit()
+    return ids
+
+
+def _notification(saved: StudySchedule | None, locale: str) -> dict[str, str]:
+    texts = saved.notification if saved is not None and saved.notification else {}
+    texts = texts or DEFAULT_NOTIFICATION
+    return texts.get(locale) or next(iter(texts.values()))
+
+
+def dispatch_once(
+    engine: Engine,
+    sender: PushSender,
+    now: datetime,
+    worker: str,
+    *,
+    batch: int = DEFAULT_BATCH,
+    lease: timedelta = DEFAULT_LEASE,
+) -> DispatchStats:
+    """Claim one batch of due pushes, send it, and record what happened."""
+    stats = DispatchStats()
+    ids = claim_due(engine, worker, now, batch, lease)
+    stats.claimed = len(ids)
+    if not ids:
+        return stats
+    # The rows are read here and only their values used after the send, so keep them loaded.
+    with Session(engine, expire_on_commit=False) as session:
+        rows = session.exec(
+            select(Prompt, Participant, Study, Device)
+            .join(Participant, col(Participant.id) == Prompt.participant_id)
+            .join(Study, col(Study.id) == Prompt.study_id)
+            .join(
+                Device,
+                (col(Device.participant_id) == Prompt.participant_id) & col(Device.active),
+                isouter=True,
+            )
+            .where(col(Prompt.id).in_(ids), Prompt.claimed_by == worker)
+        ).all()
+        notifications: dict[uuid.UUID, StudySchedule | None] = {}
+        messages: list[PushMessage] = []
+        pending: dict[str, tuple[Prompt, Device]] = {}
+        for prompt, participant, study, device in rows:
+            if participant.status != ParticipantStatus.active:
+                _finish(session, prompt, worker, canceled=f"participant {participant.status}")
+                stats.add("canceled")
+                continue
+            if device is None:
+                # Held until a device registers; the prompt still shows in the app's list.
+                _finish(session, prompt, worker, next_push_at=None, reason=NO_DEVICE)
+                stats.add("no_device")
+                continue
+            if study.id not in notifications:
+                notifications[study.id] = current_schedule(session, study.id)
+            text = _notification(
+                notifications[study.id], participant.locale or study.default_locale
+            )
+            kind = "prompt" if prompt.status == PromptStatus.planned else "reminder"
+            messages.append(
+                PushMessage.build(
+                    prompt_id=str(prompt.id),
+                    device_identifier=device.identifier,
+                    identifier_kind="fid" if device.identifier_kind == "fid" else "token",
+                    kind=kind,
+                    title=text["title"],
+                    body=text["body"],
+                    expires_at=prompt.expires_at,
+                    now=now,
+                )
+            )
+            pending[str(prompt.id)] = (prompt, device)
+        session.commit()
+    if not messages:
+        return stats
+    results = sender.send(messages)
+    with Session(engine) as session:
+        for message, result in zip(messages, results, strict=True):
+            prompt, device = pending[message.prompt_id]
+            _record(session, prompt, device, message, result, now, worker)
+            stats.add(result.outcome)
+        session.commit()
+    return stats
+
+
+def _finish(
+    session: Session,
+    prompt: Prompt,
+    worker: str,
+    *,
+    canceled: str | None = None,
+    next_push_at: Any = None,
+    reason: str | None = None,
+) -> None:
+    values: dict[str, Any] = {"claimed_by": None, "claim_expires_at": None}
+    if canceled is not None:
+        values |= {"status": PromptStatus.canceled, "status_reason": canceled, "next_push_at": None}
+    else:
+        values |= {"next_push_at": next_push_at, "status_reason": reason}
+    session.execute(
+        update(Prompt).where(Prompt.id == prompt.id, Prompt.claimed_by == worker).values(**values)
+    )
+
+
+def _next_reminder(prompt: Prompt, sent: int) -> datetime | None:
+    return datetime.fromisoformat(prompt.reminders[sent]) if sent < len(prompt.reminders) else None
+
+
+def _record(
+    session: Session,
+    prompt: Prompt,
+    device: Device,
+    message: PushMessage,
+    result: PushResult,
+    now: datetime,
+    worker: str,
+) -> None:
+    session.add(
+        PromptAttempt(
+            prompt_id=prompt.id,
+            participant_id=prompt.participant_id,
+            kind=message.kind,
+            at=now,
+            outcome=result.outcome,
+            error_code=result.error_code,
+            error_message=result.error_message,
+            worker=worker,
+        )
+    )
+    values: dict[str, Any] = {
+        "claimed_by": None,
+        "claim_expires_at": None,
+        "attempts": prompt.attempts + 1,
+    }
+    is_reminder = message.kind == "reminder"
+    if result.outcome == "sent":
+        if is_reminder:
+            sent = prompt.reminders_sent + 1
+            values |= {"reminders_sent": sent, "next_push_at": _next_reminder(prompt, sent)}
+        else:
+            values |= {
+                "status": PromptStatus.sent,
+                "sent_at": now,
+                "last_error": None,
+                "next_push_at": _next_reminder(prompt, 0),
+            }
+    elif result.outcome == "unregistered":
+        session.execute(update(Device).where(Device.id == device.id).values(active=False))
+        # Every open prompt of the device's owner stops pushing; they stay in the app's list.
+        session.execute(
+            update(Prompt)
+            .where(
+                Prompt.participant_id == prompt.participant_id,
+                col(Prompt.status).in_([PromptStatus.planned, PromptStatus.sent]),
+            )
+            .values(next_push_at=None)
+        )
+        values |= {"next_push_at": None, "last_error": _error(result), "status_reason": NO_DEVICE}
+    else:
+        retry_at = None
+        reason = _error(result)
+        if result.outcome == "retry":
+            decision = decide_retry(
+                now, prompt.attempts + 1, result.retry_after, prompt.expires_at, _jitter(prompt)
+            )
+            retry_at, reason = decision.retry_at, decision.reason or reason
+        values |= {"next_push_at": retry_at, "last_error": _error(result)}
+        if retry_at is None and not is_reminder:
+            values |= {"status": PromptStatus.failed, "status_reason": reason[:200]}
+    session.execute(
+        update(Prompt).where(Prompt.id == prompt.id, Prompt.claimed_by == worker).values(**values)
+    )
+
+
+def _error(result: PushResult) -> str:
+    text = f"{result.error_code or result.outcome}: {result.error_message or ''}".strip(": ")
+    return text[:500]
+
+
+def _jitter(prompt: Prompt) -> random.Random:
+    # Seeded by the prompt and attempt: spreads retries without an unrecorded random source.
+    material = f"{prompt.id}:{prompt.attempts}".encode()
+    return random.Random(int.from_bytes(hashlib.sha256(material).digest()[:8], "big"))
+
+
+def expire_prompts(engine: Engine, now: datetime) -> int:
+    """Sent prompts past their expiry expire; prompts never sent by then fail, with why."""
+    with Session(engine) as session:
+        expired = session.execute(
+            update(Prompt)
+            .where(Prompt.status == PromptStatus.sent, Prompt.expires_at <= now)
+            .values(status=PromptStatus.expired, next_push_at=None)
+        ).rowcount
+        failed = session.execute(
+            update(Prompt)
+            .where(Prompt.status == PromptStatus.planned, Prompt.expires_at <= now)
+            .values(
+                status=PromptStatus.failed,
+                next_push_at=None,
+                status_reason=func.coalesce(
+                    col(Prompt.status_reason),
+                    col(Prompt.last_error),
+                    literal("not sent before it expired"),
+                ),
+            )
+        ).rowcount
+        session.commit()
+    return expired + failed
+
+
+def reap_claims(engine: Engine, now: datetime) -> int:
+    """Release claims whose lease ran out (a worker died mid-batch)."""
+    with Session(engine) as session:
+        count = session.execute(
+            update(Prompt)
+            .where(col(Prompt.claim_expires_at) < now)
+            .values(claimed_by=None, claim_expires_at=None)
+        ).rowcount
+        session.commit()
+    return count

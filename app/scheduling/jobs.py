@@ -1,0 +1,84 @@
+"""The worker's interval jobs, run by APScheduler 3.x (`kairos worker`, or in-process by
+`kairos serve`). There are no per-prompt APScheduler jobs: prompts are rows, and these
+jobs only sweep them, so any number of workers can run them side by side on PostgreSQL.
+"""
+
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from datetime import timedelta
+
+from apscheduler.schedulers.base import BaseScheduler
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from app.clock import Clock
+from app.push.base import PushSender
+from app.scheduling.dispatch import dispatch_once, expire_prompts, reap_claims
+from app.scheduling.service import plan_prompts
+from app.settings import Settings
+
+_log = logging.getLogger("kairos.worker")
+
+# Seconds between runs of each job.
+INTERVALS = {"plan": 900, "dispatch": 5, "expire": 30, "reap": 60}
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:64]
+
+
+@dataclass
+class Jobs:
+    engine: Engine
+    sender: PushSender
+    clock: Clock
+    settings: Settings
+    worker: str
+
+    def plan(self) -> int:
+        with Session(self.engine) as session:
+            created = plan_prompts(
+                session, self.clock.now(), timedelta(hours=self.settings.plan_horizon_hours)
+            )
+        if created:
+            _log.info("planned %d prompts", created)
+        return created
+
+    def dispatch(self) -> int:
+        """Send batches until nothing is due (so a backlog drains within one run)."""
+        total = 0
+        while True:
+            stats = dispatch_once(
+                self.engine,
+                self.sender,
+                self.clock.now(),
+                self.worker,
+                batch=self.settings.dispatch_batch_size,
+                lease=timedelta(seconds=self.settings.dispatch_lease_seconds),
+            )
+            total += stats.claimed
+            if stats.claimed:
+                _log.info("dispatched %d: %s", stats.claimed, stats.outcomes)
+            if stats.claimed < self.settings.dispatch_batch_size:
+                return total
+
+    def expire(self) -> int:
+        return expire_prompts(self.engine, self.clock.now())
+
+    def reap(self) -> int:
+        return reap_claims(self.engine, self.clock.now())
+
+
+def schedule_jobs(scheduler: BaseScheduler, jobs: Jobs) -> None:
+    for name, seconds in INTERVALS.items():
+        scheduler.add_job(
+            getattr(jobs, name),
+            "interval",
+            seconds=seconds,
+            id=name,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=jobs.clock.now(),
+        )

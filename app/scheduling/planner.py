@@ -1,0 +1,308 @@
+"""Pure planner: schedule + participant time zone + local dates -> prompt instants in UTC.
+
+No database and no clock: the same inputs always give the same plan, so planning twice
+creates nothing new (prompts are keyed by `slot`) and any day can be replayed.
+
+Local time and clock changes (computed with `zoneinfo`):
+
+- A fixed time that does not exist that day (spring-forward gap) is sent at the instant
+  fold=0 gives: shifted forward by the gap length (02:30 becomes 03:30 in New York). A
+  fixed time that happens twice (fall-back) is sent at its first occurrence (fold=0).
+  If a clock change brings a fixed prompt closer than `min_gap_minutes` to the previous
+  one, it moves later to keep the gap.
+- A window, and a waking day, is the exact set of instants whose local wall-clock time
+  lies in it: on a spring-forward day a window loses the skipped stretch (a window inside
+  the gap is empty that day); on a fall-back day it covers both passes of the repeated
+  stretch. So a random prompt's local time is always inside its window, and no prompt or
+  reminder is ever outside waking hours.
+
+Waking hours (the participant's, else the schedule's, else the whole day): date D's waking
+day runs from `wake` on D to `sleep` (on D+1 when sleep is after midnight). Windows are cut
+to it, and a window that then cannot hold its count holds as many prompts as fit; fixed
+times and reminders outside it are not planned.
+
+Daily cap: see `app.scheduling.schedule`; reminders are dropped to fit, second reminders
+first, latest prompt first. Random times are drawn from SHA-256 of (seed, local date,
+window index), so a day's plan never depends on which range it was planned in.
+"""
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict
+
+from app.scheduling.schedule import WEEKDAYS, Schedule, WakingHours, minute_of_day, without
+
+# Instants are whole minutes since the Unix epoch; local wall-clock times are the same
+# count taken as if the wall clock were UTC. Spans are half-open [start, end).
+Span = tuple[int, int]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_DATE = date(1970, 1, 1)
+_DAY = 24 * 60
+MAX_PREVIEW_DAYS = 366
+
+
+@dataclass(frozen=True, slots=True)
+class PlanParticipant:
+    timezone: str
+    enrollment_date: date
+    waking_hours: WakingHours | None = None
+
+
+class PlannedPrompt(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    slot: str
+    source: Literal["fixed", "window"]
+    local_date: date
+    study_day: int
+    scheduled_at: datetime
+    window_start: datetime
+    window_end: datetime
+    expires_at: datetime
+    reminders: tuple[datetime, ...] = ()
+
+
+def plan(
+    schedule: Schedule, participant: PlanParticipant, start: date, end: date, seed: str
+) -> list[PlannedPrompt]:
+    """Prompts for the participant's local dates `start` to `end` (both included), by time."""
+    if end < start:
+        raise ValueError("end is before start")
+    zone = ZoneInfo(participant.timezone)
+    waking = participant.waking_hours or schedule.waking_hours
+    prompts: list[PlannedPrompt] = []
+    for offset in range((end - start).days + 1):
+        day = start + timedelta(days=offset)
+        prompts.extend(_plan_day(schedule, participant, zone, waking, day, seed))
+    return sorted(prompts, key=lambda prompt: prompt.scheduled_at)
+
+
+def preview(
+    schedule: Schedule,
+    tz: str,
+    waking_hours: WakingHours | None,
+    start_date: date,
+    days: int,
+    seed: str,
+) -> list[PlannedPrompt]:
+    """The plan of a participant enrolled on `start_date` (study day 1), for `days` days."""
+    if not 1 <= days <= MAX_PREVIEW_DAYS:
+        raise ValueError(f"days must be between 1 and {MAX_PREVIEW_DAYS}")
+    participant = PlanParticipant(tz, start_date, waking_hours)
+    return plan(schedule, participant, start_date, start_date + timedelta(days=days - 1), seed)
+
+
+@dataclass(slots=True)
+class _Draft:
+    slot: str
+    source: Literal["fixed", "window"]
+    at: int
+    window: Span
+    reminders: list[int]
+
+
+def _plan_day(
+    schedule: Schedule,
+    participant: PlanParticipant,
+    zone: ZoneInfo,
+    waking: WakingHours | None,
+    day: date,
+    seed: str,
+) -> list[PlannedPrompt]:
+    study_day = (day - participant.enrollment_date).days + 1
+    if not schedule.first_day <= study_day <= schedule.last_day:
+        return []
+    if WEEKDAYS[day.weekday()] not in schedule.days_of_week:
+        return []
+    segments = _offsets(zone.key, day)
+    midnight = (day - _EPOCH_DATE).days * _DAY
+    awake: list[Span] | None = None
+    if waking is not None:
+        sleep_day = midnight + (_DAY if waking.overnight else 0)
+        awake = _local_span(
+            segments, midnight + minute_of_day(waking.wake), sleep_day + minute_of_day(waking.sleep)
+        )
+    gap = schedule.min_gap_minutes
+    drafts: list[_Draft] = []
+
+    previous: int | None = None
+    for index, at_time in enumerate(schedule.fixed_times):
+        at = _resolve(day, at_time, zone)
+        if previous is not None:
+            at = max(at, previous + gap)
+        if awake is not None and not _contains(awake, at):
+            continue
+        drafts.append(_Draft(f"{day}/fixed/{index}", "fixed", at, (at, at), []))
+        previous = at
+
+    for index, window in enumerate(schedule.windows):
+        spans = _local_span(
+            segments, midnight + minute_of_day(window.start), midnight + minute_of_day(window.end)
+        )
+        if awake is not None:
+            spans = _intersect(spans, awake)
+        if not spans:
+            continue
+        free = spans
+        for draft in drafts:
+            free = without(free, draft.at - gap + 1, draft.at + gap)
+        picked = _sample(free, window.count, gap, f"{seed}\x1f{day}\x1fwindow\x1f{index}")
+        bounds = (spans[0][0], spans[-1][1])
+        drafts.extend(
+            _Draft(f"{day}/window/{index}/{k}", "window", at, bounds, [])
+            for k, at in enumerate(picked)
+        )
+
+    for draft in drafts:
+        draft.reminders = [
+            draft.at + minutes
+            for minutes in schedule.reminder_minutes
+            if awake is None or _contains(awake, draft.at + minutes)
+        ]
+    if schedule.max_per_day is not None:
+        _fit_cap(drafts, schedule.max_per_day)
+
+    expiry = schedule.expiry_minutes
+    return [
+        PlannedPrompt(
+            slot=draft.slot,
+            source=draft.source,
+            local_date=day,
+            study_day=study_day,
+            scheduled_at=_instant(draft.at),
+            window_start=_instant(draft.window[0]),
+            window_end=_instant(draft.window[1]),
+            expires_at=_instant(draft.at + expiry),
+            reminders=tuple(_instant(at) for at in draft.reminders),
+        )
+        for draft in drafts
+    ]
+
+
+def _fit_cap(drafts: list[_Draft], cap: int) -> None:
+    """Drop reminders until prompts plus reminders fit under the cap (prompts always fit:
+    the schedule is validated so). Lowest priority first: later reminders of a prompt,
+    then reminders of later prompts."""
+    excess = len(drafts) + sum(len(draft.reminders) for draft in drafts) - cap
+    if excess <= 0:
+        return
+    ranked = sorted(
+        ((position, draft) for draft in drafts for position in range(len(draft.reminders))),
+        key=lambda item: (-item[0], -item[1].at),
+    )
+    for position, draft in ranked[:excess]:
+        del draft.reminders[position:]
+
+
+def _resolve(day: date, at: time, zone: ZoneInfo) -> int:
+    """A fixed local time as a UTC minute, by PEP 495 fold=0 (see the module docstring)."""
+    return _minute(datetime.combine(day, at, tzinfo=zone))
+
+
+def _minute(instant: datetime) -> int:
+    return int((instant - _EPOCH).total_seconds()) // 60
+
+
+def _instant(minute: int) -> datetime:
+    return _EPOCH + timedelta(minutes=minute)
+
+
+@lru_cache(maxsize=16384)
+def _offsets(zone_key: str, day: date) -> tuple[tuple[int, int, int], ...]:
+    """(start, end, UTC offset) in minutes for each stretch of constant offset, covering
+    every instant whose local date is `day` or the next one (offsets span -12h..+14h).
+
+    Probes hourly and bisects to the minute: zones change offset at most once an hour.
+    """
+    zone = ZoneInfo(zone_key)
+
+    def offset_at(minute: int) -> int:
+        shift = datetime.fromtimestamp(minute * 60, zone).utcoffset()
+        assert shift is not None
+        return int(shift.total_seconds()) // 60
+
+    lo = (day - _EPOCH_DATE).days * _DAY - _DAY
+    hi = lo + 4 * _DAY
+    segments: list[tuple[int, int, int]] = []
+    start, current = lo, offset_at(lo)
+    for probe in range(lo, hi, 60):
+        if offset_at(probe + 60) == current:
+            continue
+        before, after = probe, probe + 60
+        while after - before > 1:
+            middle = (before + after) // 2
+            if offset_at(middle) == current:
+                before = middle
+            else:
+                after = middle
+        segments.append((start, after, current))
+        start, current = after, offset_at(after)
+    segments.append((start, hi, current))
+    return tuple(segments)
+
+
+def _local_span(segments: Iterable[tuple[int, int, int]], lo: int, hi: int) -> list[Span]:
+    """The UTC spans of all instants whose local wall-clock minute is in [lo, hi)."""
+    spans: list[Span] = []
+    for seg_start, seg_end, offset in segments:
+        a, b = max(seg_start, lo - offset), min(seg_end, hi - offset)
+        if a >= b:
+            continue
+        if spans and spans[-1][1] == a:
+            spans[-1] = (spans[-1][0], b)
+        else:
+            spans.append((a, b))
+    return spans
+
+
+def _intersect(left: list[Span], right: list[Span]) -> list[Span]:
+    out: list[Span] = []
+    i = j = 0
+    while i < len(left) and j < len(right):
+        a, b = max(left[i][0], right[j][0]), min(left[i][1], right[j][1])
+        if a < b:
+            out.append((a, b))
+        if left[i][1] < right[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def _contains(spans: list[Span], minute: int) -> bool:
+    return any(a <= minute < b for a, b in spans)
+
+
+def _sample(free: list[Span], count: int, gap: int, material: str) -> list[int]:
+    """Up to `count` minutes in `free`, at least `gap` apart, uniformly at random.
+
+    The spans are laid end to end on one line (holes removed, which only widens real
+    distances); sorted draws from [0, slack] plus i*gap are then `gap` apart on it.
+    """
+    length = sum(b - a for a, b in free)
+    if length == 0:
+        return []
+    count = min(count, (length - 1) // gap + 1)
+    slack = length - 1 - (count - 1) * gap
+    draws = sorted(_draw(material, i, slack) for i in range(count))
+    return [_on_line(free, draw + i * gap) for i, draw in enumerate(draws)]
+
+
+def _draw(material: str, index: int, upper: int) -> int:
+    """An integer in [0, upper] from SHA-256: stable across Python versions and machines."""
+    digest = hashlib.sha256(f"{material}\x1f{index}".encode()).digest()
+    return int.from_bytes(digest[:16], "big") % (upper + 1)
+
+
+def _on_line(spans: list[Span], position: int) -> int:
+    for a, b in spans:
+        if position < b - a:
+            return a + position
+        position -= b - a
+    raise ValueError("position beyond the spans")

@@ -1,0 +1,550 @@
+"""Schedules, overrides and waking hours, and the prompt rows planned from them.
+
+Prompts are materialized over a rolling horizon. `plan_prompts` (the job) only inserts the
+slots that are missing, so running it twice, or on several workers, creates nothing new.
+`replan_participant` is called when something a participant's plan depends on changes: it
+moves or cancels future prompts that were never pushed and plans what is missing. A slot
+that went out is never touched again, so no slot is ever sent twice.
+"""
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, func, select, update
+
+from app.audit import service as audit
+from app.audit.service import Actor
+from app.errors import Conflict, NotFound
+from app.scheduling.models import (
+    ParticipantScheduleOverride,
+    Prompt,
+    PromptStatus,
+    StudySchedule,
+    WakingHoursRecord,
+)
+from app.scheduling.planner import PlannedPrompt, PlanParticipant, plan
+from app.scheduling.schedule import Schedule, WakingHours
+from app.studies.models import Participant, ParticipantStatus, Study, StudyStatus
+
+DEFAULT_HORIZON = timedelta(hours=48)
+_MINUTE = timedelta(minutes=1)
+DEFAULT_NOTIFICATION = {"en": {"title": "Time for a check-in", "body": "How are you right now?"}}
+_INSERT_CHUNK = 2000
+
+
+def prompt_seed(study: Study, participant_id: uuid.UUID) -> str:
+    """Seed material of a participant's random prompt times (recorded with the study)."""
+    return f"{study.randomization_seed}\x1fprompts\x1f{participant_id}"
+
+
+# --- schedules, overrides, waking hours ------------------------------------------------
+
+
+def current_schedule(session: Session, study_id: uuid.UUID) -> StudySchedule | None:
+    return session.exec(
+        select(StudySchedule)
+        .where(StudySchedule.study_id == study_id)
+        .order_by(col(StudySchedule.version).desc())
+        .limit(1)
+    ).first()
+
+
+def schedule_versions(session: Session, study_id: uuid.UUID) -> list[StudySchedule]:
+    return list(
+        session.exec(
+            select(StudySchedule)
+            .where(StudySchedule.study_id == study_id)
+            .order_by(col(StudySchedule.version).desc())
+        )
+    )
+
+
+def save_schedule(
+    session: Session,
+    study: Study,
+    actor: Actor,
+    user_id: uuid.UUID,
+    schedule: Schedule,
+    notification: dict[str, dict[str, str]],
+    now: datetime,
+) -> StudySchedule:
+    if study.status == StudyStatus.closed:
+        raise Conflict("A closed study's schedule cannot change", code="study_closed")
+    previous = current_schedule(session, study.id)
+    saved = StudySchedule(
+        study_id=study.id,
+        version=(previous.version if previous else 0) + 1,
+        schedule=schedule.model_dump(mode="json"),
+        notification=notification,
+        created_by=user_id,
+        created_at=now,
+    )
+    session.add(saved)
+    audit.record(
+        session,
+        actor,
+        "schedule.update",
+        at=now,
+        resource_type="schedule",
+        resource_id=saved.id,
+        study_id=study.id,
+        details={"version": saved.version},
+    )
+    session.flush()
+    if study.status == StudyStatus.active:
+        for participant in _active_participants(session, study.id):
+            replan_participant(session, participant, now)
+    session.commit()
+    session.refresh(saved)
+    return saved
+
+
+def current_override(
+    session: Session, participant_id: uuid.UUID
+) -> ParticipantScheduleOverride | None:
+    return session.exec(
+        select(ParticipantScheduleOverride)
+        .where(ParticipantScheduleOverride.participant_id == participant_id)
+        .order_by(col(ParticipantScheduleOverride.version).desc())
+        .limit(1)
+    ).first()
+
+
+def override_versions(
+    session: Session, participant_id: uuid.UUID
+) -> list[ParticipantScheduleOverride]:
+    return list(
+        session.exec(
+            select(ParticipantScheduleOverride)
+            .where(ParticipantScheduleOverride.participant_id == participant_id)
+            .order_by(col(ParticipantScheduleOverride.version).desc())
+        )
+    )
+
+
+def set_override(
+    session: Session,
+    participant: Participant,
+    actor: Actor,
+    user_id: uuid.UUID,
+    schedule: Schedule | None,
+    reason: str,
+    now: datetime,
+) -> ParticipantScheduleOverride:
+    """Save a new override version; `schedule` None returns the participant to the study's."""
+    previous = current_override(session, participant.id)
+    if schedule is None and (previous is None or previous.schedule is None):
+        raise NotFound("This participant has no schedule override", code="no_override")
+    record = ParticipantScheduleOverride(
+        study_id=participant.study_id,
+        participant_id=participant.id,
+        version=(previous.version if previous else 0) + 1,
+        schedule=None if schedule is None else schedule.model_dump(mode="json"),
+        reason=reason,
+        created_by=user_id,
+        created_at=now,
+    )
+    session.add(record)
+    audit.record(
+        session,
+        actor,
+        "schedule_override.set" if schedule is not None else "schedule_override.lift",
+        at=now,
+        resource_type="participant",
+        resource_id=participant.id,
+        study_id=participant.study_id,
+        details={"version": record.version, "reason": reason},
+    )
+    session.flush()
+    replan_participant(session, participant, now)
+    session.commit()
+    session.refresh(record)
+    return record
+
+
+def waking_hours_of(session: Session, participant_id: uuid.UUID) -> WakingHours | None:
+    record = session.get(WakingHoursRecord, participant_id)
+    if record is None:
+        return None
+    return WakingHours(wake=time.fromisoformat(record.wake), sleep=time.fromisoformat(record.sleep))
+
+
+def set_waking_hours(
+    session: Session, participant: Participant, actor: Actor, hours: WakingHours, now: datetime
+) -> WakingHours:
+    record = session.get(WakingHoursRecord, participant.id) or WakingHoursRecord(
+        participant_id=participant.id, wake="", sleep="", updated_at=now
+    )
+    record.wake, record.sleep = f"{hours.wake:%H:%M}", f"{hours.sleep:%H:%M}"
+    record.updated_at = now
+    session.add(record)
+    audit.record(
+        session,
+        actor,
+        "participant.waking_hours",
+        at=now,
+        resource_type="participant",
+        resource_id=participant.id,
+        study_id=participant.study_id,
+        details={"wake": record.wake, "sleep": record.sleep},
+    )
+    session.flush()
+    replan_participant(session, participant, now)
+    session.commit()
+    return hours
+
+
+# --- planning ------------------------------------------------------------------------
+
+
+def _active_participants(session: Session, study_id: uuid.UUID) -> list[Participant]:
+    return list(
+        session.exec(
+            select(Participant).where(
+                Participant.study_id == study_id, Participant.status == ParticipantStatus.active
+            )
+        )
+    )
+
+
+def _plan_window(
+    schedule: Schedule,
+    study: Study,
+    participant: Participant,
+    waking: WakingHours | None,
+    start: datetime,
+    end: datetime,
+) -> list[PlannedPrompt]:
+    """The prompts of a participant whose times fall in [start, end]."""
+    assert participant.enrolled_at is not None
+    zone = ZoneInfo(participant.timezone)
+    who = PlanParticipant(
+        participant.timezone, participant.enrolled_at.astimezone(zone).date(), waking
+    )
+    # A day before: with sleep after midnight, a local date's prompts run into the next one.
+    first = start.astimezone(zone).date() - timedelta(days=1)
+    last = end.astimezone(zone).date()
+    planned = plan(schedule, who, first, last, prompt_seed(study, participant.id))
+    return [prompt for prompt in planned if start <= prompt.scheduled_at <= end]
+
+
+def _row(study_id: uuid.UUID, participant_id: uuid.UUID, prompt: PlannedPrompt, now: datetime):
+    return {
+        "id": uuid.uuid4(),
+        "study_id": study_id,
+        "participant_id": participant_id,
+        "slot": prompt.slot,
+        "scheduled_at": prompt.scheduled_at,
+        "window_start": prompt.window_start,
+        "window_end": prompt.window_end,
+        "expires_at": prompt.expires_at,
+        "status": PromptStatus.planned,
+        "attempts": 0,
+        "created_at": now,
+        "reminders": [at.isoformat() for at in prompt.reminders],
+        "reminders_sent": 0,
+        "next_push_at": prompt.scheduled_at,
+    }
+
+
+def _insert_missing(session: Session, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert prompt rows, skipping slots that already exist; returns how many were new."""
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = Prompt.__table__  # type: ignore[attr-defined]
+    # No RETURNING: the driver's own executemany (a pipeline on psycopg) is much faster. Its
+    # rowcount is not reliable, so the new rows are counted by their fresh ids.
+    statement = insert(table).on_conflict_do_nothing(index_elements=["participant_id", "slot"])
+    created = 0
+    connection = session.connection()
+    for first in range(0, len(rows), _INSERT_CHUNK):
+        chunk = list(rows[first : first + _INSERT_CHUNK])
+        connection.execute(statement, chunk)
+        ids = [row["id"] for row in chunk]
+        created += connection.execute(
+            select(func.count()).select_from(table).where(table.c.id.in_(ids))
+        ).scalar_one()
+    return created
+
+
+def _effective(
+    study_schedule: StudySchedule | None, override: ParticipantScheduleOverride | None
+) -> Schedule | None:
+    if override is not None and override.schedule is not None:
+        return Schedule.model_validate(override.schedule)
+    if study_schedule is None:
+        return None
+    return Schedule.model_validate(study_schedule.schedule)
+
+
+def replan_participant(session: Session, participant: Participant, now: datetime) -> None:
+    """Bring a participant's future prompts in line with what they depend on now.
+
+    Future prompts never pushed are moved to their new time or canceled when they no longer
+    fit; canceled ones that fit again come back; missing slots are inserted. Anything that
+    was pushed keeps its row as it is. The caller commits.
+    """
+    study = session.get(Study, participant.study_id)
+    assert study is not None
+    existing = list(
+        session.exec(
+            select(Prompt).where(Prompt.participant_id == participant.id, Prompt.scheduled_at > now)
+        )
+    )
+    schedule = _effective(
+        current_schedule(session, study.id), current_override(session, participant.id)
+    )
+    wanted: dict[str, PlannedPrompt] = {}
+    if (
+        schedule is not None
+        and study.status == StudyStatus.active
+        and participant.status == ParticipantStatus.active
+        and participant.enrolled_at is not None
+    ):
+        # Never narrower than what is already planned, so nothing is canceled only for
+        # lying beyond this call's horizon.
+        end = max([now + DEFAULT_HORIZON, *(prompt.scheduled_at for prompt in existing)])
+        waking = waking_hours_of(session, participant.id)
+        wanted = {
+            prompt.slot: prompt
+            for prompt in _plan_window(schedule, study, participant, waking, now, end)
+        }
+    for row in existing:
+        if row.sent_at is not None or row.attempts > 0 or row.status not in _MOVABLE:
+            wanted.pop(row.slot, None)
+            continue
+        fresh = wanted.pop(row.slot, None)
+        if fresh is None:
+            if row.status == PromptStatus.planned:
+                row.status, row.status_reason, row.next_push_at = (
+                    PromptStatus.canceled,
+                    "no longer in the participant's plan",
+                    None,
+                )
+                session.add(row)
+            continue
+        row.scheduled_at, row.window_start, row.window_end, row.expires_at = (
+            fresh.scheduled_at,
+            fresh.window_start,
+            fresh.window_end,
+            fresh.expires_at,
+        )
+        row.reminders = [at.isoformat() for at in fresh.reminders]
+        row.status, row.status_reason, row.next_push_at = (
+            PromptStatus.planned,
+            None,
+            fresh.scheduled_at,
+        )
+        session.add(row)
+    session.flush()
+    _insert_missing(
+        session, [_row(study.id, participant.id, prompt, now) for prompt in wanted.values()]
+    )
+
+
+_MOVABLE = frozenset({PromptStatus.planned, PromptStatus.canceled})
+
+
+def plan_prompts(session: Session, now: datetime, horizon: timedelta = DEFAULT_HORIZON) -> int:
+    """Materialize the missing prompts of every active participant up to now + horizon."""
+    schedules: dict[uuid.UUID, StudySchedule] = {}
+    for saved in session.exec(
+        select(StudySchedule)
+        .join(Study, col(Study.id) == StudySchedule.study_id)
+        .where(Study.status == StudyStatus.active)
+        .order_by(col(StudySchedule.version))
+    ):
+        schedules[saved.study_id] = saved
+    studies = {
+        study.id: study for study in session.exec(select(Study).where(col(Study.id).in_(schedules)))
+    }
+    overrides: dict[uuid.UUID, ParticipantScheduleOverride] = {}
+    for record in session.exec(
+        select(ParticipantScheduleOverride).order_by(col(ParticipantScheduleOverride.version))
+    ):
+        overrides[record.participant_id] = record
+    waking = {
+        record.participant_id: WakingHours(
+            wake=time.fromisoformat(record.wake), sleep=time.fromisoformat(record.sleep)
+        )
+        for record in session.exec(select(WakingHoursRecord))
+    }
+    parsed = {study_id: Schedule.model_validate(s.schedule) for study_id, s in schedules.items()}
+    participants = session.exec(
+        select(Participant).where(
+            col(Participant.study_id).in_(schedules),
+            Participant.status == ParticipantStatus.active,
+            col(Participant.enrolled_at).is_not(None),
+        )
+    ).all()
+    # Everything up to a participant's latest prompt was planned by an earlier run (changes
+    # go through replan_participant), so each run plans only what lies beyond it.
+    planned_until = dict(
+        session.exec(
+            select(Prompt.participant_id, func.max(Prompt.scheduled_at))
+            .where(Prompt.scheduled_at >= now)
+            .group_by(col(Prompt.participant_id))
+        ).all()
+    )
+    rows: list[dict[str, Any]] = []
+    created = 0
+    end = now + horizon
+    for participant in participants:
+        start = max(now, planned_until.get(participant.id, now) + _MINUTE)
+        if start > end:
+            continue
+        override = overrides.get(participant.id)
+        schedule = (
+            Schedule.model_validate(override.schedule)
+            if override is not None and override.schedule is not None
+            else parsed[participant.study_id]
+        )
+        planned = _plan_window(
+            schedule,
+            studies[participant.study_id],
+            participant,
+            waking.get(participant.id),
+            start,
+            end,
+        )
+        rows.extend(_row(participant.study_id, participant.id, prompt, now) for prompt in planned)
+        if len(rows) >= _INSERT_CHUNK:
+            created += _insert_missing(session, rows)
+            rows = []
+    created += _insert_missing(session, rows)
+    session.commit()
+    return created
+
+
+def cancel_open_prompts(
+    session: Session,
+    now: datetime,
+    reason: str,
+    *,
+    participant_id: uuid.UUID | None = None,
+    study_id: uuid.UUID | None = None,
+) -> None:
+    """Stop every push at once: planned prompts are canceled, sent ones get no reminders.
+
+    Prompts already sent stay answerable until they expire. The caller commits.
+    """
+    scope = (
+        Prompt.participant_id == participant_id
+        if participant_id is not None
+        else Prompt.study_id == study_id
+    )
+    session.execute(
+        update(Prompt)
+        .where(scope, Prompt.status == PromptStatus.planned)
+        .values(status=PromptStatus.canceled, status_reason=reason, next_push_at=None)
+    )
+    session.execute(
+        update(Prompt).where(scope, Prompt.status == PromptStatus.sent).values(next_push_at=None)
+    )
+
+
+def resume_pushes(session: Session, participant_id: uuid.UUID, now: datetime) -> None:
+    """A device came (back): open prompts that were held for want of one are pushed again."""
+    session.execute(
+        update(Prompt)
+        .where(
+            Prompt.participant_id == participant_id,
+            Prompt.status == PromptStatus.planned,
+            col(Prompt.next_push_at).is_(None),
+            Prompt.expires_at > now,
+        )
+        .values(next_push_at=func.coalesce(Prompt.next_push_at, now), status_reason=None)
+    )
+
+
+# --- what the app sees ---------------------------------------------------------------
+
+
+def open_prompts(session: Session, participant_id: uuid.UUID, now: datetime) -> list[Prompt]:
+    """Prompts the participant can answer now: due, not answered, not expired."""
+    return list(
+        session.exec(
+            select(Prompt)
+            .where(
+                Prompt.participant_id == participant_id,
+                col(Prompt.status).in_([PromptStatus.planned, PromptStatus.sent]),
+                Prompt.scheduled_at <= now,
+                Prompt.expires_at > now,
+            )
+            .order_by(col(Prompt.scheduled_at))
+        )
+    )
+
+
+def mark_opened(
+    session: Session, participant: Participant, prompt_id: uuid.UUID, now: datetime
+) -> Prompt:
+    prompt = session.exec(
+        select(Prompt).where(Prompt.id == prompt_id, Prompt.participant_id == participant.id)
+    ).first()
+    if prompt is None or prompt.scheduled_at > now:
+        raise NotFound("No such prompt", code="prompt_not_found")
+    if prompt.opened_at is None:
+        prompt.opened_at = now
+        session.add(prompt)
+        session.commit()
+        session.refresh(prompt)
+    return prompt
+
+
+# --- compliance ----------------------------------------------------------------------
+
+COUNTED = ("planned", "sent", "opened", "answered", "expired", "failed")
+
+
+def compliance_rows(
+    prompts: Iterable[tuple[Prompt, str, str]], now: datetime
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Per participant and local day, and in total: what happened to the prompts.
+
+    `planned` counts every decision point that was not canceled; the compliance rate is
+    answered over the prompts that were due (scheduled before now).
+    """
+    days: dict[tuple[str, str], dict[str, Any]] = {}
+    for prompt, pseudonym, zone in prompts:
+        if prompt.status == PromptStatus.canceled:
+            continue
+        local_day = prompt.scheduled_at.astimezone(ZoneInfo(zone)).date().isoformat()
+        day = days.setdefault(
+            (pseudonym, local_day),
+            {"participant": pseudonym, "local_date": local_day, "due": 0}
+            | dict.fromkeys(COUNTED, 0),
+        )
+        day["planned"] += 1
+        day["due"] += prompt.scheduled_at <= now
+        day["sent"] += prompt.sent_at is not None
+        day["opened"] += prompt.opened_at is not None
+        day["answered"] += prompt.status == PromptStatus.answered
+        day["expired"] += prompt.status == PromptStatus.expired
+        day["failed"] += prompt.status == PromptStatus.failed
+    rows = [days[key] for key in sorted(days)]
+    totals: dict[str, Any] = {key: sum(row[key] for row in rows) for key in (*COUNTED, "due")}
+    for item in (*rows, totals):
+        item["compliance"] = round(item["answered"] / item["due"], 4) if item["due"] else None
+    return rows, totals
+
+
+def study_prompts(
+    session: Session, study_id: uuid.UUID, start: datetime | None, end: datetime | None
+) -> list[tuple[Prompt, str, str]]:
+    query = (
+        select(Prompt, Participant.pseudonym, Participant.timezone)
+        .join(Participant, col(Participant.id) == Prompt.participant_id)
+        .where(Prompt.study_id == study_id)
+    )
+    if start is not None:
+        query = query.where(Prompt.scheduled_at >= start)
+    if end is not None:
+        query = query.where(Prompt.scheduled_at < end)
+    return [tuple(row) for row in session.exec(query)]  # type: ignore[misc]

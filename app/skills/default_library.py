@@ -1,0 +1,165 @@
+"""The default ACT skill library, written in our own words.
+
+Two skills for each inflexible pole (what helps when that process is stuck) and two
+consolidation skills for each flexible pole (what strengthens it when it is going well);
+each takes one to three minutes.
+"""
+
+from app.rules.process import Pole
+from app.skills.content import Skill
+
+
+def _skill(
+    key: str, title: str, pole: Pole, seconds: int, modalities: list[str], steps: list[str]
+) -> Skill:
+    return Skill(
+        key=key,
+        title=title,
+        steps=steps,
+        duration_seconds=seconds,
+        targets=[pole],
+        modalities=modalities,
+    )
+
+
+def default_library() -> list[Skill]:
+    P = Pole
+    return [
+        # Emotion: acceptance and willingness.
+        _skill("make_room", "Make room for the feeling", P.experiential_avoidance, 120,
+               ["breathing", "body"], [
+                   "Notice where the feeling sits in your body.",
+                   "Breathe slowly into that place, as if giving it a little more space.",
+                   "Let it be there for three breaths without trying to change it.",
+                   "Ask yourself: can I carry this feeling with me while I go on?"]),
+        _skill("willing_hand", "An open hand", P.experiential_avoidance, 90,
+               ["movement", "body"], [
+                   "Make a tight fist and feel how clenching holds the feeling off.",
+                   "Slowly open your hand, palm up, on your knee.",
+                   "Say to yourself: I am willing to have this, just for now.",
+                   "Stay with the open hand for a few breaths."]),
+        _skill("name_and_welcome", "Name it and welcome it", P.acceptance, 60,
+               ["reflection"], [
+                   "Name the feeling you are having right now in one word.",
+                   "Say: here is this feeling, and there is room for it.",
+                   "Notice that you are already doing this well."]),
+        _skill("kind_breath", "A kind breath", P.acceptance, 90,
+               ["breathing"], [
+                   "Place a hand where you feel your breath.",
+                   "With each breath in, say 'this is allowed'.",
+                   "With each breath out, soften your shoulders.",
+                   "Thank yourself for staying open."]),
+        # Cognition: defusion.
+        _skill("having_the_thought", "I am having the thought that...", P.cognitive_fusion, 90,
+               ["reflection", "writing"], [
+                   "Pick the thought that pulls on you most and say it to yourself.",
+                   "Now say: I am having the thought that... and repeat it.",
+                   "Then: I notice I am having the thought that...",
+                   "Notice any small distance that appears between you and the thought."]),
+        _skill("leaves_on_stream", "Thoughts on a stream", P.cognitive_fusion, 150,
+               ["imagery"], [
+                   "Imagine a slow stream with leaves floating past.",
+                   "Place each thought that shows up on a leaf.",
+                   "Watch it float away at its own pace; do not push it.",
+                   "If you get caught up, gently return to the stream."]),
+        _skill("thank_your_mind", "Thank your mind", P.defusion, 60,
+               ["reflection"], [
+                   "Notice what your mind is telling you right now.",
+                   "Say: thanks, mind, for that one.",
+                   "Choose what you want to do next, whatever the mind says."]),
+        _skill("silly_voice", "A different voice", P.defusion, 60,
+               ["imagery"], [
+                   "Take a familiar thought and hear it in a cartoon voice.",
+                   "Notice the words stay the same while their grip changes.",
+                   "Keep this lightness for the next hour."]),
+        # Attention: present-moment grounding.
+        _skill("five_senses", "Five things", P.inflexible_attention, 120,
+               ["senses", "grounding"], [
+                   "Name five things you can see.",
+                   "Name four things you can hear.",
+                   "Name three things you can feel against your skin.",
+                   "Take one slow breath and notice where you are."]),
+        _skill("feet_on_floor", "Feet on the floor", P.inflexible_attention, 90,
+               ["body", "grounding"], [
+                   "Press your feet into the floor and feel the contact.",
+                   "Notice the weight of your body on the chair or the ground.",
+                   "Let your breath come and go three times.",
+                   "Look around and name where you are and what you are doing."]),
+        _skill("one_mindful_minute", "One mindful minute", P.present_moment, 60,
+               ["breathing"], [
+                   "For one minute, follow your breath in and out.",
+                   "When your mind wanders, notice where it went and come back.",
+                   "Finish by noticing one sound around you."]),
+        _skill("savour_now", "Savour this moment", P.present_moment, 90,
+               ["senses"], [
+                   "Pick something pleasant right here: light, a taste, a texture.",
+                   "Give it your full attention for a few breaths.",
+                   "Notice that you chose where your attention went."]),
+        # Self: self-as-context and perspective taking.
+        _skill("observer_self", "The part of you that notices", P.self_as_content, 120,
+               ["reflection", "imagery"], [
+                   "Notice a story your mind tells about who you are.",
+                   "Now notice that you are the one noticing the story.",
+                   "Picture the story as weather passing across a wide sky.",
+                   "You are the sky: the weather changes, you remain."]),
+        _skill("younger_self", "A word to a younger you", P.self_as_content, 150,
+               ["imagery", "writing"], [
+                   "Picture yourself at a younger age, struggling with the same story.",
+                   "What would you want that younger you to know?",
+                   "Write or say one kind sentence to them.",
+                   "Notice that you can see the story from outside it."]),
+        _skill("same_you", "The same you throughout", P.self_as_context, 90,
+               ["reflection"], [
+                   "Recall a moment from a year ago and notice who was there.",
+                   "Notice the same you is here now, noticing.",
+                   "Rest a moment in that steady place."]),
+        _skill("friends_eyes", "Through a friend's eyes", P.self_as_context, 90,
+               ["imagery"], [
+                   "Imagine how a good friend sees you today.",
+                   "Notice what they see that your own story leaves out.",
+                   "Keep that wider view with you."]),
+        # Motivation: values.
+        _skill("what_matters", "What matters here?", P.values_remoteness, 120,
+               ["reflection", "writing"], [
+                   "Ask: in this situation, what do I want to stand for?",
+                   "Write down one word for the kind of person you want to be here.",
+                   "Notice what that word asks of you in the next hour."]),
+        _skill("sweet_spot", "A sweet moment", P.values_remoteness, 150,
+               ["imagery"], [
+                   "Recall a moment when you felt fully alive and yourself.",
+                   "Notice what you were doing and who was there.",
+                   "Ask what that moment says about what you care about.",
+                   "Pick one small way to bring that into today."]),
+        _skill("values_compass", "Check your compass", P.chosen_values, 60,
+               ["reflection"], [
+                   "Name the value that is guiding you right now.",
+                   "Notice how it feels to move in its direction.",
+                   "Let it set the next small step."]),
+        _skill("gratitude_values", "Thank the value", P.chosen_values, 90,
+               ["writing"], [
+                   "Write one thing you did today that fits what you care about.",
+                   "Note what it gave you or someone else.",
+                   "Plan to do one more such thing tomorrow."]),
+        # Behavior: committed action.
+        _skill("tiny_step", "One tiny step", P.inaction, 120,
+               ["planning"], [
+                   "Pick something you have been putting off that matters to you.",
+                   "Shrink it to a step you could do in two minutes.",
+                   "Decide when you will do it, and do it if you can right now.",
+                   "Notice that discomfort can come along for the ride."]),
+        _skill("move_your_body", "Get moving", P.inaction, 90,
+               ["movement"], [
+                   "Stand up and stretch your arms overhead.",
+                   "Walk a few steps, to the window or the door.",
+                   "Ask: what is one thing I can start on right now?"]),
+        _skill("plan_tomorrow", "Plan the next step", P.committed_action, 120,
+               ["planning", "writing"], [
+                   "Note the step you took today toward what matters.",
+                   "Write the next step and when you will take it.",
+                   "Name one obstacle and how you will meet it."]),
+        _skill("celebrate_action", "Mark the step", P.committed_action, 60,
+               ["reflection"], [
+                   "Name one thing you did today that you are glad you did.",
+                   "Notice what it cost and what it gave.",
+                   "Let that be fuel for the next step."]),
+    ]  # fmt: skip

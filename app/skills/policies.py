@@ -1,0 +1,170 @@
+"""Selection policies: which skill to offer after a check-in (pure: data in, decision out).
+
+- `tailored`: candidates are the skills for the target pole, minus disabled ones and the
+  last two used; Thompson sampling on the person's own helpfulness ratings (a Beta
+  posterior per skill, preferences shifting the prior) learns what helps this person.
+  Each candidate's probability is the chance it wins a posterior draw, estimated with
+  seeded draws and mixed with the uniform so that none falls below the floor; the whole
+  vector is recorded.
+- `random`: uniform over the study's library (the control arm of Levin et al. 2019).
+- `assessment_only`: no skill, ever.
+
+All randomness comes from `random.Random` seeded with SHA-256 of the seed material, so the
+same inputs and seed give the same decision.
+"""
+
+import hashlib
+import random
+from collections.abc import Sequence
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from app.rules.process import Pole
+from app.skills.content import Skill
+from app.studies.models import Policy
+
+NoSkillReason = Literal["assessment_only", "nothing_qualifies", "no_candidates", "safety"]
+MONTE_CARLO_DRAWS = 2000
+
+
+class Personalization(BaseModel):
+    """The participant's preferences and the clinician's settings, merged."""
+
+    preferred_skills: set[str] = Field(default_factory=set)
+    disliked_skills: set[str] = Field(default_factory=set)
+    disabled_skills: set[str] = Field(default_factory=set)
+    preferred_modalities: set[str] = Field(default_factory=set)
+    disliked_modalities: set[str] = Field(default_factory=set)
+    extra_skills: list[Skill] = Field(default_factory=list)
+
+
+class PastDelivery(BaseModel):
+    skill_key: str
+    helpfulness: int | None = Field(default=None, ge=0, le=10)
+    sequence: int
+
+
+class Decision(BaseModel):
+    policy: Policy
+    skill_key: str | None
+    reason: NoSkillReason | None
+    candidates: list[str]
+    probabilities: dict[str, float]
+    draw: float | None
+    seed: str
+
+
+def _rng(seed: str) -> random.Random:
+    return random.Random(int.from_bytes(hashlib.sha256(seed.encode()).digest()[:16], "big"))
+
+
+def _none(policy: Policy, reason: NoSkillReason, seed: str) -> Decision:
+    return Decision(
+        policy=policy,
+        skill_key=None,
+        reason=reason,
+        candidates=[],
+        probabilities={},
+        draw=None,
+        seed=seed,
+    )
+
+
+def safety_decision(policy: Policy, seed: str) -> Decision:
+    """A positive safety screen replaces the skill with crisis resources."""
+    return _none(policy, "safety", seed)
+
+
+def _prior(skill: Skill, person: Personalization) -> tuple[float, float]:
+    alpha, beta = 1.0, 1.0
+    if skill.key in person.preferred_skills:
+        alpha += 2.0
+    if skill.key in person.disliked_skills:
+        beta += 2.0
+    if person.preferred_modalities & set(skill.modalities):
+        alpha += 1.0
+    if person.disliked_modalities & set(skill.modalities):
+        beta += 1.0
+    return alpha, beta
+
+
+def _choose(
+    policy: Policy, keys: list[str], probabilities: list[float], rng: random.Random, seed: str
+) -> Decision:
+    draw = rng.random()
+    cumulative = 0.0
+    chosen = keys[-1]
+    for key, probability in zip(keys, probabilities, strict=True):
+        cumulative += probability
+        if draw < cumulative:
+            chosen = key
+            break
+    return Decision(
+        policy=policy,
+        skill_key=chosen,
+        reason=None,
+        candidates=keys,
+        probabilities=dict(zip(keys, probabilities, strict=True)),
+        draw=draw,
+        seed=seed,
+    )
+
+
+def select(
+    policy: Policy,
+    target: Pole | None,
+    skills: Sequence[Skill],
+    personalization: Personalization,
+    history: Sequence[PastDelivery],
+    seed: str,
+    *,
+    floor: float = 0.05,
+    recent_exclusion: int = 2,
+) -> Decision:
+    if policy == Policy.assessment_only:
+        return _none(policy, "assessment_only", seed)
+    rng = _rng(seed)
+    available = [
+        skill
+        for skill in [*skills, *personalization.extra_skills]
+        if skill.key not in personalization.disabled_skills
+    ]
+    if policy == Policy.random:
+        if not available:
+            return _none(policy, "no_candidates", seed)
+        keys = [skill.key for skill in available]
+        return _choose(policy, keys, [1.0 / len(keys)] * len(keys), rng, seed)
+
+    if target is None:
+        return _none(policy, "nothing_qualifies", seed)
+    candidates = [skill for skill in available if target in skill.targets]
+    ordered = sorted(history, key=lambda past: past.sequence)
+    recent: list[str] = []
+    for past in reversed(ordered):
+        if past.skill_key not in recent:
+            recent.append(past.skill_key)
+        if len(recent) == recent_exclusion:
+            break
+    fresh = [skill for skill in candidates if skill.key not in recent]
+    candidates = fresh or candidates
+    if not candidates:
+        return _none(policy, "no_candidates", seed)
+
+    posteriors: list[tuple[float, float]] = []
+    for skill in candidates:
+        alpha, beta = _prior(skill, personalization)
+        for past in ordered:
+            if past.skill_key == skill.key and past.helpfulness is not None:
+                alpha += past.helpfulness / 10
+                beta += 1 - past.helpfulness / 10
+        posteriors.append((alpha, beta))
+    wins = [0] * len(candidates)
+    for _ in range(MONTE_CARLO_DRAWS):
+        samples = [rng.betavariate(alpha, beta) for alpha, beta in posteriors]
+        wins[samples.index(max(samples))] += 1
+    count = len(candidates)
+    # Mixing with the uniform keeps every candidate at or above the floor, summing to one.
+    floor = min(floor, 1.0 / count)
+    probabilities = [floor + (1 - count * floor) * won / MONTE_CARLO_DRAWS for won in wins]
+    return _choose(policy, [skill.key for skill in candidates], probabilities, rng, seed)

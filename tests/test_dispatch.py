@@ -1,0 +1,337 @@
+"""Planning, dispatch, reminders and expiry against the database and the fake FCM server."""
+
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from app.clock import FrozenClock
+from app.push.base import PushSender
+from app.push.fcm import FcmSender
+from app.push.log import LogSender
+from app.scheduling.dispatch import (
+    WorkerRefused,
+    dispatch_once,
+    expire_prompts,
+    reap_claims,
+    worker_lock,
+)
+from app.scheduling.models import Prompt, PromptAttempt, PromptStatus
+from app.scheduling.service import plan_prompts
+from app.studies.models import Device
+from tests.conftest import START
+from tests.fakes.fcm import FakeFcm, quota, unregistered
+
+# Europe/Berlin is UTC+1 in early March: 13:00 and 18:00 local are 12:00 and 17:00 UTC.
+SCHEDULE = {
+    "fixed_times": ["13:00", "18:00"],
+    "last_day": 28,
+    "expiry_minutes": 60,
+    "reminder_minutes": [15, 30],
+}
+FIRST = datetime(2026, 3, 2, 12, 0, tzinfo=START.tzinfo)
+
+
+@pytest.fixture
+def study(client: TestClient, owner: dict, make_study: Callable) -> dict[str, Any]:
+    study = make_study()
+    response = client.put(
+        f"/v1/studies/{study['id']}/schedule", json={"schedule": SCHEDULE}, headers=owner
+    )
+    assert response.status_code == 200, response.text
+    return study
+
+
+def _person(client: TestClient, enroll: Callable, study: dict, token: str | None) -> dict:
+    person = enroll(study["id"])
+    if token is not None:
+        device = {"token": token, "platform": "android"}
+        response = client.put("/v1/me/device", json=device, headers=person["headers"])
+        assert response.status_code == 200, response.text
+    return person
+
+
+def _prompts(session: Session, person: dict) -> list[Prompt]:
+    return list(
+        session.exec(
+            select(Prompt)
+            .where(Prompt.participant_id == uuid.UUID(person["id"]))
+            .order_by(col(Prompt.scheduled_at))
+        )
+    )
+
+
+def _dispatch(db: Engine, sender: PushSender, at: datetime) -> dict[str, int]:
+    return dispatch_once(db, sender, at, "worker-1").outcomes
+
+
+def test_enrollment_plans_the_horizon_and_the_job_adds_nothing_twice(
+    client: TestClient, enroll: Callable, study: dict, session: Session, clock: FrozenClock
+) -> None:
+    person = _person(client, enroll, study, "tok-a")
+    prompts = _prompts(session, person)
+    # Enrolled at 10:00 local: 13:00 and 18:00 today and tomorrow, and 13:00 the day after
+    # lies beyond 48 hours (09:00 UTC + 48 h = 09:00 UTC on day 3).
+    assert [p.scheduled_at for p in prompts] == [
+        FIRST,
+        FIRST + timedelta(hours=5),
+        FIRST + timedelta(days=1),
+        FIRST + timedelta(days=1, hours=5),
+    ]
+    assert prompts[0].reminders == [
+        (FIRST + timedelta(minutes=15)).isoformat(),
+        (FIRST + timedelta(minutes=30)).isoformat(),
+    ]
+    assert plan_prompts(session, clock.now()) == 0
+    assert plan_prompts(session, clock.now() + timedelta(hours=6)) == 1
+    assert plan_prompts(session, clock.now() + timedelta(hours=6)) == 0
+
+
+def test_a_prompt_goes_out_once_then_its_reminders_then_it_expires(
+    client: TestClient,
+    enroll: Callable,
+    study: dict,
+    session: Session,
+    db: Engine,
+    fcm_sender: FcmSender,
+    fake_fcm: FakeFcm,
+) -> None:
+    person = _person(client, enroll, study, "tok-a")
+    assert _dispatch(db, fcm_sender, FIRST - timedelta(minutes=1)) == {}
+    assert _dispatch(db, fcm_sender, FIRST) == {"sent": 1}
+    assert _dispatch(db, fcm_sender, FIRST + timedelta(minutes=1)) == {}
+    assert _dispatch(db, fcm_sender, FIRST + timedelta(minutes=15)) == {"sent": 1}
+    assert _dispatch(db, fcm_sender, FIRST + timedelta(minutes=31)) == {"sent": 1}
+    assert _dispatch(db, fcm_sender, FIRST + timedelta(minutes=45)) == {}
+    kinds = [r.message["data"]["kind"] for r in fake_fcm.requests_for("tok-a")]
+    assert kinds == ["prompt", "reminder", "reminder"]
+    first = _prompts(session, person)[0]
+    assert (first.status, first.sent_at, first.attempts, first.reminders_sent) == (
+        PromptStatus.sent,
+        FIRST,
+        3,
+        2,
+    )
+    assert expire_prompts(db, FIRST + timedelta(minutes=60)) == 1
+    session.expire_all()
+    assert _prompts(session, person)[0].status == PromptStatus.expired
+    attempts = session.exec(select(PromptAttempt).where(PromptAttempt.prompt_id == first.id)).all()
+    assert [(a.kind, a.outcome) for a in attempts] == [
+        ("prompt", "sent"),
+        ("reminder", "sent"),
+        ("reminder", "sent"),
+    ]
+
+
+def test_an_answered_prompt_gets_no_reminders(
+    client: TestClient, enroll: Callable, study: dict, session: Session, db: Engine
+) -> None:
+    person = _person(client, enroll, study, "tok-a")
+    assert _dispatch(db, LogSender(), FIRST) == {"sent": 1}
+    prompt = _prompts(session, person)[0]
+    prompt.status, prompt.answered_at = PromptStatus.answered, FIRST + timedelta(minutes=5)
+    session.add(prompt)
+    session.commit()
+    assert _dispatch(db, LogSender(), FIRST + timedelta(minutes=20)) == {}
+
+
+def test_without_a_device_nothing_is_pushed_but_the_app_lists_the_prompt(
+    client: TestClient,
+    enroll: Callable,
+    study: dict,
+    session: Session,
+    db: Engine,
+    clock: FrozenClock,
+) -> None:
+    person = _person(client, enroll, study, None)
+    assert _dispatch(db, LogSender(), FIRST) == {"no_device": 1}
+    clock.set(FIRST + timedelta(minutes=5))
+    listed = client.get("/v1/me/prompts", headers=person["headers"]).json()
+    assert [item["scheduled_at"] for item in listed] == ["2026-03-02T12:00:00Z"]
+    expire_prompts(db, FIRST + timedelta(hours=1))
+    session.expire_all()
+    prompt = _prompts(session, person)[0]
+    assert (prompt.status, prompt.status_reason) == (PromptStatus.failed, "no active device")
+
+
+def test_a_device_registered_late_still_gets_the_open_prompt(
+    client: TestClient, enroll: Callable, study: dict, db: Engine, clock: FrozenClock
+) -> None:
+    person = _person(client, enroll, study, None)
+    assert _dispatch(db, LogSender(), FIRST) == {"no_device": 1}
+    clock.set(FIRST + timedelta(minutes=10))
+    device = {"token": "tok-late", "platform": "ios"}
+    assert client.put("/v1/me/device", json=device, headers=person["headers"]).status_code == 200
+    assert _dispatch(db, LogSender(), FIRST + timedelta(minutes=10)) == {"sent": 1}
+
+
+def test_an_unregistered_token_deactivates_the_device_and_stops_its_prompts(
+    client: TestClient,
+    enroll: Callable,
+    study: dict,
+    session: Session,
+    db: Engine,
+    fcm_sender: FcmSender,
+    fake_fcm: FakeFcm,
+) -> None:
+    person = _person(client, enroll, study, "tok-gone")
+    fake_fcm.script("tok-gone", [unregistered()])
+    assert _dispatch(db, fcm_sender, FIRST) == {"unregistered": 1}
+    device = session.exec(
+        select(Device).where(Device.participant_id == uuid.UUID(person["id"]))
+    ).one()
+    assert not device.active
+    assert all(p.next_push_at is None for p in _prompts(session, person))
+    assert _dispatch(db, fcm_sender, FIRST + timedelta(hours=5)) == {}
+    expire_prompts(db, FIRST + timedelta(hours=1))
+    session.expire_all()
+    assert _prompts(session, person)[0].status == PromptStatus.failed
+
+
+def test_quota_retries_after_retry_after_until_the_prompt_expires(
+    client: TestClient,
+    enroll: Callable,
+    study: dict,
+    session: Session,
+    db: Engine,
+    fcm_sender: FcmSender,
+    fake_fcm: FakeFcm,
+) -> None:
+    person = _person(client, enroll, study, "tok-busy")
+    fake_fcm.script("tok-busy", [quota(retry_after=300), quota(retry_after=3600)])
+    assert _dispatch(db, fcm_sender, FIRST) == {"retry": 1}
+    prompt = _prompts(session, person)[0]
+    assert prompt.status == PromptStatus.planned
+    assert prompt.next_push_at is not None and prompt.next_push_at >= FIRST + timedelta(minutes=5)
+    assert _dispatch(db, fcm_sender, FIRST + timedelta(minutes=4)) == {}
+    # The second quota answer asks for longer than the prompt lives: it fails, with why.
+    assert _dispatch(db, fcm_sender, prompt.next_push_at) == {"retry": 1}
+    session.expire_all()
+    prompt = _prompts(session, person)[0]
+    assert prompt.status == PromptStatus.failed
+    assert prompt.status_reason is not None and "expires" in prompt.status_reason
+    assert prompt.attempts == 2
+
+
+def test_pausing_cancels_future_prompts_and_resuming_brings_them_back(
+    client: TestClient,
+    owner: dict,
+    enroll: Callable,
+    study: dict,
+    session: Session,
+    clock: FrozenClock,
+) -> None:
+    person = _person(client, enroll, study, "tok-a")
+    url = f"/v1/studies/{study['id']}/participants/{person['id']}/status"
+    assert client.post(url, json={"status": "paused"}, headers=owner).status_code == 200
+    assert {p.status for p in _prompts(session, person)} == {PromptStatus.canceled}
+    assert client.post(url, json={"status": "active"}, headers=owner).status_code == 200
+    session.expire_all()
+    assert {p.status for p in _prompts(session, person)} == {PromptStatus.planned}
+    assert len(_prompts(session, person)) == 4
+
+
+def test_a_time_zone_change_moves_unsent_prompts_and_never_resends_a_sent_slot(
+    client: TestClient,
+    enroll: Callable,
+    study: dict,
+    session: Session,
+    db: Engine,
+    clock: FrozenClock,
+) -> None:
+    person = _person(client, enroll, study, "tok-a")
+    assert _dispatch(db, LogSender(), FIRST) == {"sent": 1}
+    clock.set(FIRST + timedelta(minutes=1))
+    moved = client.patch("/v1/me", json={"timezone": "America/New_York"}, headers=person["headers"])
+    assert moved.status_code == 200, moved.text
+    prompts = _prompts(session, person)
+    slots = Counter(p.slot for p in prompts)
+    assert max(slots.values()) == 1
+    sent = [p for p in prompts if p.status == PromptStatus.sent]
+    assert [p.scheduled_at for p in sent] == [FIRST]
+    # 18:00 in New York is 23:00 UTC (EST, UTC-5).
+    evening = next(p for p in prompts if p.slot == "2026-03-02/fixed/1")
+    assert evening.scheduled_at == datetime(2026, 3, 2, 23, 0, tzinfo=START.tzinfo)
+
+
+def test_closing_the_study_cancels_what_was_planned(
+    client: TestClient, owner: dict, enroll: Callable, study: dict, session: Session
+) -> None:
+    person = _person(client, enroll, study, "tok-a")
+    assert client.post(f"/v1/studies/{study['id']}/close", headers=owner).status_code == 200
+    assert {p.status for p in _prompts(session, person)} == {PromptStatus.canceled}
+
+
+def test_a_stale_claim_is_reaped_and_sent_by_another_worker(
+    client: TestClient, enroll: Callable, study: dict, db: Engine
+) -> None:
+    _person(client, enroll, study, "tok-a")
+    from app.scheduling.dispatch import claim_due
+
+    assert len(claim_due(db, "crashed", FIRST, 10, timedelta(minutes=2))) == 1
+    assert _dispatch(db, LogSender(), FIRST + timedelta(minutes=1)) == {}
+    assert reap_claims(db, FIRST + timedelta(minutes=3)) == 1
+    assert _dispatch(db, LogSender(), FIRST + timedelta(minutes=3)) == {"sent": 1}
+
+
+def test_on_sqlite_a_second_worker_is_refused(tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'kairos.db'}"
+    with (
+        worker_lock(url),
+        pytest.raises(WorkerRefused, match="exactly one worker"),
+        worker_lock(url),
+    ):
+        pass
+    with worker_lock(url):
+        pass  # released when the first worker stopped
+
+
+def test_four_workers_send_each_due_prompt_exactly_once(
+    client: TestClient,
+    enroll: Callable,
+    study: dict,
+    db: Engine,
+    fake_fcm: FakeFcm,
+    tmp_path,
+    clock: FrozenClock,
+) -> None:
+    if db.dialect.name != "postgresql":
+        pytest.skip("several workers share the work on PostgreSQL only")
+    people = 24
+    for n in range(people):
+        _person(client, enroll, study, f"tok-{n}")
+    credentials = fake_fcm.service_account_file(tmp_path)
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def work(name: str) -> None:
+        sender = FcmSender(credentials, endpoint=fake_fcm.url, clock=clock)
+        try:
+            barrier.wait()
+            while dispatch_once(db, sender, FIRST, name, batch=3).claimed:
+                pass
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+        finally:
+            sender.close()
+
+    threads = [threading.Thread(target=work, args=(f"w{n}",)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    sends = Counter(request.target for request in fake_fcm.requests)
+    assert sends == {f"tok-{n}": 1 for n in range(people)}
+    with Session(db) as session:
+        statuses = session.exec(select(Prompt.status).where(Prompt.scheduled_at == FIRST)).all()
+        workers = session.exec(select(PromptAttempt.worker)).all()
+    assert statuses == [PromptStatus.sent] * people
+    assert len(set(workers)) > 1

@@ -1,0 +1,426 @@
+"""Schedules (validation) and the pure planner: properties over random schedules, zones
+and dates (daylight-saving transitions included), plus examples for clock-change days."""
+
+import itertools
+from collections import defaultdict
+from datetime import UTC, date, datetime, time, timedelta
+from functools import cache
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from app.scheduling.planner import PlannedPrompt, PlanParticipant, plan, preview
+from app.scheduling.schedule import (
+    WEEKDAYS,
+    Schedule,
+    ScheduleOverride,
+    WakingHours,
+    effective_schedule,
+)
+
+ZONES = [
+    "America/New_York",
+    "Europe/London",
+    "Australia/Lord_Howe",
+    "America/Santiago",
+    "Asia/Kathmandu",
+    "Pacific/Chatham",
+    "Asia/Kolkata",
+    "UTC",
+]
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def hm(minute: int) -> time:
+    return time(minute // 60, minute % 60)
+
+
+@cache
+def transition_dates(zone_name: str) -> tuple[date, ...]:
+    """Local dates in 2025-2030 on which the zone's UTC offset changes."""
+    zone = ZoneInfo(zone_name)
+    dates: list[date] = []
+    day = date(2025, 1, 1)
+    while day < date(2031, 1, 1):
+        before = datetime.combine(day, time(0), tzinfo=zone).utcoffset()
+        after = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).utcoffset()
+        midday = datetime.combine(day, time(12), tzinfo=zone).utcoffset()
+        if len({before, after, midday}) > 1:
+            dates.append(day)
+        day += timedelta(days=1)
+    return tuple(dates)
+
+
+@st.composite
+def schedules(draw: st.DrawFn, ordinary: bool = False) -> Schedule:
+    """Valid schedules; `ordinary` ones prompt every day and have no waking hours."""
+    gap = draw(st.integers(5, 120))
+    cursor = draw(st.integers(0, 700))
+    fixed: list[time] = []
+    windows: list[dict[str, object]] = []
+    for _ in range(draw(st.integers(1, 5))):
+        if draw(st.booleans()):
+            if cursor > 1439:
+                break
+            fixed.append(hm(cursor))
+            cursor += gap + draw(st.integers(0, 180))
+        else:
+            count = draw(st.integers(1, 4))
+            end = cursor + (count - 1) * gap + 1 + draw(st.integers(0, 300))
+            if end > 1439:
+                break
+            windows.append({"start": hm(cursor), "end": hm(end), "count": count})
+            cursor = end + gap + draw(st.integers(0, 180))
+    assume(fixed or windows)
+    expiry = draw(st.integers(5, 240))
+    reminders = sorted(set(draw(st.lists(st.integers(1, expiry - 1), max_size=2))))
+    per_day = len(fixed) + sum(int(w["count"]) for w in windows)  # type: ignore[call-overload]
+    cap = draw(st.none() | st.integers(per_day, per_day * 3))
+    days = list(WEEKDAYS)
+    waking = None
+    if not ordinary:
+        days = draw(st.lists(st.sampled_from(WEEKDAYS), min_size=1, max_size=7, unique=True))
+        waking = draw(st.none() | waking_hours())
+    first = draw(st.integers(1, 5))
+    try:
+        return Schedule(
+            min_gap_minutes=gap,
+            fixed_times=fixed,
+            windows=windows,
+            max_per_day=cap,
+            days_of_week=days,
+            first_day=first,
+            last_day=first + draw(st.integers(0, 30)),
+            expiry_minutes=expiry,
+            reminder_minutes=reminders,
+            waking_hours=waking,
+        )
+    except ValidationError:
+        assume(False)
+        raise
+
+
+@st.composite
+def waking_hours(draw: st.DrawFn) -> WakingHours:
+    wake = draw(st.integers(0, 1439))
+    sleep = draw(st.integers(0, 1439).filter(lambda m: m != wake))
+    return WakingHours(wake=hm(wake), sleep=hm(sleep))
+
+
+@st.composite
+def plan_dates(draw: st.DrawFn, zone: str) -> date:
+    if draw(st.booleans()) and transition_dates(zone):
+        return draw(st.sampled_from(transition_dates(zone))) + timedelta(
+            days=draw(st.integers(-1, 1))
+        )
+    return draw(st.dates(date(2025, 1, 1), date(2028, 12, 31)))
+
+
+def naive_local(instant: datetime, zone: ZoneInfo) -> datetime:
+    return instant.astimezone(zone).replace(tzinfo=None)
+
+
+def check_plan(
+    schedule: Schedule,
+    participant: PlanParticipant,
+    start: date,
+    end: date,
+    prompts: list[PlannedPrompt],
+) -> None:
+    zone = ZoneInfo(participant.timezone)
+    waking = participant.waking_hours or schedule.waking_hours
+    gap = timedelta(minutes=schedule.min_gap_minutes)
+    assert len({p.slot for p in prompts}) == len(prompts)
+    assert [p.scheduled_at for p in prompts] == sorted(p.scheduled_at for p in prompts)
+    by_day: dict[date, list[PlannedPrompt]] = defaultdict(list)
+    for p in prompts:
+        by_day[p.local_date].append(p)
+        assert start <= p.local_date <= end
+        assert p.study_day == (p.local_date - participant.enrollment_date).days + 1
+        assert schedule.first_day <= p.study_day <= schedule.last_day
+        assert WEEKDAYS[p.local_date.weekday()] in schedule.days_of_week
+        assert p.slot.startswith(f"{p.local_date}/")
+        assert p.scheduled_at.utcoffset() == timedelta(0)
+        assert p.expires_at == p.scheduled_at + timedelta(minutes=schedule.expiry_minutes)
+        offsets = [r - p.scheduled_at for r in p.reminders]
+        allowed = [timedelta(minutes=m) for m in schedule.reminder_minutes]
+        assert offsets == [o for o in allowed if o in offsets]
+        assert all(r < p.expires_at for r in p.reminders)
+        day_start = datetime.combine(p.local_date, time(0))
+        if p.source == "window":
+            window = schedule.windows[int(p.slot.split("/")[2])]
+            local = naive_local(p.scheduled_at, zone)
+            assert day_start + _td(window.start) <= local < day_start + _td(window.end)
+            assert p.window_start <= p.scheduled_at < p.window_end
+        else:
+            nominal = schedule.fixed_times[int(p.slot.split("/")[2])]
+            resolved = datetime.combine(p.local_date, nominal, tzinfo=zone)
+            assert p.scheduled_at >= resolved  # later only to keep the gap after a clock change
+            assert p.window_start == p.window_end == p.scheduled_at
+        if waking is not None:
+            wake = day_start + _td(waking.wake)
+            sleep = day_start + timedelta(days=waking.overnight) + _td(waking.sleep)
+            for instant in (p.scheduled_at, *p.reminders):
+                assert wake <= naive_local(instant, zone) < sleep, "sent outside waking hours"
+    for day_prompts in by_day.values():
+        times = sorted(p.scheduled_at for p in day_prompts)
+        assert all(later - earlier >= gap for earlier, later in itertools.pairwise(times))
+        if schedule.max_per_day is not None:
+            sends = len(day_prompts) + sum(len(p.reminders) for p in day_prompts)
+            assert sends <= schedule.max_per_day
+        per_window: dict[str, int] = defaultdict(int)
+        for p in day_prompts:
+            if p.source == "window":
+                per_window[p.slot.split("/")[2]] += 1
+        for index, count in per_window.items():
+            assert count <= schedule.windows[int(index)].count
+
+
+def _td(at: time) -> timedelta:
+    return timedelta(hours=at.hour, minutes=at.minute)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), schedule=schedules(), zone=st.sampled_from(ZONES))
+def test_plans_keep_every_rule(data: st.DataObject, schedule: Schedule, zone: str) -> None:
+    start = data.draw(plan_dates(zone))
+    days = data.draw(st.integers(1, 6))
+    end = start + timedelta(days=days - 1)
+    enrolled = start - timedelta(days=data.draw(st.integers(0, 4)))
+    waking = data.draw(st.none() | waking_hours())
+    participant = PlanParticipant(zone, enrolled, waking)
+    seed = data.draw(st.text(max_size=12))
+
+    prompts = plan(schedule, participant, start, end, seed)
+
+    check_plan(schedule, participant, start, end, prompts)
+    assert plan(schedule, participant, start, end, seed) == prompts
+    middle = start + timedelta(days=days // 2)
+    assert plan(schedule, participant, middle, middle, seed) == [
+        p for p in prompts if p.local_date == middle
+    ]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    schedule=schedules(ordinary=True),
+    zone=st.sampled_from(ZONES),
+    day=st.dates(date(2025, 1, 1), date(2030, 12, 31)),
+)
+def test_an_ordinary_day_holds_every_prompt(schedule: Schedule, zone: str, day: date) -> None:
+    """Validation promises the counts fit; on a day without a clock change, fully awake,
+    the planner must deliver exactly them."""
+    assume(day not in transition_dates(zone))
+    enrolled = day - timedelta(days=schedule.first_day - 1)
+    prompts = plan(schedule, PlanParticipant(zone, enrolled), day, day, "s")
+    assert len(prompts) == schedule.prompts_per_day
+    fixed = [naive_local(p.scheduled_at, ZoneInfo(zone)).time() for p in prompts]
+    assert set(schedule.fixed_times) <= set(fixed)
+
+
+# --- examples: clock-change days -------------------------------------------------------
+
+
+def only_day(schedule: Schedule, zone: str, day: date, waking: WakingHours | None = None):
+    return plan(schedule, PlanParticipant(zone, day, waking), day, day, "seed")
+
+
+def test_spring_forward_gap_shifts_a_fixed_time_forward_by_the_gap() -> None:
+    schedule = Schedule(fixed_times=["01:30", "02:30"], last_day=1)
+    first, second = only_day(schedule, "America/New_York", date(2026, 3, 8))
+    assert first.scheduled_at == datetime(2026, 3, 8, 6, 30, tzinfo=UTC)  # 01:30 EST
+    assert second.scheduled_at == datetime(2026, 3, 8, 7, 30, tzinfo=UTC)  # 03:30 EDT
+    assert second.slot == "2026-03-08/fixed/1"
+
+
+def test_fall_back_repeat_uses_the_first_occurrence() -> None:
+    (prompt,) = only_day(Schedule(fixed_times=["01:30"], last_day=1), "America/New_York",
+                         date(2026, 11, 1))  # fmt: skip
+    assert prompt.scheduled_at == datetime(2026, 11, 1, 5, 30, tzinfo=UTC)  # 01:30 EDT
+
+
+def test_half_hour_dst_and_midnight_transitions() -> None:
+    schedule = Schedule(fixed_times=["00:30", "02:15"], last_day=1)
+    # Lord Howe springs forward 30 minutes at 02:00: 02:15 does not exist, becomes 02:45.
+    _, gap_day = only_day(schedule, "Australia/Lord_Howe", date(2026, 10, 4))
+    assert naive_local(gap_day.scheduled_at, ZoneInfo("Australia/Lord_Howe")).time() == time(2, 45)
+    # Lord Howe falls back 02:00 -> 01:30; 01:45 happens twice: the first (+11:00) is used.
+    (repeat,) = only_day(Schedule(fixed_times=["01:45"], last_day=1), "Australia/Lord_Howe",
+                         date(2026, 4, 5))  # fmt: skip
+    assert repeat.scheduled_at == datetime(2026, 4, 4, 14, 45, tzinfo=UTC)
+    # Santiago springs forward at midnight: 00:30 does not exist and becomes 01:30 (-03:00).
+    midnight, _ = only_day(schedule, "America/Santiago", date(2026, 9, 6))
+    assert midnight.scheduled_at == datetime(2026, 9, 6, 4, 30, tzinfo=UTC)
+
+
+def test_a_clock_change_never_squeezes_fixed_prompts_below_the_gap() -> None:
+    schedule = Schedule(fixed_times=["01:45", "03:00"], min_gap_minutes=30, last_day=1)
+    first, second = only_day(schedule, "America/New_York", date(2026, 3, 8))
+    assert first.scheduled_at == datetime(2026, 3, 8, 6, 45, tzinfo=UTC)
+    assert second.scheduled_at == first.scheduled_at + timedelta(minutes=30)
+
+
+def test_a_window_inside_the_gap_is_empty_that_day_only() -> None:
+    schedule = Schedule(windows=[{"start": "02:05", "end": "02:55", "count": 1}], last_day=3)
+    participant = PlanParticipant("America/New_York", date(2026, 3, 7))
+    prompts = plan(schedule, participant, date(2026, 3, 7), date(2026, 3, 9), "seed")
+    assert [p.local_date for p in prompts] == [date(2026, 3, 7), date(2026, 3, 9)]
+
+
+def test_a_window_over_the_repeated_hour_covers_both_passes() -> None:
+    schedule = Schedule(
+        windows=[{"start": "01:00", "end": "01:59", "count": 2}], min_gap_minutes=30, last_day=1
+    )
+    seen: set[timedelta | None] = set()
+    for seed in range(40):
+        participant = PlanParticipant("America/New_York", date(2026, 11, 1))
+        prompts = plan(schedule, participant, date(2026, 11, 1), date(2026, 11, 1), str(seed))
+        assert len(prompts) == 2
+        for p in prompts:
+            local = p.scheduled_at.astimezone(NEW_YORK)
+            assert time(1, 0) <= local.time() < time(1, 59)
+            seen.add(local.utcoffset())
+    assert seen == {timedelta(hours=-4), timedelta(hours=-5)}
+
+
+def test_waking_hours_after_midnight_cut_windows_and_reminders() -> None:
+    schedule = Schedule(
+        fixed_times=["06:00", "23:50"],
+        windows=[{"start": "06:30", "end": "08:00", "count": 3}],
+        min_gap_minutes=30,
+        expiry_minutes=120,
+        reminder_minutes=[30, 80],
+        last_day=1,
+    )
+    waking = WakingHours(wake="07:00", sleep="01:00")
+    prompts = only_day(schedule, "Europe/London", date(2026, 6, 1), waking)
+    assert [p.source for p in prompts] == ["window", "window", "fixed"]  # 06:00 is asleep
+    late = prompts[-1]
+    assert late.slot == "2026-06-01/fixed/1"
+    assert late.reminders == (late.scheduled_at + timedelta(minutes=30),)  # 01:10 is asleep
+
+
+def test_the_daily_cap_drops_second_reminders_then_late_first_reminders() -> None:
+    schedule = Schedule(
+        fixed_times=["09:00", "12:00", "15:00"],
+        reminder_minutes=[10, 20],
+        expiry_minutes=30,
+        max_per_day=5,
+        last_day=1,
+    )
+    prompts = only_day(schedule, "Asia/Kolkata", date(2026, 1, 5))
+    assert [len(p.reminders) for p in prompts] == [1, 1, 0]
+
+
+def test_same_seed_same_plan_other_seed_other_times() -> None:
+    schedule = Schedule(windows=[{"start": "09:00", "end": "21:00", "count": 5}], last_day=28)
+    participant = PlanParticipant("Pacific/Chatham", date(2026, 1, 1))
+    one = plan(schedule, participant, date(2026, 1, 1), date(2026, 1, 28), "a")
+    assert one == plan(schedule, participant, date(2026, 1, 1), date(2026, 1, 28), "a")
+    other = plan(schedule, participant, date(2026, 1, 1), date(2026, 1, 28), "b")
+    assert [p.slot for p in one] == [p.slot for p in other]
+    assert [p.scheduled_at for p in one] != [p.scheduled_at for p in other]
+
+
+def test_study_days_and_weekdays_bound_the_plan() -> None:
+    schedule = Schedule(fixed_times=["10:00"], first_day=2, last_day=4, days_of_week=["mon"])
+    participant = PlanParticipant("Asia/Kathmandu", date(2026, 11, 22))  # a Sunday
+    prompts = plan(schedule, participant, date(2026, 11, 1), date(2026, 12, 31), "s")
+    assert [(p.local_date, p.study_day) for p in prompts] == [(date(2026, 11, 23), 2)]
+    assert prompts[0].scheduled_at == datetime(2026, 11, 23, 4, 15, tzinfo=UTC)  # +05:45
+
+
+def test_preview_plans_from_day_one() -> None:
+    schedule = Schedule(fixed_times=["08:00"], last_day=28)
+    prompts = preview(schedule, "Europe/London", None, date(2026, 3, 28), 3, "s")
+    assert [p.study_day for p in prompts] == [1, 2, 3]
+    assert [p.scheduled_at.hour for p in prompts] == [8, 7, 7]  # BST from March 29
+    with pytest.raises(ValueError, match="days"):
+        preview(schedule, "Europe/London", None, date(2026, 3, 28), 0, "s")
+
+
+def test_override_replaces_the_study_schedule() -> None:
+    study = Schedule(fixed_times=["09:00"], last_day=28)
+    own = Schedule(fixed_times=["11:00", "20:00"], last_day=28)
+    assert effective_schedule(study, None) is study
+    assert effective_schedule(study, ScheduleOverride(schedule=own, reason="shift work")) is own
+
+
+# --- validation ------------------------------------------------------------------------
+
+
+def error_locations(**fields: object) -> dict[tuple[str | int, ...], str]:
+    with pytest.raises(ValidationError) as caught:
+        Schedule.model_validate({"last_day": 28, **fields})
+    return {tuple(e["loc"]): e["msg"] for e in caught.value.errors()}
+
+
+@pytest.mark.parametrize(
+    ("fields", "location", "words"),
+    [
+        ({"fixed_times": ["09:00", "09:10"]}, ("fixed_times",), "closer than min_gap"),
+        ({"fixed_times": ["09:00", "09:00"]}, ("fixed_times",), "twice"),
+        ({"fixed_times": ["09:00:30"]}, ("fixed_times", 0), "whole minutes"),
+        ({"fixed_times": ["09:00+02:00"]}, ("fixed_times", 0), "without a UTC offset"),
+        ({"windows": [{"start": "22:00", "end": "02:00"}]}, ("windows", 0, "end"), "midnight"),
+        (
+            {"windows": [{"start": "09:00", "end": "10:00", "count": 3}]},
+            ("windows",),
+            "cannot hold 3",
+        ),
+        (
+            {"windows": [{"start": "09:00", "end": "12:00"}, {"start": "11:00", "end": "13:00"}]},
+            ("windows",),
+            "overlaps",
+        ),
+        (
+            {"fixed_times": ["10:00"], "windows": [{"start": "09:45", "end": "10:15"}]},
+            ("windows",),
+            "cannot hold",
+        ),
+        ({"windows": []}, ("windows",), "at least one"),
+        ({"fixed_times": ["09:00", "12:00"], "max_per_day": 1}, ("max_per_day",), "cap of 1"),
+        ({"fixed_times": ["09:00"], "first_day": 5, "last_day": 3}, ("last_day",), "before"),
+        ({"fixed_times": ["09:00"], "reminder_minutes": [60]}, ("reminder_minutes",), "expires"),
+        ({"fixed_times": ["09:00"], "reminder_minutes": [20, 10]}, ("reminder_minutes",), "order"),
+        (
+            {"fixed_times": ["09:00"], "reminder_minutes": [5, 10, 15]},
+            ("reminder_minutes",),
+            "at most 2",
+        ),
+        ({"fixed_times": ["09:00"], "days_of_week": ["mon", "mon"]}, ("days_of_week",), "once"),
+        ({"fixed_times": ["09:00"], "surprise": 1}, ("surprise",), "Extra inputs"),
+        (
+            {"fixed_times": ["09:00"], "waking_hours": {"wake": "07:00", "sleep": "07:00"}},
+            ("waking_hours", "sleep"),
+            "differ",
+        ),
+    ],
+)
+def test_validation_names_the_field(
+    fields: dict[str, object], location: tuple[str | int, ...], words: str
+) -> None:
+    errors = error_locations(**fields)
+    assert location in errors, errors
+    assert words in errors[location]
+
+
+def test_adjacent_windows_keep_the_gap_across_their_boundary() -> None:
+    schedule = Schedule(
+        windows=[
+            {"start": "09:00", "end": "10:00", "count": 2},
+            {"start": "10:00", "end": "11:30", "count": 2},
+        ],
+        min_gap_minutes=30,
+        last_day=1,
+    )
+    assert schedule.windows[1].start == time(10)
+    for seed in range(30):
+        participant = PlanParticipant("UTC", date(2026, 5, 5))
+        prompts = plan(schedule, participant, date(2026, 5, 5), date(2026, 5, 5), str(seed))
+        assert len(prompts) == 4
+        times = [p.scheduled_at for p in prompts]
+        assert all(b - a >= timedelta(minutes=30) for a, b in itertools.pairwise(times))

@@ -1,0 +1,308 @@
+"""The pure tailoring core: questionnaire checks, rules, safety screen, policies."""
+
+from collections import Counter
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from app.checkins.questionnaire import Item, check_answers, check_items, default_items
+from app.rules.evaluate import DimensionStats, PersonContext, evaluate, scaled_answers
+from app.rules.process import POLES, Dimension, Pole, dimension_of, is_flexible
+from app.rules.schema import RuleSet, default_rule_set, rule_set_problems
+from app.safety.screen import SafetySettings, screen
+from app.skills.content import Skill, library_problems
+from app.skills.default_library import default_library
+from app.skills.policies import PastDelivery, Personalization, select
+from app.studies.models import Policy
+
+ITEMS = default_items()
+RULES = default_rule_set(ITEMS)
+LIBRARY = default_library()
+KEYS = {item.key for item in ITEMS}
+
+
+def _answers(**given: float) -> dict[str, float]:
+    return {item.key: 30.0 for item in ITEMS if not item.risk} | {"risk": 0.0} | given
+
+
+def _evaluate(context: PersonContext | None = None, rules: RuleSet = RULES, **given: float):
+    return evaluate(rules, scaled_answers(ITEMS, _answers(**given)), context or PersonContext())
+
+
+answer_values = st.one_of(st.none(), st.floats(0, 100, allow_nan=False), st.integers(0, 100))
+answer_maps = st.fixed_dictionaries({item.key: answer_values for item in ITEMS})
+
+
+def test_the_process_model_has_twelve_poles_in_six_dimensions() -> None:
+    assert len(POLES) == 6 and len(Pole) == 12
+    assert dimension_of(Pole.defusion) == Dimension.cognition
+    assert is_flexible(Pole.acceptance) and not is_flexible(Pole.inaction)
+
+
+def test_the_default_check_in_measures_every_pole_plus_distress_and_risk() -> None:
+    assert {item.pole for item in ITEMS if item.pole} == set(Pole)
+    assert [item.key for item in ITEMS if item.risk] == ["risk"]
+    assert "distress" in KEYS and check_items(ITEMS) == []
+    assert all({"en", "es"} <= set(item.text) for item in ITEMS)
+
+
+def test_bad_answers_name_the_item() -> None:
+    likert = Item(key="mood", type="likert", min=1, max=7, text={"en": "Mood"}, required=False)
+    items = [*ITEMS, likert]
+    answers = _answers(emotion_avoid=101, mood=3.5) | {"nope": 1, "risk": "high"}
+    del answers["distress"]
+    assert sorted(check_answers(items, answers)) == [
+        ("distress", "is required"),
+        ("emotion_avoid", "must be between 0 and 100"),
+        ("mood", "must be a whole number"),
+        ("nope", "is not an item of this questionnaire"),
+        ("risk", "must be a number"),
+    ]
+
+
+def test_an_item_must_have_the_shape_of_its_type() -> None:
+    with pytest.raises(ValueError, match="likert item needs min < max"):
+        Item(key="x", type="likert", min=5, max=5, text={"en": "x"})
+    with pytest.raises(ValueError, match="two choices"):
+        Item(key="x", type="choice", text={"en": "x"}, choices=[])
+
+
+@given(answer_maps)
+@settings(max_examples=200)
+def test_evaluation_is_total_and_deterministic(answers: dict) -> None:
+    present = {key: value for key, value in answers.items() if value is not None}
+    scaled = scaled_answers(ITEMS, present)
+    first = evaluate(RULES, scaled, PersonContext())
+    assert first == evaluate(RULES, scaled, PersonContext())
+    assert all(score is None or 0 <= score <= 100 for score in first.scores.values())
+    if first.target is not None and first.reason in ("need", "personal", "distress"):
+        assert not is_flexible(first.target)
+
+
+def test_need_at_the_threshold_targets_the_inflexible_pole() -> None:
+    result = _evaluate(cognition_fused=70, cognition_defused=50)
+    assert (result.needs[Dimension.cognition], result.target, result.reason) == (
+        60.0,
+        Pole.cognitive_fusion,
+        "need",
+    )
+
+
+def test_an_unanswered_pole_uses_the_other_one() -> None:
+    answers = _answers(values_remote=80)
+    del answers["values_clear"]
+    result = evaluate(RULES, scaled_answers(ITEMS, answers), PersonContext())
+    assert result.needs[Dimension.motivation] == 80.0
+    assert result.scores[Pole.chosen_values] is None
+
+
+def test_very_high_distress_targets_grounding_first() -> None:
+    result = _evaluate(distress=95, cognition_fused=99)
+    assert (result.target, result.reason) == (Pole.inflexible_attention, "distress")
+
+
+def test_ties_go_to_z_then_least_recently_targeted_then_preference() -> None:
+    tie = {"cognition_fused": 80, "cognition_defused": 20, "self_content": 80, "self_context": 20}
+    assert _evaluate(**tie).target == Pole.cognitive_fusion  # fixed order
+    recent = PersonContext(last_targeted={Dimension.cognition: 5, Dimension.self: 2})
+    assert _evaluate(recent, **tie).target == Pole.self_as_content
+    preferred = PersonContext(preferred_dimension=Dimension.self)
+    assert _evaluate(preferred, **tie).target == Pole.self_as_content
+    history = {Dimension.self: [20.0] * 12, Dimension.cognition: [75.0, 85.0] * 6}
+    by_z = PersonContext(needs_history=history)
+    assert _evaluate(by_z, **tie).target == Pole.self_as_content
+
+
+def test_a_personal_z_score_qualifies_a_dimension_below_the_threshold() -> None:
+    history = {Dimension.behavior: [10.0, 14.0, 12.0, 8.0, 11.0] * 2}
+    stats = {Dimension.behavior: DimensionStats(mean=30, sd=15, count=200)}
+    early = PersonContext(needs_history={Dimension.behavior: history[Dimension.behavior][:9]})
+    assert _evaluate(early, behavior_stuck=45, behavior_acting=55).reason != "personal"
+    context = PersonContext(needs_history=history, study_stats=stats)
+    result = _evaluate(context, behavior_stuck=45, behavior_acting=55)
+    assert (result.target, result.reason) == (Pole.inaction, "personal")
+    assert result.z[Dimension.behavior] is not None and result.z[Dimension.behavior] >= 1
+
+
+def test_nothing_qualifying_consolidates_or_offers_nothing() -> None:
+    result = _evaluate(defusion=0, values_clear=90)
+    assert (result.target, result.reason) == (Pole.chosen_values, "consolidation")
+    quiet = RULES.model_copy(
+        update={
+            "selection": RULES.selection.model_copy(update={"when_nothing_qualifies": "nothing"})
+        }
+    )
+    assert _evaluate(rules=quiet).reason == "nothing_qualifies"
+
+
+def test_rule_set_problems_name_the_node() -> None:
+    rules = RuleSet.model_validate(
+        {
+            "rules": [
+                {"id": "a", "pole": "inaction", "value": {"op": "item", "item": "behavior_stuck"}},
+                {
+                    "id": "b",
+                    "pole": "defusion",
+                    "value": {"op": "mean", "of": [{"op": "const", "value": 1}]},
+                    "when": {"op": "all", "of": [{"op": "answered", "item": "ghost"}]},
+                },
+            ],
+            "selection": {"distress_item": "nope"},
+        }
+    )
+    assert rule_set_problems(rules, KEYS) == [
+        ("rules[1].when.of[0].item", "'ghost' is not an item of the questionnaire"),
+        ("selection.distress_item", "'nope' is not an item of the questionnaire"),
+    ]
+    with pytest.raises(ValueError, match="pole"):
+        RuleSet.model_validate(
+            {"rules": [{"id": "a", "pole": "sadness", "value": {"op": "const", "value": 1}}]}
+        )
+
+
+def test_conditions_and_weighted_aggregates() -> None:
+    rules = RuleSet.model_validate(
+        {
+            "rules": [
+                {
+                    "id": "avoid_when_distressed",
+                    "pole": "experiential_avoidance",
+                    "when": {
+                        "op": "compare",
+                        "left": {"op": "item", "item": "distress"},
+                        "cmp": ">=",
+                        "right": {"op": "const", "value": 50},
+                    },
+                    "value": {
+                        "op": "sum",
+                        "of": [
+                            {"op": "item", "item": "emotion_avoid"},
+                            {"op": "reverse", "of": {"op": "item", "item": "emotion_open"}},
+                        ],
+                        "weights": [0.5, 0.5],
+                    },
+                },
+                {
+                    "id": "fallback",
+                    "pole": "experiential_avoidance",
+                    "value": {"op": "const", "value": 0},
+                },
+            ]
+        }
+    )
+    hot = _evaluate(rules=rules, distress=60, emotion_avoid=80, emotion_open=40)
+    assert (hot.scores[Pole.experiential_avoidance], hot.fired) == (70.0, ["avoid_when_distressed"])
+    calm = _evaluate(rules=rules, distress=10, emotion_avoid=80, emotion_open=40)
+    assert (calm.scores[Pole.experiential_avoidance], calm.fired) == (0.0, ["fallback"])
+
+
+def test_safety_tiers() -> None:
+    settings_ = SafetySettings()
+    assert screen(ITEMS, {"risk": 10.0}, settings_).tier is None
+    assert screen(ITEMS, {"risk": 25.0}, settings_).tier == "low"
+    assert screen(ITEMS, {"risk": 50.0}, settings_).tier == "medium"
+    assert screen(ITEMS, {"risk": 90.0}, settings_).model_dump() == {
+        "tier": "high",
+        "items": ["risk"],
+    }
+    with pytest.raises(ValueError):
+        SafetySettings(low=50, medium=40)
+
+
+def test_the_default_library_covers_every_pole_twice_in_one_to_three_minutes() -> None:
+    counts = Counter(pole for skill in LIBRARY for pole in skill.targets)
+    assert all(counts[pole] >= 2 for pole in Pole)
+    assert all(60 <= skill.duration_seconds <= 180 for skill in LIBRARY)
+    assert library_problems(LIBRARY) == []
+
+
+keys = st.sampled_from([skill.key for skill in LIBRARY])
+
+
+@given(
+    policy=st.sampled_from(list(Policy)),
+    target=st.none() | st.sampled_from(list(Pole)),
+    disabled=st.sets(keys, max_size=10),
+    preferred=st.sets(keys, max_size=3),
+    ratings=st.lists(st.tuples(keys, st.none() | st.integers(0, 10)), max_size=15),
+    seed=st.text(max_size=20),
+)
+@settings(max_examples=150, deadline=None)
+def test_policies_respect_disabled_skills_floor_and_seed(
+    policy, target, disabled, preferred, ratings, seed
+) -> None:
+    person = Personalization(disabled_skills=disabled, preferred_skills=preferred)
+    history = [
+        PastDelivery(skill_key=k, helpfulness=h, sequence=n) for n, (k, h) in enumerate(ratings)
+    ]
+    decision = select(policy, target, LIBRARY, person, history, seed)
+    assert decision == select(policy, target, LIBRARY, person, history, seed)
+    if policy == Policy.assessment_only:
+        assert decision.skill_key is None and decision.reason == "assessment_only"
+        return
+    if decision.skill_key is None:
+        return
+    assert decision.skill_key not in disabled
+    assert abs(sum(decision.probabilities.values()) - 1) < 1e-9
+    floor = min(0.05, 1 / len(decision.candidates))
+    assert all(p >= floor - 1e-12 for p in decision.probabilities.values())
+
+
+def test_three_arms_on_the_same_answers() -> None:
+    result = _evaluate(cognition_fused=90, cognition_defused=10)
+    person, seed = Personalization(), "same-seed"
+    tailored = select(Policy.tailored, result.target, LIBRARY, person, [], seed)
+    random_ = select(Policy.random, result.target, LIBRARY, person, [], seed)
+    none = select(Policy.assessment_only, result.target, LIBRARY, person, [], seed)
+    by_key = {skill.key: skill for skill in LIBRARY}
+    assert Pole.cognitive_fusion in by_key[tailored.skill_key].targets
+    assert set(tailored.candidates) == {"having_the_thought", "leaves_on_stream"}
+    assert len(random_.candidates) == len(LIBRARY)
+    assert none.skill_key is None
+
+
+def test_a_person_who_finds_one_skill_helpful_gets_it_most_of_the_time() -> None:
+    extra = Skill(
+        key="walk_it_off",
+        title="Walk it off",
+        steps=["Walk."],
+        duration_seconds=60,
+        targets=[Pole.inaction],
+        modalities=["movement"],
+    )
+    person = Personalization(extra_skills=[extra])
+    history: list[PastDelivery] = []
+    chosen: list[str] = []
+    for n in range(60):
+        decision = select(
+            Policy.tailored, Pole.inaction, LIBRARY, person, history, f"s{n}", recent_exclusion=0
+        )
+        assert decision.skill_key is not None
+        rating = 10 if decision.skill_key == "walk_it_off" else 2
+        history.append(PastDelivery(skill_key=decision.skill_key, helpfulness=rating, sequence=n))
+        chosen.append(decision.skill_key)
+    assert Counter(chosen[-20:])["walk_it_off"] >= 14
+
+
+def test_the_last_two_skills_are_not_offered_again() -> None:
+    history = [
+        PastDelivery(skill_key="five_senses", sequence=1),
+        PastDelivery(skill_key="feet_on_floor", sequence=2),
+    ]
+    extra = Skill(
+        key="box_breath",
+        title="Box",
+        steps=["Breathe."],
+        duration_seconds=60,
+        targets=[Pole.inflexible_attention],
+    )
+    decision = select(
+        Policy.tailored,
+        Pole.inflexible_attention,
+        LIBRARY,
+        Personalization(extra_skills=[extra]),
+        history,
+        "x",
+    )
+    assert decision.candidates == ["box_breath"]
