@@ -1,7 +1,8 @@
 """Participant data rights: erasure and access, generically over every table.
 
-A table holds a person's data when it has a foreign key to the participant, or to a row
-that does (a detection of a check-in, say). The walk is over the metadata, so a table added
+A table holds a person's data when it has a `participant_id` column or a foreign key to
+the participant, or a foreign key to a row of such a table (a detection of a check-in,
+say). The walk is over the metadata, so a table added
 later is covered without changing this module. The participant row stays as a tombstone
 with the pseudonym; the allocation stays as the trial record (the randomization sequence
 must replay without holes), carrying no personal field.
@@ -37,9 +38,11 @@ def personal_tables(participant_id: uuid.UUID) -> dict[Table, ColumnElement[bool
         if table is PARTICIPANT_TABLE:
             continue
         conditions: list[ColumnElement[bool]] = []
+        if "participant_id" in table.c:  # with or without a foreign key
+            conditions.append(table.c.participant_id == participant_id)
         for key in table.foreign_keys:
             parent = key.column.table
-            if parent is PARTICIPANT_TABLE:
+            if parent is PARTICIPANT_TABLE and key.parent.name != "participant_id":
                 conditions.append(key.parent == participant_id)
             elif parent in owned:
                 conditions.append(key.parent.in_(select(key.column).where(owned[parent])))
