@@ -5,7 +5,7 @@ import io
 import json
 import uuid
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -324,3 +324,16 @@ def test_an_abandoned_export_is_audited_as_incomplete(
     assert event.details["complete"] is False and event.actor_type == "system"
     # The connection went back to the pool in a usable state.
     assert b"".join(job.table(TABLES["prompts"]))
+
+
+def test_prefetching_hands_over_every_batch_and_the_producers_error() -> None:
+    assert list(service.prefetched(iter(range(50)))) == list(range(50))
+
+    def failing() -> Iterator[int]:
+        yield 1
+        raise RuntimeError("connection lost")
+
+    batches = service.prefetched(failing())
+    assert next(batches) == 1
+    with pytest.raises(RuntimeError, match="connection lost"):
+        next(batches)
