@@ -121,7 +121,7 @@ def table_query(
         query = query.join(Participant, Participant.id == model.participant_id)
     query = query.outerjoin(Arm, Arm.id == Participant.arm_id)
     query = query.where(Participant.study_id == ctx.study.id)
-    if hasattr(model, "study_id"):  # the table's own scope too: its index narrows the scan
+    if model is not Participant and hasattr(model, "study_id"):  # its own index narrows the scan
         query = query.where(model.study_id == ctx.study.id)
     if filters.start is not None:
         query = query.where(spec.time_column() >= filters.start)
