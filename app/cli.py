@@ -1,6 +1,7 @@
 """The `kairos` command."""
 
 import getpass
+import logging
 import sys
 import uuid
 from datetime import UTC, datetime
@@ -31,6 +32,13 @@ admin = typer.Typer(help="Administration.", no_args_is_help=True)
 cli.add_typer(admin, name="admin")
 
 
+def _log_to_stderr() -> None:
+    """Our loggers (pushes of the log sender, the worker's jobs) to stderr, at INFO."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
 def _fail(message: str) -> typer.Exit:
     typer.secho(message, fg=typer.colors.RED, err=True)
     return typer.Exit(code=1)
@@ -53,6 +61,7 @@ def serve(
     from app.main import create_app
 
     settings = Settings()
+    _log_to_stderr()
     try:
         settings.signing_key  # noqa: B018  (fail early when the secret is missing)
         engine = make_engine(settings.database_url)
@@ -75,6 +84,7 @@ def worker() -> None:
     from app.scheduling.jobs import Jobs, default_worker_id, schedule_jobs
 
     settings = Settings()
+    _log_to_stderr()
     engine = make_engine(settings.database_url)
     try:
         require_current_schema(engine)
@@ -200,9 +210,16 @@ def replay_study(
             f"MISMATCH {m.kind}: stratum '{m.stratum}' #{m.sequence_no} ({m.participant}): "
             f"recorded {m.recorded}, replayed {m.replayed}"
         )
+    for skill in report.skill_mismatches:
+        typer.echo(
+            f"MISMATCH skill decision {skill.delivery_id}: recorded {skill.recorded}, "
+            f"replayed {skill.replayed}"
+        )
+    found = len(report.mismatches) + len(report.skill_mismatches)
+    checked = f"{report.allocations} allocations and {report.skill_decisions} skill decisions"
     if not report.ok:
-        raise _fail(f"{len(report.mismatches)} mismatch(es) in {report.allocations} allocations.")
-    typer.echo(f"All {report.allocations} allocations replay exactly.")
+        raise _fail(f"{found} mismatch(es) in {checked}.")
+    typer.echo(f"All {checked} replay exactly.")
 
 
 def _safe_url(url: str) -> str:

@@ -63,6 +63,13 @@ class Invalid(Problem):
     def __init__(self, field: str, message: str, *, code: str | None = None) -> None:
         super().__init__(message, code=code, errors=[{"field": field, "message": message}])
 
+    @classmethod
+    def of(cls, problems: Sequence[tuple[str, str]]) -> "Invalid":
+        """Every (field, message) at once; the first one is the detail."""
+        error = cls(*problems[0])
+        error.errors = [{"field": field, "message": message} for field, message in problems]
+        return error
+
 
 class TooManyRequests(Problem):
     status, code, title = 429, "too_many_requests", "Too many requests"
@@ -108,6 +115,8 @@ def field_path(loc: Sequence[str | int]) -> str:
     """('body', 'arms', 0, 'key') -> 'body.arms[0].key'."""
     path = ""
     for part in loc:
+        if part == "[key]":
+            continue  # pydantic's marker for a bad mapping key: the key itself names it
         if isinstance(part, int):
             path += f"[{part}]"
         else:

@@ -8,7 +8,18 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from app.api import auth, exports, health, me, participants, prompts, schedules, studies
+from app.api import (
+    auth,
+    checkins,
+    exports,
+    health,
+    me,
+    participants,
+    prompts,
+    schedules,
+    studies,
+    tailoring,
+)
 from app.bodylimit import BodyLimitMiddleware
 from app.clock import Clock, SystemClock
 from app.db import make_engine
@@ -49,7 +60,18 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
-    for module in (health, auth, studies, participants, me, schedules, prompts, exports):
+    for module in (
+        health,
+        auth,
+        studies,
+        participants,
+        me,
+        schedules,
+        prompts,
+        tailoring,
+        checkins,
+        exports,
+    ):
         app.include_router(module.router)
     return app
 

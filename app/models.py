@@ -2,6 +2,8 @@
 
 from app.audit.models import AuditEvent
 from app.auth.models import LoginFailure, StaffUser
+from app.checkins.models import CheckIn, Detection, Questionnaire, RuleSetVersion
+from app.safety.models import SafetyEvent, StudyTailoring
 from app.scheduling.models import (
     ParticipantScheduleOverride,
     Prompt,
@@ -9,6 +11,7 @@ from app.scheduling.models import (
     StudySchedule,
     WakingHoursRecord,
 )
+from app.skills.models import Delivery, PersonalizationRecord, SkillLibrary, SkillPreferences
 from app.studies.models import (
     Allocation,
     Arm,
@@ -24,6 +27,9 @@ __all__ = [
     "Allocation",
     "Arm",
     "AuditEvent",
+    "CheckIn",
+    "Delivery",
+    "Detection",
     "Device",
     "EnrollmentCode",
     "LoginFailure",
@@ -31,10 +37,17 @@ __all__ = [
     "Participant",
     "ParticipantScheduleOverride",
     "ParticipantToken",
+    "PersonalizationRecord",
     "Prompt",
     "PromptAttempt",
+    "Questionnaire",
+    "RuleSetVersion",
+    "SafetyEvent",
+    "SkillLibrary",
+    "SkillPreferences",
     "StaffUser",
     "Study",
     "StudySchedule",
+    "StudyTailoring",
     "WakingHoursRecord",
 ]

@@ -1,6 +1,7 @@
 """Settings from the environment (prefix KAIROS_); every knob has a safe embedded default."""
 
 import secrets
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -45,11 +46,19 @@ class Settings(BaseSettings):
     fcm_credentials_file: Path | None = None
     fcm_endpoint: str | None = None
 
+    checkin_clock_skew_seconds: int = Field(
+        default=300, ge=0, le=3600, description="How far in the future answered_at may be"
+    )
+
     scheduler_enabled: bool = True
     worker_id: str | None = None
     plan_horizon_hours: int = Field(default=48, ge=1, le=24 * 14)
     dispatch_batch_size: int = Field(default=500, ge=1, le=500)
     dispatch_lease_seconds: int = Field(default=120, ge=10)
+
+    @property
+    def checkin_clock_skew(self) -> timedelta:
+        return timedelta(seconds=self.checkin_clock_skew_seconds)
 
     @property
     def is_sqlite(self) -> bool:

@@ -31,6 +31,7 @@ def world(
 
 _SCHEDULE = {"fixed_times": ["09:00"], "last_day": 28}
 _WINDOWS = "body.schedule.windows"
+_NO_ID = "00000000-0000-4000-8000-000000000000"
 
 EXPORT = "/v1/studies/{active}/exports/prompts"
 # (method, path template, body, status, field or None)
@@ -268,6 +269,86 @@ CASES: list[tuple[str, str, Any, int, str | None]] = [
         "query.end",
     ),
     ("POST", "/v1/prompts/not-a-uuid/opened", None, 422, "path.prompt_id"),
+    ("PUT", "/v1/studies/{draft}/questionnaire", {"items": []}, 422, "body.items"),
+    (
+        "PUT",
+        "/v1/studies/{draft}/questionnaire",
+        {"items": [{"key": "a", "type": "likert", "text": {"en": "A?"}}]},
+        422,
+        "body.items[0]",
+    ),
+    (
+        "PUT",
+        "/v1/studies/{draft}/questionnaire",
+        {"items": [{"key": "a", "type": "slider", "text": {"english": "A?"}}]},
+        422,
+        "body.items[0].text.english",
+    ),
+    (
+        "PUT",
+        "/v1/studies/{active}/rules",
+        {"rules": [{"id": "a", "pole": "sadness", "value": {"op": "const", "value": 1}}]},
+        422,
+        "body.rules[0].pole",
+    ),
+    (
+        "PUT",
+        "/v1/studies/{active}/rules",
+        {"rules": [{"id": "a", "pole": "inaction", "value": {"op": "eval", "code": "1"}}]},
+        422,
+        "body.rules[0].value",
+    ),
+    (
+        "POST",
+        "/v1/studies/{active}/rules/dry-run",
+        {"answers": {"distress": "high"}},
+        422,
+        "body.answers.distress",
+    ),
+    (
+        "POST",
+        "/v1/studies/{active}/libraries",
+        {"from_library_id": "x"},
+        422,
+        "body.from_library_id",
+    ),
+    (
+        "PUT",
+        "/v1/studies/{active}/safety",
+        {"settings": {"high": 10}, "resources": {"en": {"text": "Call 112."}}},
+        422,
+        "body.settings",
+    ),
+    (
+        "PUT",
+        "/v1/studies/{active}/safety",
+        {"settings": {}, "resources": {}},
+        422,
+        "body.resources",
+    ),
+    (
+        "PUT",
+        "/v1/studies/{active}/participants/{person_id}/personalization",
+        {"threshold_overrides": {"emotion": 140}},
+        422,
+        "body.threshold_overrides.emotion",
+    ),
+    (
+        "PUT",
+        "/v1/studies/{active}/participants/{person_id}/personalization",
+        {"extra_skills": [{"key": "k", "title": "T", "steps": [], "duration_seconds": 60}]},
+        422,
+        "body.extra_skills[0].steps",
+    ),
+    ("PUT", "/v1/me/preferences", {"preferred_dimension": "soul"}, 422, "body.preferred_dimension"),
+    ("POST", f"/v1/deliveries/{_NO_ID}/feedback", {"helpfulness": 11}, 422, "body.helpfulness"),
+    (
+        "POST",
+        "/v1/checkins",
+        {"client_id": "c1", "answered_at": "yesterday", "answers": {}},
+        422,
+        "body.answered_at",
+    ),
     (
         "POST",
         "/v1/studies/{active}/participants/{person_id}/erase",
@@ -310,7 +391,7 @@ def _request(
     path = template.format(
         draft=world["draft"], active=world["active"], person_id=world["person"]["id"]
     )
-    participant_routes = ("/v1/me", "/v1/prompts")
+    participant_routes = ("/v1/me", "/v1/prompts", "/v1/deliveries", "/v1/checkins")
     headers = world["person"]["headers"] if path.startswith(participant_routes) else owner
     return client.request(method, path, json=body, headers=headers)
 

@@ -4,6 +4,7 @@ import csv
 import io
 import uuid
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,9 +12,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from app.clock import FrozenClock
 from app.db import metadata
 from app.studies.data_rights import RETAINED, personal_tables
 from app.studies.models import Participant
+from tests.conftest import START
+from tests.test_checkins import FUSED, checkin
 from tests.test_exports import add_prompts
 
 
@@ -28,7 +32,11 @@ def rows_by_table(session: Session, participant_id: str) -> dict[str, int]:
 
 @pytest.fixture
 def world(
-    client: TestClient, make_study: Callable, enroll: Callable, session: Session
+    client: TestClient,
+    make_study: Callable,
+    enroll: Callable,
+    session: Session,
+    clock: FrozenClock,
 ) -> dict[str, Any]:
     study = make_study(stratify_by=["site"])
     people = [
@@ -42,6 +50,12 @@ def world(
             json={"token": f"device-{n}", "platform": "ios"},
             headers=person["headers"],
         )
+    clock.set(START + timedelta(minutes=2))
+    for n, person in enumerate(people):
+        for answers in (FUSED, {**FUSED, "risk": 85}):
+            body = checkin(answers, client_id=f"{n}-{answers['risk']}")
+            posted = client.post("/v1/checkins", json=body, headers=person["headers"])
+            assert posted.status_code == 201, posted.text
     return {"study": study["id"], "erase": people[0], "keep": people[1]}
 
 
@@ -72,7 +86,9 @@ def test_erasure_removes_the_person_everywhere_and_keeps_a_tombstone(
     client: TestClient, owner: dict, world: dict, session: Session
 ) -> None:
     kept_before = rows_by_table(session, world["keep"]["id"])
-    assert rows_by_table(session, world["erase"]["id"])["prompt"] == 2
+    before = rows_by_table(session, world["erase"]["id"])
+    assert before["prompt"] == 2 and before["checkin"] == 2 and before["safety_event"] == 1
+    assert before["detection"] == 2 and before["delivery"] == 2
     response = erase(client, world, owner, "P-ERASE")
     assert response.status_code == 200, response.text
     assert response.json()["erased_at"] is not None

@@ -17,12 +17,14 @@ from sqlmodel import Session, select
 
 from app.audit.models import AuditEvent
 from app.audit.service import SYSTEM
+from app.clock import FrozenClock
 from app.export import service
 from app.export.formats import Format
 from app.export.tables import TABLES
 from app.scheduling.models import Prompt, PromptAttempt, PromptStatus
 from app.studies.models import Study
 from tests.conftest import START
+from tests.test_checkins import FUSED, checkin
 
 
 def add_prompts(session: Session, study_id: str, participant_id: str, count: int) -> None:
@@ -92,6 +94,7 @@ def world(
     enroll: Callable,
     session: Session,
     make_staff: Callable,
+    clock: FrozenClock,
 ) -> dict[str, Any]:
     study = make_study(stratify_by=["site"])
     people = [
@@ -110,6 +113,19 @@ def world(
     other = make_study(name="Another study")
     stranger = enroll(other["id"], pseudonym="STRANGER-1", external_ref="stranger@mail.org")
     add_prompts(session, other["id"], stranger["id"], 2)
+    clock.set(START + timedelta(minutes=2))
+    # Every person checks in through the API; P-1 also screens positive for risk.
+    for n, person in enumerate([*people, stranger]):
+        posted = client.post(
+            "/v1/checkins", json=checkin(FUSED, client_id=f"c-{n}"), headers=person["headers"]
+        )
+        assert posted.status_code == 201, posted.text
+    risky = client.post(
+        "/v1/checkins",
+        json=checkin({**FUSED, "risk": 85}, client_id="c-risk"),
+        headers=people[1]["headers"],
+    )
+    assert risky.json()["safety"]["tier"] == "high"
     allocations = client.get(f"/v1/studies/{study['id']}/allocations", headers=owner).json()
     arms = {row["participant_id"]: row["arm_key"] for row in allocations["items"]}
     return {"study": study, "people": people, "arms": arms, "other": other}
@@ -128,14 +144,24 @@ def test_every_table_round_trips_and_the_codebook_describes_every_column(
     study_id = world["study"]["id"]
     book = client.get(f"/v1/studies/{study_id}/codebook", headers=owner).json()
     described = {t["name"]: [c["name"] for c in t["columns"]] for t in book["tables"]}
-    assert set(described) == {"participants", "allocations", "prompts", "prompt_attempts"}
+    assert set(described) == {
+        "participants",
+        "allocations",
+        "prompts",
+        "prompt_attempts",
+        "checkins",
+        "detections",
+        "deliveries",
+        "safety_events",
+    }
     by_pseudonym = {p["pseudonym"]: world["arms"][p["id"]] for p in world["people"]}
     for table in described:
         response = export(client, world, owner, table, format=fmt)
         assert response.status_code == 200, response.text
         assert columns_of(fmt, response.content) == described[table]
         rows = parse(fmt, response.content)
-        assert {row["participant"] for row in rows} == set(by_pseudonym)
+        expected = {"P-1"} if table == "safety_events" else set(by_pseudonym)
+        assert {row["participant"] for row in rows} == expected, table
         for row in rows:
             assert row["arm"] == by_pseudonym[row["participant"]]
     participants = parse(fmt, export(client, world, owner, "participants", format=fmt).content)
@@ -156,6 +182,25 @@ def test_every_table_round_trips_and_the_codebook_describes_every_column(
     assert len(prompts) == 9
     answered = [row for row in prompts if row["status"] == "answered"]
     assert len(answered) == 3 and {str(row["attempts"]) for row in answered} == {"1"}
+    checkins = parse(fmt, export(client, world, owner, "checkins", format=fmt).content)
+    assert sorted(row["checkin"] for row in checkins) == ["c-0", "c-1", "c-2", "c-risk"]
+    for row in checkins:
+        assert float(row["item_cognition_fused"]) == 90 and float(row["item_emotion_open"]) == 70
+    assert {float(row["item_risk"]) for row in checkins} == {0, 85}
+    detections = parse(fmt, export(client, world, owner, "detections", format=fmt).content)
+    fused = [row for row in detections if row["checkin"] != "c-risk"]
+    assert {row["target"] for row in fused} == {"cognitive_fusion"}
+    assert all(row["score_cognitive_fusion"] not in (None, "") for row in fused)
+    deliveries = parse(fmt, export(client, world, owner, "deliveries", format=fmt).content)
+    arm_policy = {"tailored": "tailored", "random": "random", "assessment": "assessment_only"}
+    for row in deliveries:
+        assert row["policy"] == arm_policy[row["arm"]]
+        probabilities = row["probabilities"]
+        if isinstance(probabilities, str):
+            probabilities = json.loads(probabilities)
+        assert not probabilities or abs(sum(probabilities.values()) - 1) < 1e-9
+    [event] = parse(fmt, export(client, world, owner, "safety_events", format=fmt).content)
+    assert (event["checkin"], event["tier"]) == ("c-risk", "high")
     attempts = parse(fmt, export(client, world, owner, "prompt_attempts", format=fmt).content)
     assert {(row["slot"], row["kind"], row["outcome"]) for row in attempts} == {
         ("2026-03-02/evening", "prompt", "sent")
@@ -177,14 +222,16 @@ def test_exports_hold_no_other_study_and_no_device_or_contact_data(
         assert bundle.status_code == 200
         archive = zipfile.ZipFile(io.BytesIO(bundle.content))
         assert sorted(archive.namelist()) == sorted(
-            [f"{t}.{fmt}" for t in ("participants", "allocations", "prompts", "prompt_attempts")]
-            + ["codebook.json", "codebook.md"]
+            [f"{name}.{fmt}" for name in TABLES] + ["codebook.json", "codebook.md"]
         )
         everything = b"".join(archive.read(name) for name in archive.namelist())
         for secret in (b"STRANGER", b"fcm-secret-device-token", b"@mail.org", b"Another study"):
             assert secret not in everything
+        # Internal ids appear only inside the skill decisions' seed material.
+        without_seeds = everything.replace(b"\\u001f", b"\x1f")
         for person in world["people"]:
-            assert person["id"].encode() not in everything
+            seeded = f"\x1fskill\x1f{person['id']}\x1f".encode()
+            assert without_seeds.replace(seeded, b"").count(person["id"].encode()) == 0
         book = json.loads(archive.read("codebook.json"))
         assert {arm["key"] for arm in book["arms"]} == {"tailored", "random", "assessment"}
         assert "# Codebook: Tailoring pilot" in archive.read("codebook.md").decode()
@@ -287,6 +334,10 @@ def test_every_export_is_an_audit_event(client: TestClient, owner: dict, world: 
         "allocations": 3,
         "prompts": 9,
         "prompt_attempts": 3,
+        "checkins": 4,
+        "detections": 4,
+        "deliveries": 4,
+        "safety_events": 1,
     }
 
 
@@ -307,6 +358,10 @@ def test_codebook_lists_arms_policies_poles_and_columns(
     markdown = client.get(f"/v1/studies/{study_id}/codebook?format=md", headers=owner)
     assert markdown.headers["content-type"].startswith("text/markdown")
     assert "| `stratum_site` | string |" in markdown.text
+    item = next(c for t in book["tables"] for c in t["columns"] if c["name"] == "item_risk")
+    assert item["unit"] == "slider 0 to 100" and item["meaning"].startswith("Answer to '")
+    assert book["versions"]["rule_sets"] == [1] and book["versions"]["questionnaires"] == [1]
+    assert [lib["pinned"] for lib in book["versions"]["skill_libraries"]] == [True]
     assert "`values_remoteness`" in markdown.text
 
 

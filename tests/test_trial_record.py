@@ -4,16 +4,21 @@ import csv
 import io
 import zipfile
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
 from app.cli import cli
+from app.clock import FrozenClock
+from app.skills.models import Delivery
 from app.studies.models import Allocation
+from tests.conftest import START
+from tests.test_checkins import FUSED, checkin
 from tests.test_exports import add_prompts
 
 runner = CliRunner()
@@ -21,12 +26,22 @@ runner = CliRunner()
 
 @pytest.fixture
 def world(
-    client: TestClient, make_study: Callable, enroll: Callable, session: Session
+    client: TestClient,
+    make_study: Callable,
+    enroll: Callable,
+    session: Session,
+    clock: FrozenClock,
 ) -> dict[str, Any]:
     study = make_study(stratify_by=["site"], block_size=6)
-    for n in range(8):
-        person = enroll(study["id"], pseudonym=f"P-{n}", strata={"site": "ab"[n % 2]})
+    people = [
+        enroll(study["id"], pseudonym=f"P-{n}", strata={"site": "ab"[n % 2]}) for n in range(8)
+    ]
+    for person in people:
         add_prompts(session, study["id"], person["id"], 2)
+    clock.set(START + timedelta(minutes=2))
+    for person in people:
+        posted = client.post("/v1/checkins", json=checkin(FUSED), headers=person["headers"])
+        assert posted.status_code == 201, posted.text
     return {"study": study["id"]}
 
 
@@ -39,9 +54,17 @@ def test_replay_reports_a_tampered_allocation(
     client: TestClient, owner: dict, world: dict, session: Session, env: dict
 ) -> None:
     clean = client.get(f"/v1/studies/{world['study']}/replay", headers=owner).json()
-    assert clean == {**clean, "allocations": 8, "mismatches": [], "ok": True}
+    assert clean == {
+        **clean,
+        "allocations": 8,
+        "mismatches": [],
+        "skill_decisions": 8,
+        "skill_mismatches": [],
+        "ok": True,
+    }
     replayed = runner.invoke(cli, ["replay", world["study"]], env=env)
-    assert replayed.exit_code == 0 and "All 8 allocations replay exactly" in replayed.output
+    assert replayed.exit_code == 0, replayed.output
+    assert "All 8 allocations and 8 skill decisions replay exactly" in replayed.output
     tampered = session.exec(select(Allocation).where(Allocation.sequence_no == 2)).first()
     assert tampered is not None
     honest_arm = tampered.arm_key
@@ -56,6 +79,24 @@ def test_replay_reports_a_tampered_allocation(
     failed = runner.invoke(cli, ["replay", world["study"]], env=env)
     assert failed.exit_code == 1
     assert f"MISMATCH arm: stratum '{tampered.stratum}' #2" in failed.output
+
+
+def test_replay_reports_a_tampered_skill_decision(
+    client: TestClient, owner: dict, world: dict, session: Session, env: dict
+) -> None:
+    delivery = session.exec(select(Delivery).where(col(Delivery.skill_key).is_not(None))).first()
+    assert delivery is not None
+    honest = delivery.skill_key
+    delivery.skill_key = next(key for key in [*delivery.candidates, "x"] if key != honest)
+    session.add(delivery)
+    session.commit()
+    report = client.get(f"/v1/studies/{world['study']}/replay", headers=owner).json()
+    assert report["ok"] is False and report["mismatches"] == []
+    [found] = report["skill_mismatches"]
+    assert found["delivery_id"] == str(delivery.id)
+    assert found["replayed"]["skill_key"] == honest
+    failed = runner.invoke(cli, ["replay", world["study"]], env=env)
+    assert failed.exit_code == 1 and f"MISMATCH skill decision {delivery.id}" in failed.output
 
 
 def test_replay_reports_a_hole_in_the_sequence(

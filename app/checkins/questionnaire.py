@@ -122,8 +122,11 @@ def _answer_problem(item: Item, value: Answer) -> str | None:
     return None
 
 
-def check_answers(items: Sequence[Item], answers: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """Problems of a check-in's answers, as (item key, message); empty when valid."""
+def check_answers(
+    items: Sequence[Item], answers: Mapping[str, Any], *, partial: bool = False
+) -> list[tuple[str, str]]:
+    """Problems of a check-in's answers, as (item key, message); empty when valid.
+    `partial` lets required items be missing (sample answers of a dry run)."""
     by_key = {item.key: item for item in items}
     problems = [
         (key, "is not an item of this questionnaire") for key in answers if key not in by_key
@@ -131,7 +134,7 @@ def check_answers(items: Sequence[Item], answers: Mapping[str, Any]) -> list[tup
     for item in items:
         value = answers.get(item.key)
         if value is None:
-            if item.required:
+            if item.required and not partial:
                 problems.append((item.key, "is required"))
             continue
         if (problem := _answer_problem(item, value)) is not None:

@@ -48,6 +48,7 @@ def codebook(ctx: StudyContext, relative: bool) -> dict[str, Any]:
             }
             for arm in ctx.arms
         ],
+        "versions": ctx.versions,
         "process_poles": [
             {"dimension": str(dimension), "inflexible": str(inflexible), "flexible": str(flexible)}
             for dimension, (inflexible, flexible) in POLES.items()
@@ -74,6 +75,10 @@ def codebook(ctx: StudyContext, relative: bool) -> dict[str, Any]:
 
 def json_text(book: dict[str, Any]) -> str:
     return json.dumps(book, indent=2, ensure_ascii=False) + "\n"
+
+
+def _listed(values: list[Any] | None) -> str:
+    return ", ".join(str(value) for value in values or []) or "none"
 
 
 def _cell(text: object) -> str:
@@ -103,6 +108,17 @@ def markdown(book: dict[str, Any]) -> str:
             f"| {arm['key']} | {arm['policy']} | {arm['weight']} | {arm['policy_meaning']} | "
             f"{_cell(arm['description'])} |"
             for arm in book["arms"]
+        ),
+        "",
+        "## Versions in use",
+        "",
+        f"- Questionnaire versions: {_listed(book['versions'].get('questionnaires'))}",
+        f"- Rule-set versions: {_listed(book['versions'].get('rule_sets'))}",
+        *(
+            f"- Skill library {lib['name']} v{lib['version']}"
+            + (" (published)" if lib["published"] else " (draft)")
+            + (" — pinned" if lib["pinned"] else "")
+            for lib in book["versions"].get("skill_libraries", [])
         ),
         "",
         "## Process poles",

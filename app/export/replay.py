@@ -1,12 +1,15 @@
-"""The trial record replayed: recompute every recorded arm allocation from the study's seed
-and report each place where the record and the replay disagree."""
+"""The trial record replayed: recompute every recorded arm allocation from the study's seed,
+and every skill decision from its recorded inputs, library version and seed
+(app.skills.replay), and report each place where the record and the replay disagree."""
 
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
+from app.skills.models import Delivery
+from app.skills.replay import replay_deliveries
 from app.studies.models import Allocation, Arm, Participant, Study
 from app.studies.randomization import ArmWeight, allocate
 
@@ -20,10 +23,18 @@ class Mismatch(BaseModel):
     replayed: str
 
 
+class SkillMismatch(BaseModel):
+    delivery_id: str
+    recorded: dict[str, Any]
+    replayed: dict[str, Any]
+
+
 class ReplayReport(BaseModel):
     study_id: uuid.UUID
     allocations: int
     mismatches: list[Mismatch]
+    skill_decisions: int
+    skill_mismatches: list[SkillMismatch]
     ok: bool
 
 
@@ -68,6 +79,19 @@ def replay(session: Session, study: Study) -> ReplayReport:
             )
             for kind, recorded, replayed in found
         ]
+    decisions = session.exec(
+        select(func.count())
+        .select_from(Delivery)
+        .where(Delivery.study_id == study.id, col(Delivery.reason).is_distinct_from("safety"))
+    ).one()
+    skill_mismatches = [
+        SkillMismatch.model_validate(found) for found in replay_deliveries(session, study.id)
+    ]
     return ReplayReport(
-        study_id=study.id, allocations=len(rows), mismatches=mismatches, ok=not mismatches
+        study_id=study.id,
+        allocations=len(rows),
+        mismatches=mismatches,
+        skill_decisions=decisions,
+        skill_mismatches=skill_mismatches,
+        ok=not mismatches and not skill_mismatches,
     )

@@ -22,6 +22,8 @@ from sqlmodel import Session, col, select
 
 from app.audit import service as audit
 from app.audit.service import Actor
+from app.checkins import service as checkins
+from app.checkins.questionnaire import Item
 from app.errors import Invalid
 from app.export import codebook as codebooks
 from app.export.formats import Drain, Format, write
@@ -34,6 +36,7 @@ from app.export.tables import (
     output_columns,
     source_columns,
 )
+from app.skills import service as skills
 from app.studies.models import Arm, Participant, Study
 
 T = TypeVar("T")
@@ -62,7 +65,25 @@ class Filters:
 
 def study_context(session: Session, study: Study) -> StudyContext:
     arms = session.exec(select(Arm).where(Arm.study_id == study.id).order_by(col(Arm.key)))
-    return StudyContext(study=study, arms=list(arms))
+    questionnaires = checkins.questionnaire_versions(session, study.id)
+    items: dict[str, Item] = {}  # first asked first; the latest wording of each
+    for questionnaire in questionnaires:
+        items.update((item.key, item) for item in checkins.items_of(questionnaire))
+    pinned = skills.pinned_library(session, study.id)
+    versions = {
+        "questionnaires": [q.version for q in questionnaires],
+        "rule_sets": [r.version for r in checkins.rule_set_versions(session, study.id)],
+        "skill_libraries": [
+            {
+                "version": library.version,
+                "name": library.name,
+                "published": library.published_at is not None,
+                "pinned": pinned is not None and library.id == pinned.id,
+            }
+            for library in skills.list_libraries(session, study.id)
+        ],
+    }
+    return StudyContext(study=study, arms=list(arms), items=list(items.values()), versions=versions)
 
 
 def spec_for(name: str, field: str) -> TableSpec:
@@ -116,7 +137,7 @@ def table_query(
         exprs += [col(Participant.timezone), origin]
     query = sa.select(*exprs).select_from(model)
     for target, on in spec.joins:
-        query = query.join(target, on)
+        query = query.outerjoin(target, on)
     if model is not Participant:
         query = query.join(Participant, Participant.id == model.participant_id)
     query = query.outerjoin(Arm, Arm.id == Participant.arm_id)

@@ -19,8 +19,13 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import SQLModel, col
 
+from app.checkins.models import CheckIn, Detection
+from app.checkins.questionnaire import SLIDER_RANGE, Item
 from app.push.base import Outcome, PushKind
+from app.rules.process import Pole
+from app.safety.models import SafetyEvent
 from app.scheduling.models import Prompt, PromptAttempt, PromptStatus
+from app.skills.models import Delivery
 from app.studies.models import Allocation, Arm, Participant, ParticipantStatus, Policy, Study
 
 
@@ -84,6 +89,10 @@ class StudyContext:
 
     study: Study
     arms: Sequence[Arm]
+    # Every check-in item the study has asked, across questionnaire versions, in order.
+    items: Sequence[Item] = ()
+    # The versions in use, for the codebook: questionnaires, rule sets, skill libraries.
+    versions: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -94,7 +103,7 @@ class TableSpec:
     time_attr: str  # the timestamp the date-range filter applies to
     columns: Callable[[StudyContext], list[Column]]
     order_by: tuple[str, ...] = field(default=("id",))
-    # Further tables the columns read from: (model, ON clause), joined inner.
+    # Further tables the columns read from: (model, ON clause), left outer joins.
     joins: tuple[tuple[type[SQLModel], Any], ...] = ()
 
     def time_column(self) -> ColumnElement[Any]:
@@ -299,6 +308,224 @@ def _attempt_columns(ctx: StudyContext) -> list[Column]:
     ]
 
 
+def _checkin_ref() -> Column:
+    return Column(
+        "checkin",
+        ColumnType.string,
+        "The check-in's client-generated id (links check-ins, detections, deliveries and "
+        "safety events)",
+        col(CheckIn.client_id),
+    )
+
+
+def _item_column(item: Item, ctx: StudyContext) -> Column:
+    answer = col(CheckIn.answers)[item.key]
+    text = item.text.get(ctx.study.default_locale) or next(iter(item.text.values()))
+    meaning = f"Answer to '{text}'" + (f" (measures {item.pole})" if item.pole else "")
+    if item.risk:
+        meaning += "; screened for safety"
+    if item.type == "boolean":
+        return Column(f"item_{item.key}", ColumnType.boolean, meaning, answer.as_boolean())
+    if item.type in ("slider", "likert"):
+        low, high = (item.min, item.max) if item.type == "likert" else SLIDER_RANGE
+        return Column(
+            f"item_{item.key}",
+            ColumnType.number,
+            meaning,
+            answer.as_float(),
+            unit=f"{item.type} {low} to {high}",
+        )
+    values = tuple(choice.key for choice in item.choices or ())
+    return Column(f"item_{item.key}", ColumnType.string, meaning, answer.as_string(), values=values)
+
+
+def _checkin_columns(ctx: StudyContext) -> list[Column]:
+    return [
+        *_who(ctx),
+        _checkin_ref(),
+        Column(
+            "prompt_slot",
+            ColumnType.string,
+            "The slot of the prompt answered; empty for a self-initiated check-in "
+            "(left out with relative dates: it holds the date)",
+            col(Prompt.slot),
+            reveals_date=True,
+        ),
+        _timestamp(CheckIn, "answered_at", "When the participant answered (phone clock)"),
+        Column(
+            "answered_offset_minutes",
+            ColumnType.integer,
+            "The phone's UTC offset when answering",
+            col(CheckIn.answered_offset_minutes),
+            unit="minutes",
+        ),
+        _timestamp(CheckIn, "received_at", "When the server received the check-in"),
+        Column(
+            "late",
+            ColumnType.boolean,
+            "True when the prompt had expired before the answer came",
+            col(CheckIn.late),
+        ),
+        Column(
+            "questionnaire_version",
+            ColumnType.integer,
+            "The questionnaire version answered",
+            col(CheckIn.questionnaire_version),
+            unit="1 or more",
+        ),
+        Column(
+            "rule_set_version",
+            ColumnType.integer,
+            "The rule-set version that judged the check-in",
+            col(CheckIn.rule_set_version),
+            unit="1 or more",
+        ),
+        *(_item_column(item, ctx) for item in ctx.items),
+    ]
+
+
+def _detection_columns(ctx: StudyContext) -> list[Column]:
+    scores = [
+        Column(
+            f"score_{pole}",
+            ColumnType.number,
+            f"How active the process pole '{pole}' was in the check-in",
+            col(Detection.scores)[str(pole)].as_float(),
+            unit="rule-set score; empty when no rule scored the pole",
+        )
+        for pole in Pole
+    ]
+    return [
+        *_who(ctx),
+        _checkin_ref(),
+        Column(
+            "sequence",
+            ColumnType.integer,
+            "The participant's n-th evaluated check-in",
+            col(Detection.sequence),
+            unit="1 or more",
+        ),
+        _timestamp(Detection, "at", "When the check-in was evaluated", name="evaluated_at"),
+        Column(
+            "rule_set_version",
+            ColumnType.integer,
+            "The rule-set version applied",
+            col(Detection.rule_set_version),
+            unit="1 or more",
+        ),
+        *scores,
+        Column(
+            "target",
+            ColumnType.string,
+            "The process pole tailoring aimed at (empty when none qualified)",
+            col(Detection.target),
+            values=tuple(Pole),
+        ),
+        Column("reason", ColumnType.string, "Why this target", col(Detection.reason)),
+        Column(
+            "distress",
+            ColumnType.number,
+            "The distress answer used by the rules",
+            col(Detection.distress),
+        ),
+        Column("fired", ColumnType.json, "Keys of the rules that fired", col(Detection.fired)),
+        Column(
+            "qualifying",
+            ColumnType.json,
+            "Poles above their threshold",
+            col(Detection.qualifying),
+        ),
+    ]
+
+
+def _delivery_columns(ctx: StudyContext) -> list[Column]:
+    return [
+        *_who(ctx),
+        _checkin_ref(),
+        _timestamp(Delivery, "created_at", "When the decision was made", name="decided_at"),
+        Column(
+            "policy",
+            ColumnType.string,
+            "The selection policy that decided",
+            col(Delivery.policy),
+            values=tuple(Policy),
+        ),
+        Column("target", ColumnType.string, "The target pole", col(Delivery.target)),
+        Column(
+            "skill",
+            ColumnType.string,
+            "The skill offered (empty: none)",
+            col(Delivery.skill_key),
+        ),
+        Column("reason", ColumnType.string, "Why no skill, when none", col(Delivery.reason)),
+        Column(
+            "candidates",
+            ColumnType.json,
+            "The skills the policy chose from",
+            col(Delivery.candidates),
+        ),
+        Column(
+            "probabilities",
+            ColumnType.json,
+            "Each candidate's probability of being chosen",
+            col(Delivery.probabilities),
+            unit="0 to 1 each, summing to 1",
+        ),
+        Column(
+            "draw",
+            ColumnType.number,
+            "The uniform draw that picked the skill",
+            col(Delivery.draw),
+            unit="0 to 1",
+        ),
+        Column(
+            "seed",
+            ColumnType.string,
+            "Seed material of the decision: with the library version and the recorded inputs "
+            "it replays (`kairos replay`)",
+            col(Delivery.seed),
+        ),
+        Column(
+            "library_version",
+            ColumnType.integer,
+            "The skill-library version used",
+            col(Delivery.library_version),
+        ),
+        _timestamp(Delivery, "opened_at", "When the participant opened the skill"),
+        _timestamp(Delivery, "completed_at", "When the participant completed the skill"),
+        Column(
+            "helpfulness",
+            ColumnType.integer,
+            "How helpful the participant found the skill",
+            col(Delivery.helpfulness),
+            unit="0 to 10",
+        ),
+        Column(
+            "distress_after",
+            ColumnType.integer,
+            "Distress reported after the skill",
+            col(Delivery.distress_after),
+        ),
+        _timestamp(Delivery, "feedback_at", "When the feedback came"),
+    ]
+
+
+def _safety_columns(ctx: StudyContext) -> list[Column]:
+    return [
+        *_who(ctx),
+        _checkin_ref(),
+        Column("tier", ColumnType.string, "Risk tier of the screen", col(SafetyEvent.tier)),
+        Column(
+            "items",
+            ColumnType.json,
+            "Keys of the risk items that met the rule",
+            col(SafetyEvent.items),
+        ),
+        _timestamp(SafetyEvent, "created_at", "When the event opened"),
+        _timestamp(SafetyEvent, "acknowledged_at", "When a clinician acknowledged it"),
+    ]
+
+
 TABLES: dict[str, TableSpec] = {
     spec.name: spec
     for spec in (
@@ -334,6 +561,42 @@ TABLES: dict[str, TableSpec] = {
             columns=_attempt_columns,
             order_by=("at", "id"),
             joins=((Prompt, col(Prompt.id) == col(PromptAttempt.prompt_id)),),
+        ),
+        TableSpec(
+            name="checkins",
+            meaning="One row per check-in, one column per questionnaire item",
+            model=CheckIn,
+            time_attr="received_at",
+            columns=_checkin_columns,
+            order_by=("received_at", "id"),
+            joins=((Prompt, col(Prompt.id) == col(CheckIn.prompt_id)),),
+        ),
+        TableSpec(
+            name="detections",
+            meaning="What the rule set found in each check-in: a score per process pole",
+            model=Detection,
+            time_attr="at",
+            columns=_detection_columns,
+            order_by=("at", "id"),
+            joins=((CheckIn, col(CheckIn.id) == col(Detection.checkin_id)),),
+        ),
+        TableSpec(
+            name="deliveries",
+            meaning="Every skill decision after a check-in, with its probabilities and feedback",
+            model=Delivery,
+            time_attr="created_at",
+            columns=_delivery_columns,
+            order_by=("created_at", "id"),
+            joins=((CheckIn, col(CheckIn.id) == col(Delivery.checkin_id)),),
+        ),
+        TableSpec(
+            name="safety_events",
+            meaning="Check-ins that met a risk rule, and when they were acknowledged",
+            model=SafetyEvent,
+            time_attr="created_at",
+            columns=_safety_columns,
+            order_by=("created_at", "id"),
+            joins=((CheckIn, col(CheckIn.id) == col(SafetyEvent.checkin_id)),),
         ),
     )
 }

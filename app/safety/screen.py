@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from app.checkins.questionnaire import Item, Texts
+from app.checkins.questionnaire import Item
 from app.types import INPUT
 
 Tier = Literal["high", "medium", "low"]
@@ -43,12 +43,16 @@ class SafetySettings(BaseModel):
 
 
 class CrisisResources(BaseModel):
-    """What a participant sees after a positive screen, per locale."""
+    """What a participant sees after a positive screen, in one locale."""
 
     model_config = INPUT
-    text: Texts = Field(default_factory=lambda: dict(DEFAULT_CRISIS_TEXT))
+    text: str = Field(min_length=1, max_length=2000)
     phone: str | None = Field(default=None, max_length=40)
-    url: str | None = Field(default=None, max_length=500)
+    url: str | None = Field(default=None, max_length=500, pattern=r"^https?://")
+
+
+def default_crisis_resources() -> dict[str, CrisisResources]:
+    return {locale: CrisisResources(text=text) for locale, text in DEFAULT_CRISIS_TEXT.items()}
 
 
 class SafetyScreen(BaseModel):

@@ -105,11 +105,9 @@ class PromptOut(BaseModel):
     opened_at: datetime | None
 
 
-class ComplianceDay(BaseModel):
-    participant: str = Field(description="Pseudonym")
-    local_date: date = Field(description="The date in the participant's time zone")
-    planned: int
-    due: int
+class ComplianceTotals(BaseModel):
+    planned: int = Field(description="Prompts not canceled")
+    due: int = Field(description="Of those, scheduled before now")
     sent: int
     opened: int
     answered: int
@@ -118,15 +116,9 @@ class ComplianceDay(BaseModel):
     compliance: float | None = Field(description="answered / due; None when nothing was due")
 
 
-class ComplianceTotals(BaseModel):
-    planned: int
-    due: int
-    sent: int
-    opened: int
-    answered: int
-    expired: int
-    failed: int
-    compliance: float | None
+class ComplianceDay(ComplianceTotals):
+    participant: str = Field(description="Pseudonym")
+    local_date: date = Field(description="The date in the participant's time zone")
 
 
 class ComplianceOut(BaseModel):

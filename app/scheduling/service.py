@@ -29,6 +29,7 @@ from app.scheduling.models import (
 from app.scheduling.planner import PlannedPrompt, PlanParticipant, plan
 from app.scheduling.schedule import Schedule, WakingHours
 from app.studies.models import Participant, ParticipantStatus, Study, StudyStatus
+from app.versioning import all_versions, latest_version, next_version
 
 DEFAULT_HORIZON = timedelta(hours=48)
 _MINUTE = timedelta(minutes=1)
@@ -45,22 +46,11 @@ def prompt_seed(study: Study, participant_id: uuid.UUID) -> str:
 
 
 def current_schedule(session: Session, study_id: uuid.UUID) -> StudySchedule | None:
-    return session.exec(
-        select(StudySchedule)
-        .where(StudySchedule.study_id == study_id)
-        .order_by(col(StudySchedule.version).desc())
-        .limit(1)
-    ).first()
+    return latest_version(session, StudySchedule, StudySchedule.study_id == study_id)
 
 
 def schedule_versions(session: Session, study_id: uuid.UUID) -> list[StudySchedule]:
-    return list(
-        session.exec(
-            select(StudySchedule)
-            .where(StudySchedule.study_id == study_id)
-            .order_by(col(StudySchedule.version).desc())
-        )
-    )
+    return all_versions(session, StudySchedule, StudySchedule.study_id == study_id)
 
 
 def save_schedule(
@@ -77,7 +67,7 @@ def save_schedule(
     previous = current_schedule(session, study.id)
     saved = StudySchedule(
         study_id=study.id,
-        version=(previous.version if previous else 0) + 1,
+        version=next_version(previous),
         schedule=schedule.model_dump(mode="json"),
         notification=notification,
         created_by=user_id,
@@ -106,24 +96,15 @@ def save_schedule(
 def current_override(
     session: Session, participant_id: uuid.UUID
 ) -> ParticipantScheduleOverride | None:
-    return session.exec(
-        select(ParticipantScheduleOverride)
-        .where(ParticipantScheduleOverride.participant_id == participant_id)
-        .order_by(col(ParticipantScheduleOverride.version).desc())
-        .limit(1)
-    ).first()
+    where = ParticipantScheduleOverride.participant_id == participant_id
+    return latest_version(session, ParticipantScheduleOverride, where)
 
 
 def override_versions(
     session: Session, participant_id: uuid.UUID
 ) -> list[ParticipantScheduleOverride]:
-    return list(
-        session.exec(
-            select(ParticipantScheduleOverride)
-            .where(ParticipantScheduleOverride.participant_id == participant_id)
-            .order_by(col(ParticipantScheduleOverride.version).desc())
-        )
-    )
+    where = ParticipantScheduleOverride.participant_id == participant_id
+    return all_versions(session, ParticipantScheduleOverride, where)
 
 
 def set_override(
@@ -142,7 +123,7 @@ def set_override(
     record = ParticipantScheduleOverride(
         study_id=participant.study_id,
         participant_id=participant.id,
-        version=(previous.version if previous else 0) + 1,
+        version=next_version(previous),
         schedule=None if schedule is None else schedule.model_dump(mode="json"),
         reason=reason,
         created_by=user_id,

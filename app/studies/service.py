@@ -12,6 +12,7 @@ from app.audit import service as audit
 from app.audit.service import Actor
 from app.auth.models import StaffUser
 from app.auth.service import normalize_email
+from app.checkins.service import freeze_questionnaire, setup_study
 from app.errors import Conflict, Invalid, NotFound
 from app.pagination import Page, PageParams, map_page, paginate
 from app.patching import apply_patch
@@ -89,6 +90,7 @@ def create_study(session: Session, user: StaffUser, data: StudyCreate, now: date
     session.add(Membership(study_id=study.id, user_id=user.id, role=Role.owner, created_at=now))
     for arm in data.arms:
         session.add(Arm(study_id=study.id, **arm.model_dump()))
+    setup_study(session, study, now)
     audit.record(
         session,
         Actor("staff", str(user.id)),
@@ -160,6 +162,7 @@ def activate_study(session: Session, access: StudyAccess, actor: Actor, now: dat
     study.status = StudyStatus.active
     study.activated_at = study.updated_at = now
     session.add(study)
+    freeze_questionnaire(session, study.id, now)
     audit.record(
         session,
         actor,

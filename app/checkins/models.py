@@ -1,0 +1,80 @@
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.fields import id_field, json_field, utc_field
+
+
+class Questionnaire(SQLModel, table=True):
+    """One version of a study's check-in. A draft (frozen_at None) is edited in place;
+    once frozen, a change is a new version."""
+
+    __table_args__ = (UniqueConstraint("study_id", "version"),)
+
+    id: uuid.UUID = id_field()
+    study_id: uuid.UUID = Field(foreign_key="study.id", index=True)
+    version: int
+    items: list[dict[str, Any]] = json_field(list)
+    # Item packs loaded into it: name, source, licence.
+    packs: list[dict[str, Any]] = json_field(list)
+    created_at: datetime = utc_field()
+    frozen_at: datetime | None = utc_field(nullable=True)
+
+
+class RuleSetVersion(SQLModel, table=True):
+    __tablename__ = "rule_set"
+    __table_args__ = (UniqueConstraint("study_id", "version"),)
+
+    id: uuid.UUID = id_field()
+    study_id: uuid.UUID = Field(foreign_key="study.id", index=True)
+    version: int
+    body: dict[str, Any] = json_field()
+    created_by: uuid.UUID | None = Field(default=None, foreign_key="staff_user.id")
+    created_at: datetime = utc_field()
+
+
+class CheckIn(SQLModel, table=True):
+    """One check-in as the phone sent it, with the versions that judged it."""
+
+    __tablename__ = "checkin"
+    # A phone retrying a check-in sends the same client id: it is stored once.
+    __table_args__ = (UniqueConstraint("participant_id", "client_id"),)
+
+    id: uuid.UUID = id_field()
+    study_id: uuid.UUID = Field(foreign_key="study.id", index=True)
+    participant_id: uuid.UUID = Field(foreign_key="participant.id", index=True)
+    client_id: str = Field(max_length=64)
+    prompt_id: uuid.UUID | None = Field(default=None, foreign_key="prompt.id", index=True)
+    answered_at: datetime = utc_field()
+    # The phone's UTC offset when answering, in minutes (local time of day for analyses).
+    answered_offset_minutes: int
+    received_at: datetime = utc_field(index=True)
+    answers: dict[str, Any] = json_field()
+    questionnaire_version: int
+    rule_set_version: int | None = None
+    late: bool = False
+    body_digest: str = Field(max_length=64)
+    response: dict[str, Any] = json_field()
+
+
+class Detection(SQLModel, table=True):
+    """What the rule set found in a check-in."""
+
+    id: uuid.UUID = id_field()
+    checkin_id: uuid.UUID = Field(foreign_key="checkin.id", unique=True)
+    study_id: uuid.UUID = Field(foreign_key="study.id", index=True)
+    participant_id: uuid.UUID = Field(foreign_key="participant.id", index=True)
+    sequence: int = Field(description="The participant's n-th evaluated check-in")
+    at: datetime = utc_field()
+    rule_set_version: int
+    scores: dict[str, Any] = json_field()
+    needs: dict[str, Any] = json_field()
+    z: dict[str, Any] = json_field()
+    fired: list[str] = json_field(list)
+    qualifying: list[str] = json_field(list)
+    target: str | None = Field(default=None, max_length=40)
+    reason: str = Field(max_length=32)
+    distress: float | None = None

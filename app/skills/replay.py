@@ -1,0 +1,46 @@
+"""Replay recorded skill decisions: the same inputs, library and seed must give the same
+decision, or the trial record has changed."""
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from app.rules.process import Pole
+from app.skills.models import Delivery, SkillLibrary
+from app.skills.policies import PastDelivery, Personalization
+from app.skills.policies import select as select_skill
+from app.skills.service import skills_of
+from app.studies.models import Policy
+
+
+def replay_deliveries(session: Session, study_id: uuid.UUID) -> Iterator[dict[str, Any]]:
+    """Every recorded skill decision of the study whose replay differs, with both sides."""
+    libraries = {
+        library.version: skills_of(library)
+        for library in session.exec(select(SkillLibrary).where(SkillLibrary.study_id == study_id))
+    }
+    deliveries = session.exec(
+        select(Delivery)
+        .where(Delivery.study_id == study_id, col(Delivery.reason).is_distinct_from("safety"))
+        .order_by(col(Delivery.created_at), col(Delivery.id))
+    )
+    for delivery in deliveries:
+        inputs = delivery.inputs
+        target = inputs.get("target")
+        replayed = select_skill(
+            Policy(delivery.policy),
+            None if target is None else Pole(target),
+            libraries.get(delivery.library_version or -1, []),
+            Personalization.model_validate(inputs.get("personalization", {})),
+            [PastDelivery.model_validate(past) for past in inputs.get("history", [])],
+            delivery.seed,
+        )
+        recorded = (delivery.skill_key, delivery.reason, delivery.probabilities)
+        if (replayed.skill_key, replayed.reason, replayed.probabilities) != recorded:
+            yield {
+                "delivery_id": str(delivery.id),
+                "recorded": {"skill_key": delivery.skill_key, "reason": delivery.reason},
+                "replayed": {"skill_key": replayed.skill_key, "reason": replayed.reason},
+            }

@@ -1,0 +1,295 @@
+"""Skill libraries (versioned per study), preferences and clinicians' personalization."""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from app.audit import service as audit
+from app.audit.service import Actor
+from app.errors import Conflict, Invalid, NotFound
+from app.pagination import Page, PageParams, paginate
+from app.rules.process import Dimension
+from app.safety.models import StudyTailoring
+from app.skills.content import Skill, library_problems
+from app.skills.default_library import default_library
+from app.skills.models import Delivery, PersonalizationRecord, SkillLibrary, SkillPreferences
+from app.skills.policies import Personalization
+from app.studies.models import Participant
+from app.versioning import all_versions, latest_version, next_version
+
+
+def skills_of(library: SkillLibrary) -> list[Skill]:
+    return [Skill.model_validate(skill) for skill in library.skills]
+
+
+def _dump(skills: Sequence[Skill]) -> list[dict]:
+    return [skill.model_dump(mode="json", exclude_defaults=True) for skill in skills]
+
+
+def _check(skills: Sequence[Skill], field: str) -> None:
+    if problems := library_problems(skills):
+        path, message = problems[0]
+        raise Invalid(f"{field}.{path}", message)
+
+
+def create_default_library(session: Session, study_id: uuid.UUID, now: datetime) -> SkillLibrary:
+    """The published default ACT library, as version 1 of a new study's library."""
+    library = SkillLibrary(
+        study_id=study_id,
+        version=1,
+        name="Kairos ACT library",
+        skills=_dump(default_library()),
+        created_at=now,
+        published_at=now,
+    )
+    session.add(library)
+    return library
+
+
+def list_libraries(session: Session, study_id: uuid.UUID) -> list[SkillLibrary]:
+    return all_versions(session, SkillLibrary, SkillLibrary.study_id == study_id)
+
+
+def get_library(session: Session, study_id: uuid.UUID, library_id: uuid.UUID) -> SkillLibrary:
+    library = session.exec(
+        select(SkillLibrary).where(SkillLibrary.id == library_id, SkillLibrary.study_id == study_id)
+    ).first()
+    if library is None:
+        raise NotFound("No such skill library version", code="library_not_found")
+    return library
+
+
+def pinned_library(session: Session, study_id: uuid.UUID) -> SkillLibrary | None:
+    return session.exec(
+        select(SkillLibrary)
+        .join(StudyTailoring, col(StudyTailoring.library_id) == SkillLibrary.id)
+        .where(StudyTailoring.study_id == study_id)
+    ).first()
+
+
+def fork_library(
+    session: Session,
+    study_id: uuid.UUID,
+    actor: Actor,
+    user_id: uuid.UUID,
+    source_id: uuid.UUID | None,
+    name: str | None,
+    now: datetime,
+) -> SkillLibrary:
+    """A new draft copying a version of this study's library, or the default library."""
+    source = None if source_id is None else get_library(session, study_id, source_id)
+    latest = latest_version(session, SkillLibrary, SkillLibrary.study_id == study_id)
+    draft = SkillLibrary(
+        study_id=study_id,
+        version=next_version(latest),
+        name=name or (source.name if source else "Kairos ACT library"),
+        skills=list(source.skills) if source else _dump(default_library()),
+        forked_from=source.id if source else None,
+        created_by=user_id,
+        created_at=now,
+    )
+    session.add(draft)
+    _audit(session, actor, "library.fork", draft, now, {"from": str(source_id)})
+    session.commit()
+    session.refresh(draft)
+    return draft
+
+
+def _audit(
+    session: Session, actor: Actor, action: str, library: SkillLibrary, now: datetime, details: dict
+) -> None:
+    audit.record(
+        session,
+        actor,
+        action,
+        at=now,
+        resource_type="skill_library",
+        resource_id=library.id,
+        study_id=library.study_id,
+        details={"version": library.version, **details},
+    )
+
+
+def _require_draft(library: SkillLibrary) -> None:
+    if library.published_at is not None:
+        raise Conflict(
+            f"Version {library.version} is published and cannot change; fork it to edit",
+            code="library_published",
+        )
+
+
+def update_library(
+    session: Session,
+    library: SkillLibrary,
+    actor: Actor,
+    name: str | None,
+    skills: Sequence[Skill],
+    now: datetime,
+) -> SkillLibrary:
+    _require_draft(library)
+    _check(skills, "body")
+    library.skills = _dump(skills)
+    if name is not None:
+        library.name = name
+    session.add(library)
+    _audit(session, actor, "library.update", library, now, {"skills": len(skills)})
+    session.commit()
+    session.refresh(library)
+    return library
+
+
+def publish_library(
+    session: Session, library: SkillLibrary, actor: Actor, now: datetime
+) -> SkillLibrary:
+    _require_draft(library)
+    if not library.skills:
+        raise Conflict("An empty library cannot be published", code="library_empty")
+    library.published_at = now
+    session.add(library)
+    _audit(session, actor, "library.publish", library, now, {})
+    session.commit()
+    session.refresh(library)
+    return library
+
+
+def pin_library(
+    session: Session, library: SkillLibrary, actor: Actor, now: datetime
+) -> SkillLibrary:
+    if library.published_at is None:
+        raise Conflict("Only a published library can be pinned", code="library_not_published")
+    tailoring = session.get_one(StudyTailoring, library.study_id)
+    tailoring.library_id = library.id
+    tailoring.updated_at = now
+    session.add(tailoring)
+    _audit(session, actor, "library.pin", library, now, {})
+    session.commit()
+    return library
+
+
+# --- preferences and personalization -------------------------------------------------
+
+
+def preferences_of(session: Session, participant_id: uuid.UUID) -> SkillPreferences | None:
+    return session.get(SkillPreferences, participant_id)
+
+
+def save_preferences(
+    session: Session, participant: Participant, values: dict, now: datetime
+) -> SkillPreferences:
+    record = session.get(SkillPreferences, participant.id) or SkillPreferences(
+        participant_id=participant.id, updated_at=now
+    )
+    for field, value in values.items():
+        setattr(record, field, sorted(value) if isinstance(value, set | list) else value)
+    record.updated_at = now
+    session.add(record)
+    session.commit()
+    session.refresh(record)
+    return record
+
+
+def personalization_record(
+    session: Session, participant_id: uuid.UUID
+) -> PersonalizationRecord | None:
+    return session.get(PersonalizationRecord, participant_id)
+
+
+def save_personalization(
+    session: Session,
+    participant: Participant,
+    actor: Actor,
+    user_id: uuid.UUID,
+    disabled: set[str],
+    thresholds: dict[Dimension, float],
+    extra: Sequence[Skill],
+    now: datetime,
+) -> PersonalizationRecord:
+    _check(extra, "body.extra_skills")
+    record = session.get(PersonalizationRecord, participant.id) or PersonalizationRecord(
+        participant_id=participant.id,
+        study_id=participant.study_id,
+        updated_by=user_id,
+        updated_at=now,
+    )
+    record.disabled_skills = sorted(disabled)
+    record.threshold_overrides = {str(key): value for key, value in thresholds.items()}
+    record.extra_skills = _dump(extra)
+    record.updated_by, record.updated_at = user_id, now
+    session.add(record)
+    audit.record(
+        session,
+        actor,
+        "participant.personalization",
+        at=now,
+        resource_type="participant",
+        resource_id=participant.id,
+        study_id=participant.study_id,
+        details={"disabled": record.disabled_skills, "thresholds": record.threshold_overrides},
+    )
+    session.commit()
+    session.refresh(record)
+    return record
+
+
+def personalization_for(session: Session, participant_id: uuid.UUID) -> Personalization:
+    """The participant's preferences and the clinician's settings, as the policy sees them."""
+    preferences = preferences_of(session, participant_id)
+    record = personalization_record(session, participant_id)
+    return Personalization(
+        preferred_skills=set(preferences.preferred_skills) if preferences else set(),
+        disliked_skills=set(preferences.disliked_skills) if preferences else set(),
+        preferred_modalities=set(preferences.preferred_modalities) if preferences else set(),
+        disliked_modalities=set(preferences.disliked_modalities) if preferences else set(),
+        disabled_skills=set(record.disabled_skills) if record else set(),
+        extra_skills=[Skill.model_validate(skill) for skill in record.extra_skills]
+        if record
+        else [],
+    )
+
+
+def list_deliveries(
+    session: Session, participant_id: uuid.UUID, page: PageParams
+) -> Page[Delivery]:
+    query = (
+        select(Delivery)
+        .where(Delivery.participant_id == participant_id)
+        .order_by(col(Delivery.created_at).desc(), col(Delivery.id))
+    )
+    return paginate(session, query, page)
+
+
+def record_feedback(
+    session: Session,
+    participant: Participant,
+    delivery_id: uuid.UUID,
+    opened: bool | None,
+    completed: bool | None,
+    helpfulness: int | None,
+    distress_after: int | None,
+    now: datetime,
+) -> Delivery:
+    """The participant's feedback on an offered skill; helpfulness feeds the tailored policy."""
+    delivery = session.exec(
+        select(Delivery).where(
+            Delivery.id == delivery_id, Delivery.participant_id == participant.id
+        )
+    ).first()
+    if delivery is None:
+        raise NotFound("No such delivery", code="delivery_not_found")
+    if delivery.skill_key is None:
+        raise Conflict("No skill was offered with this check-in", code="no_skill_offered")
+    if opened and delivery.opened_at is None:
+        delivery.opened_at = now
+    if completed and delivery.completed_at is None:
+        delivery.completed_at = now
+    if helpfulness is not None:
+        delivery.helpfulness = helpfulness
+    if distress_after is not None:
+        delivery.distress_after = distress_after
+    delivery.feedback_at = now
+    session.add(delivery)
+    session.commit()
+    session.refresh(delivery)
+    return delivery
