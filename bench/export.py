@@ -1,7 +1,7 @@
-"""Export benchmark (not a test): 1,000,000 prompts out as CSV, against PostgreSQL's COPY.
+"""Export benchmark (not a test): 1,000,000 check-ins out as CSV, against PostgreSQL's COPY.
 
 Creates a throwaway database on the PostgreSQL server (KAIROS_BENCH_POSTGRES_URL, default
-the test server), migrates it, bulk-loads prompts with COPY, then in the same run times
+the test server), migrates it, bulk-loads check-ins with COPY, then in the same run times
 
   1. the export code path the API and `kairos export` use (server-side cursor, batches,
      CSV writer), with peak resident memory sampled while it runs, and
@@ -11,6 +11,7 @@ Run:  .venv/bin/python bench/export.py [--rows 1000000] [--participants 2000]
 """
 
 import argparse
+import json
 import os
 import secrets
 import sys
@@ -29,6 +30,8 @@ from sqlmodel import Session
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.audit.service import SYSTEM
+from app.checkins.questionnaire import default_items
+from app.checkins.service import setup_study
 from app.db import make_engine
 from app.export import service as exports
 from app.export.formats import Format
@@ -61,7 +64,8 @@ def libpq_url(url: str) -> str:
 
 
 def load(url: str, rows: int, participants: int) -> uuid.UUID:
-    """One study, three arms, `participants` people and `rows` prompts spread over them."""
+    """One study (default questionnaire, rule set and library), three arms, `participants`
+    people and `rows` check-ins spread over them, each with a full set of answers."""
     study_id, user_id = uuid.uuid4(), uuid.uuid4()
     arms = [
         (uuid.uuid4(), key, policy)
@@ -72,6 +76,7 @@ def load(url: str, rows: int, participants: int) -> uuid.UUID:
         ]
     ]
     people = [(uuid.uuid4(), arms[n % 3][0]) for n in range(participants)]
+    items = default_items()
     with psycopg.connect(libpq_url(url)) as connection, connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO staff_user (id, email, password_hash, is_active, created_at) "
@@ -110,34 +115,42 @@ def load(url: str, rows: int, participants: int) -> uuid.UUID:
                         START,
                     )
                 )
+        connection.commit()
+        engine = make_engine(url)
+        with Session(engine) as session:
+            setup_study(session, session.get_one(Study, study_id), START)
+            session.commit()
+        engine.dispose()
         per_person = -(-rows // participants)
         with cursor.copy(
-            "COPY prompt (id, study_id, participant_id, slot, scheduled_at, window_start,"
-            " window_end, expires_at, status, attempts, created_at, sent_at, answered_at)"
-            " FROM STDIN"
+            "COPY checkin (id, study_id, participant_id, client_id, answered_at,"
+            " answered_offset_minutes, received_at, answers, questionnaire_version,"
+            " rule_set_version, late, body_digest, response) FROM STDIN"
         ) as copy:
             written = 0
-            for day in range(per_person):
-                at = START + timedelta(hours=day * 8 + 1)
+            for n in range(per_person):
+                at = START + timedelta(hours=n * 5 + 1)
                 for person_id, _ in people:
                     if written == rows:
                         break
-                    answered = written % 3 == 0
+                    answers = {
+                        item.key: (written + index * 7) % 101 for index, item in enumerate(items)
+                    }
                     copy.write_row(
                         (
                             uuid.uuid4(),
                             study_id,
                             person_id,
-                            f"slot-{day}",
+                            f"c-{written}",
                             at,
-                            at,
-                            at + timedelta(hours=1),
-                            at + timedelta(hours=2),
-                            "answered" if answered else "expired",
+                            60,
+                            at + timedelta(seconds=3),
+                            json.dumps(answers),
                             1,
-                            START,
-                            at,
-                            at + timedelta(minutes=7) if answered else None,
+                            1,
+                            False,
+                            "0" * 64,
+                            "{}",
                         )
                     )
                     written += 1
@@ -178,7 +191,7 @@ def measure(engine: Engine, ctx: StudyContext, fmt: Format) -> tuple[float, int,
     began = time.perf_counter()
     size = 0
     with PeakRss() as rss:
-        for chunk in job.table(TABLES["prompts"]):
+        for chunk in job.table(TABLES["checkins"]):
             size += len(chunk)
     return time.perf_counter() - began, size, rss.peak, baseline
 
@@ -193,11 +206,11 @@ def main() -> None:
         upgrade(url)
         began = time.perf_counter()
         study_id = load(url, args.rows, args.participants)
-        print(f"loaded {args.rows:,} prompts in {time.perf_counter() - began:.1f} s")
+        print(f"loaded {args.rows:,} check-ins in {time.perf_counter() - began:.1f} s")
         engine = make_engine(url)
         with Session(engine) as session:
             ctx = exports.study_context(session, session.get_one(Study, study_id))
-        spec, filters = TABLES["prompts"], exports.Filters()
+        spec, filters = TABLES["checkins"], exports.Filters()
         results = {fmt: measure(engine, ctx, fmt) for fmt in Format}
 
         query = exports.table_query(spec, ctx, filters, frozenset(TEXT_RENDERERS))
@@ -216,7 +229,7 @@ def main() -> None:
                 copied += len(block)
         ceiling = time.perf_counter() - began
 
-        print(f"table: prompts, rows: {args.rows:,}, participants: {args.participants:,}")
+        print(f"table: check-ins, rows: {args.rows:,}, participants: {args.participants:,}")
         for fmt, (seconds, size, peak, baseline) in results.items():
             print(
                 f"kairos export {fmt:8s} {seconds:6.2f} s {args.rows / seconds:10,.0f} rows/s "
