@@ -392,3 +392,20 @@ def test_prefetching_hands_over_every_batch_and_the_producers_error() -> None:
     assert next(batches) == 1
     with pytest.raises(RuntimeError, match="connection lost"):
         next(batches)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "ndjson"])
+def test_relative_dates_leave_no_date_in_any_table(
+    client: TestClient, owner: dict, world: dict, fmt: str
+) -> None:
+    bundle = client.get(
+        f"/v1/studies/{world['study']['id']}/exports/bundle",
+        params={"format": fmt, "dates": "relative"},
+        headers=owner,
+    )
+    archive = zipfile.ZipFile(io.BytesIO(bundle.content))
+    book = json.loads(archive.read("codebook.json"))
+    for table in book["tables"]:
+        content = archive.read(f"{table['name']}.{fmt}")
+        assert b"2026-" not in content, table["name"]
+        assert columns_of(fmt, content) == [c["name"] for c in table["columns"]]

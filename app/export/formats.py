@@ -49,7 +49,8 @@ def _json_value(value: Any) -> Any:
 
 
 def _json_text(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, default=_json_value, ensure_ascii=False)
+    # As the JSON columns store it, so CSV cells match PostgreSQL's COPY of them.
+    return None if value is None else json.dumps(value, default=_json_value)
 
 
 def _csv_bool(value: bool | None) -> str | None:
