@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from app.api import (
     auth,
     checkins,
+    exports,
     health,
     me,
     participants,
@@ -69,6 +70,7 @@ def create_app(
         prompts,
         tailoring,
         checkins,
+        exports,
     ):
         app.include_router(module.router)
     return app

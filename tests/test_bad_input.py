@@ -33,6 +33,7 @@ _SCHEDULE = {"fixed_times": ["09:00"], "last_day": 28}
 _WINDOWS = "body.schedule.windows"
 _NO_ID = "00000000-0000-4000-8000-000000000000"
 
+EXPORT = "/v1/studies/{active}/exports/prompts"
 # (method, path template, body, status, field or None)
 CASES: list[tuple[str, str, Any, int, str | None]] = [
     ("POST", "/v1/studies", {**STUDY, "name": 7}, 422, "body.name"),
@@ -348,6 +349,39 @@ CASES: list[tuple[str, str, Any, int, str | None]] = [
         422,
         "body.answered_at",
     ),
+    (
+        "POST",
+        "/v1/studies/{active}/participants/{person_id}/erase",
+        {"pseudonym": "not-them"},
+        422,
+        "body.pseudonym",
+    ),
+    ("POST", "/v1/studies/{active}/participants/{person_id}/erase", {}, 422, "body.pseudonym"),
+    (
+        "POST",
+        "/v1/studies/{active}/participants/{person_id}/erase",
+        {"pseudonym": "x", "also": "devices"},
+        422,
+        "body.also",
+    ),
+    ("GET", EXPORT + "?start=2026-03-01T00:00:00", None, 422, "query.start"),
+    ("GET", EXPORT + "?start=yesterday", None, 422, "query.start"),
+    (
+        "GET",
+        EXPORT + "?start=2026-03-02T00:00:00Z&end=2026-03-01T00:00:00Z",
+        None,
+        422,
+        "query.end",
+    ),
+    ("GET", EXPORT + "?format=xlsx", None, 422, "query.format"),
+    ("GET", EXPORT + "?dates=fuzzy", None, 422, "query.dates"),
+    ("GET", EXPORT + "?arm=placebo", None, 422, "query.arm"),
+    ("GET", EXPORT + "?arm=Bad%20Key", None, 422, "query.arm[0]"),
+    ("GET", EXPORT + "?participant=NOBODY", None, 422, "query.participant"),
+    ("GET", EXPORT + "?participant=has%20space", None, 422, "query.participant[0]"),
+    ("GET", "/v1/studies/{active}/exports/secrets", None, 422, "path.table"),
+    ("GET", "/v1/studies/{active}/exports/bundle?format=xlsx", None, 422, "query.format"),
+    ("GET", "/v1/studies/{active}/codebook?format=pdf", None, 422, "query.format"),
 ]
 
 

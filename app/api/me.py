@@ -1,12 +1,13 @@
 """What a participant's phone calls with its participant token."""
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
 
 from app.api.deps import CurrentParticipant, NowDep, SessionDep, participant_actor
+from app.studies import data_rights
 from app.studies import participants as service
 from app.studies.models import Participant, ParticipantStatus, Study
 from app.studies.schemas import ParticipantSelfUpdate
@@ -86,6 +87,12 @@ def update_me(
     """The phone reports a new time zone (travel) or the reader's language."""
     service.update_participant(session, participant_actor(participant), participant, data, now)
     return _me_out(session, participant)
+
+
+@router.get("/me/data")
+def read_my_data(participant: CurrentParticipant, session: SessionDep, now: NowDep) -> Any:
+    """Everything stored about you, table by table, as JSON."""
+    return data_rights.personal_data(session, participant, now)
 
 
 @router.put("/me/device", response_model=DeviceOut)

@@ -1,6 +1,7 @@
 import uuid
 
 from fastapi import APIRouter, status
+from pydantic import BaseModel, Field
 
 from app.api.deps import (
     CareStudy,
@@ -13,6 +14,7 @@ from app.api.deps import (
     staff_actor,
 )
 from app.pagination import Page, PageDep, map_page
+from app.studies import data_rights
 from app.studies import participants as service
 from app.studies.models import ParticipantStatus
 from app.studies.schemas import (
@@ -24,8 +26,14 @@ from app.studies.schemas import (
     ParticipantUpdate,
     StatusChange,
 )
+from app.types import INPUT, Pseudonym
 
 router = APIRouter(prefix="/v1/studies/{study_id}", tags=["participants"])
+
+
+class ErasureIn(BaseModel):
+    model_config = INPUT
+    pseudonym: Pseudonym = Field(description="The participant's pseudonym, to confirm")
 
 
 @router.post(
@@ -121,3 +129,21 @@ def list_allocations(
 ) -> Page[AllocationOut]:
     """The allocation sequence as drawn, for audit and replay (owners and researchers)."""
     return map_page(service.list_allocations(session, access, page), AllocationOut.model_validate)
+
+
+@router.post("/participants/{participant_id}/erase", response_model=ParticipantOut)
+def erase_participant(
+    participant_id: uuid.UUID,
+    data: ErasureIn,
+    access: ManageStudy,
+    session: SessionDep,
+    user: CurrentStaff,
+    now: NowDep,
+) -> ParticipantOut:
+    """Erase the person's data from every table; the row stays as a tombstone (idempotent).
+
+    The allocation stays as the trial record; the person is withdrawn if still taking part.
+    """
+    participant = service.get_participant(session, access, participant_id)
+    data_rights.erase(session, staff_actor(user), participant, data.pseudonym, now)
+    return service.participant_outs(session, access, [participant])[0]

@@ -91,6 +91,8 @@ class Participant(SQLModel, table=True):
     created_at: datetime = utc_field()
     enrolled_at: datetime | None = utc_field(nullable=True)
     status_changed_at: datetime = utc_field()
+    # Set when the person's data was erased; the row stays as a tombstone with the pseudonym.
+    erased_at: datetime | None = utc_field(nullable=True)
 
 
 class Allocation(SQLModel, table=True):

@@ -133,6 +133,9 @@ class ParticipantOut(BaseModel):
     arm_concealed: bool
     created_at: datetime
     enrolled_at: datetime | None
+    erased_at: datetime | None = Field(
+        description="When the person's data was erased; the row is then a tombstone"
+    )
 
 
 class EnrollmentCodeOut(BaseModel):

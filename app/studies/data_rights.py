@@ -1,0 +1,119 @@
+"""Participant data rights: erasure and access, generically over every table.
+
+A table holds a person's data when it has a `participant_id` column or a foreign key to
+the participant, or a foreign key to a row of such a table (a detection of a check-in,
+say). The walk is over the metadata, so a table added
+later is covered without changing this module. The participant row stays as a tombstone
+with the pseudonym; the allocation stays as the trial record (the randomization sequence
+must replay without holes), carrying no personal field.
+"""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from fastapi.encoders import jsonable_encoder
+from sqlalchemy import ColumnElement, Table, delete, or_, select
+from sqlmodel import Session
+
+from app.audit import service as audit
+from app.audit.service import Actor
+from app.db import metadata
+from app.errors import Invalid
+from app.studies.models import Allocation, Participant, ParticipantStatus
+
+PARTICIPANT_TABLE: Table = Participant.__table__  # type: ignore[attr-defined]
+# Kept on erasure: the randomization record, needed to replay the allocation sequence.
+RETAINED = frozenset({Allocation.__tablename__})
+# Never shown, not even to the person: digests of their secrets.
+SECRET_SUFFIX = "_hash"
+S = ParticipantStatus
+TAKING_PART = frozenset({S.invited, S.active, S.paused})
+
+
+def personal_tables(participant_id: uuid.UUID) -> dict[Table, ColumnElement[bool]]:
+    """Every table holding rows of this participant, parents first, with the predicate."""
+    owned: dict[Table, ColumnElement[bool]] = {}
+    for table in metadata.sorted_tables:
+        if table is PARTICIPANT_TABLE:
+            continue
+        conditions: list[ColumnElement[bool]] = []
+        if "participant_id" in table.c:  # with or without a foreign key
+            conditions.append(table.c.participant_id == participant_id)
+        for key in table.foreign_keys:
+            parent = key.column.table
+            if parent is PARTICIPANT_TABLE and key.parent.name != "participant_id":
+                conditions.append(key.parent == participant_id)
+            elif parent in owned:
+                conditions.append(key.parent.in_(select(key.column).where(owned[parent])))
+        if conditions:
+            owned[table] = or_(*conditions)
+    return owned
+
+
+def erase(
+    session: Session, actor: Actor, participant: Participant, pseudonym: str, now: datetime
+) -> Participant:
+    """Remove the person's data from every table and keep a tombstone; idempotent."""
+    if pseudonym != participant.pseudonym:
+        raise Invalid(
+            "body.pseudonym",
+            "Type the participant's pseudonym to confirm the erasure",
+            code="pseudonym_mismatch",
+        )
+    if participant.erased_at is not None:
+        return participant
+    removed: dict[str, int] = {}
+    for table, condition in reversed(personal_tables(participant.id).items()):
+        if table.name not in RETAINED:
+            removed[table.name] = session.execute(delete(table).where(condition)).rowcount
+    participant.external_ref = None
+    participant.strata = {}
+    participant.locale = None
+    participant.erased_at = now
+    if participant.status in {
+        ParticipantStatus.invited,
+        ParticipantStatus.active,
+        ParticipantStatus.paused,
+    }:
+        participant.status = ParticipantStatus.withdrawn
+        participant.status_changed_at = now
+    session.add(participant)
+    audit.record(
+        session,
+        actor,
+        "participant.erase",
+        at=now,
+        resource_type="participant",
+        resource_id=participant.id,
+        study_id=participant.study_id,
+        details={"pseudonym": participant.pseudonym, "rows_removed": removed},
+    )
+    session.commit()
+    session.refresh(participant)
+    return participant
+
+
+def _visible(row: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in row.items() if not name.endswith(SECRET_SUFFIX)}
+
+
+def personal_data(session: Session, participant: Participant, now: datetime) -> dict[str, Any]:
+    """Everything stored about the person, table by table, as JSON-ready data."""
+    person = _visible(participant.model_dump())
+    tables: dict[str, list[dict[str, Any]]] = {}
+    for table, condition in personal_tables(participant.id).items():
+        rows = session.execute(select(table).where(condition)).mappings()
+        tables[table.name] = [_visible(dict(row)) for row in rows]
+    audit.record(
+        session,
+        Actor("participant", str(participant.id)),
+        "participant.data_access",
+        at=now,
+        resource_type="participant",
+        resource_id=participant.id,
+        study_id=participant.study_id,
+        details={"rows": {name: len(rows) for name, rows in tables.items()}},
+    )
+    session.commit()
+    return jsonable_encoder({"participant": person, "tables": tables, "exported_at": now})

@@ -1,0 +1,411 @@
+"""Exports: round-trips in every format, the codebook, filters, scoping, roles and audit."""
+
+import csv
+import io
+import json
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session, select
+
+from app.audit.models import AuditEvent
+from app.audit.service import SYSTEM
+from app.clock import FrozenClock
+from app.export import service
+from app.export.formats import Format
+from app.export.tables import TABLES
+from app.scheduling.models import Prompt, PromptAttempt, PromptStatus
+from app.studies.models import Study
+from tests.conftest import START
+from tests.test_checkins import FUSED, checkin
+
+
+def add_prompts(session: Session, study_id: str, participant_id: str, count: int) -> None:
+    """Prompts as the planner writes them: one a day at 23:00 UTC from the start; the first
+    was pushed once (as dispatch records it) and answered."""
+    for day in range(count):
+        at = START.replace(hour=23) + timedelta(days=day)
+        prompt_id = uuid.uuid4()
+        session.add(
+            Prompt(
+                id=prompt_id,
+                study_id=uuid.UUID(study_id),
+                participant_id=uuid.UUID(participant_id),
+                slot=f"2026-03-{2 + day:02d}/evening",
+                scheduled_at=at,
+                window_start=at,
+                window_end=at + timedelta(hours=1),
+                expires_at=at + timedelta(hours=2),
+                status=PromptStatus.answered if day == 0 else PromptStatus.planned,
+                attempts=1 if day == 0 else 0,
+                created_at=START,
+                sent_at=at if day == 0 else None,
+                answered_at=at + timedelta(minutes=5) if day == 0 else None,
+            )
+        )
+        if day == 0:
+            session.flush()
+            session.add(
+                PromptAttempt(
+                    prompt_id=prompt_id,
+                    participant_id=uuid.UUID(participant_id),
+                    kind="prompt",
+                    at=at,
+                    outcome="sent",
+                    worker="w-1",
+                )
+            )
+    session.commit()
+
+
+def iso(at: datetime) -> str:
+    """How text formats write a UTC timestamp."""
+    return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse(fmt: str, content: bytes) -> list[dict[str, Any]]:
+    if fmt == "csv":
+        return list(csv.DictReader(io.StringIO(content.decode())))
+    if fmt == "ndjson":
+        return [json.loads(line) for line in content.decode().splitlines()]
+    return pq.read_table(io.BytesIO(content)).to_pylist()
+
+
+def columns_of(fmt: str, content: bytes) -> list[str]:
+    if fmt == "csv":
+        return next(csv.reader(io.StringIO(content.decode())))
+    if fmt == "ndjson":
+        return list(json.loads(content.decode().splitlines()[0]))
+    return pq.read_schema(io.BytesIO(content)).names
+
+
+@pytest.fixture
+def world(
+    client: TestClient,
+    owner: dict,
+    make_study: Callable,
+    enroll: Callable,
+    session: Session,
+    make_staff: Callable,
+    clock: FrozenClock,
+) -> dict[str, Any]:
+    study = make_study(stratify_by=["site"])
+    people = [
+        enroll(
+            study["id"], pseudonym=f"P-{n}", strata={"site": site}, external_ref=f"x{n}@mail.org"
+        )
+        for n, site in enumerate(["north", "south", "north"])
+    ]
+    for person in people:
+        add_prompts(session, study["id"], person["id"], 3)
+    client.put(
+        "/v1/me/device",
+        json={"token": "fcm-secret-device-token", "platform": "android"},
+        headers=people[0]["headers"],
+    )
+    other = make_study(name="Another study")
+    stranger = enroll(other["id"], pseudonym="STRANGER-1", external_ref="stranger@mail.org")
+    add_prompts(session, other["id"], stranger["id"], 2)
+    clock.set(START + timedelta(minutes=2))
+    # Every person checks in through the API; P-1 also screens positive for risk.
+    for n, person in enumerate([*people, stranger]):
+        posted = client.post(
+            "/v1/checkins", json=checkin(FUSED, client_id=f"c-{n}"), headers=person["headers"]
+        )
+        assert posted.status_code == 201, posted.text
+    risky = client.post(
+        "/v1/checkins",
+        json=checkin({**FUSED, "risk": 85}, client_id="c-risk"),
+        headers=people[1]["headers"],
+    )
+    assert risky.json()["safety"]["tier"] == "high"
+    allocations = client.get(f"/v1/studies/{study['id']}/allocations", headers=owner).json()
+    arms = {row["participant_id"]: row["arm_key"] for row in allocations["items"]}
+    return {"study": study, "people": people, "arms": arms, "other": other}
+
+
+def export(client: TestClient, world: dict, headers: dict, table: str, **params: Any) -> Any:
+    return client.get(
+        f"/v1/studies/{world['study']['id']}/exports/{table}", params=params, headers=headers
+    )
+
+
+@pytest.mark.parametrize("fmt", ["csv", "ndjson", "parquet"])
+def test_every_table_round_trips_and_the_codebook_describes_every_column(
+    client: TestClient, owner: dict, world: dict, fmt: str
+) -> None:
+    study_id = world["study"]["id"]
+    book = client.get(f"/v1/studies/{study_id}/codebook", headers=owner).json()
+    described = {t["name"]: [c["name"] for c in t["columns"]] for t in book["tables"]}
+    assert set(described) == {
+        "participants",
+        "allocations",
+        "prompts",
+        "prompt_attempts",
+        "checkins",
+        "detections",
+        "deliveries",
+        "safety_events",
+    }
+    by_pseudonym = {p["pseudonym"]: world["arms"][p["id"]] for p in world["people"]}
+    for table in described:
+        response = export(client, world, owner, table, format=fmt)
+        assert response.status_code == 200, response.text
+        assert columns_of(fmt, response.content) == described[table]
+        rows = parse(fmt, response.content)
+        expected = {"P-1"} if table == "safety_events" else set(by_pseudonym)
+        assert {row["participant"] for row in rows} == expected, table
+        for row in rows:
+            assert row["arm"] == by_pseudonym[row["participant"]]
+    participants = parse(fmt, export(client, world, owner, "participants", format=fmt).content)
+    sites = {row["participant"]: row["stratum_site"] for row in participants}
+    assert sites == {"P-0": "north", "P-1": "south", "P-2": "north"}
+    assert {row["status"] for row in participants} == {"active"}
+    assert [row["erased"] for row in participants] == (
+        ["false"] * 3 if fmt == "csv" else [False] * 3
+    )
+    allocations = parse(fmt, export(client, world, owner, "allocations", format=fmt).content)
+    assert {(row["stratum"], str(row["sequence_no"])) for row in allocations} == {
+        ("site=north", "0"),
+        ("site=north", "1"),
+        ("site=south", "0"),
+    }
+    assert {row["seed"] for row in allocations} == {world["study"]["randomization_seed"]}
+    prompts = parse(fmt, export(client, world, owner, "prompts", format=fmt).content)
+    assert len(prompts) == 9
+    answered = [row for row in prompts if row["status"] == "answered"]
+    assert len(answered) == 3 and {str(row["attempts"]) for row in answered} == {"1"}
+    checkins = parse(fmt, export(client, world, owner, "checkins", format=fmt).content)
+    assert sorted(row["checkin"] for row in checkins) == ["c-0", "c-1", "c-2", "c-risk"]
+    for row in checkins:
+        assert float(row["item_cognition_fused"]) == 90 and float(row["item_emotion_open"]) == 70
+    assert {float(row["item_risk"]) for row in checkins} == {0, 85}
+    detections = parse(fmt, export(client, world, owner, "detections", format=fmt).content)
+    fused = [row for row in detections if row["checkin"] != "c-risk"]
+    assert {row["target"] for row in fused} == {"cognitive_fusion"}
+    assert all(row["score_cognitive_fusion"] not in (None, "") for row in fused)
+    deliveries = parse(fmt, export(client, world, owner, "deliveries", format=fmt).content)
+    arm_policy = {"tailored": "tailored", "random": "random", "assessment": "assessment_only"}
+    for row in deliveries:
+        assert row["policy"] == arm_policy[row["arm"]]
+        probabilities = row["probabilities"]
+        if isinstance(probabilities, str):
+            probabilities = json.loads(probabilities)
+        assert not probabilities or abs(sum(probabilities.values()) - 1) < 1e-9
+    [event] = parse(fmt, export(client, world, owner, "safety_events", format=fmt).content)
+    assert (event["checkin"], event["tier"]) == ("c-risk", "high")
+    attempts = parse(fmt, export(client, world, owner, "prompt_attempts", format=fmt).content)
+    assert {(row["slot"], row["kind"], row["outcome"]) for row in attempts} == {
+        ("2026-03-02/evening", "prompt", "sent")
+    }
+    first = answered[0]["scheduled_at"]
+    expected = START.replace(hour=23)
+    assert first == (expected if fmt == "parquet" else iso(expected))
+
+
+def test_exports_hold_no_other_study_and_no_device_or_contact_data(
+    client: TestClient, owner: dict, world: dict
+) -> None:
+    for fmt in ("csv", "ndjson"):
+        bundle = client.get(
+            f"/v1/studies/{world['study']['id']}/exports/bundle",
+            params={"format": fmt},
+            headers=owner,
+        )
+        assert bundle.status_code == 200
+        archive = zipfile.ZipFile(io.BytesIO(bundle.content))
+        assert sorted(archive.namelist()) == sorted(
+            [f"{name}.{fmt}" for name in TABLES] + ["codebook.json", "codebook.md"]
+        )
+        everything = b"".join(archive.read(name) for name in archive.namelist())
+        for secret in (b"STRANGER", b"fcm-secret-device-token", b"@mail.org", b"Another study"):
+            assert secret not in everything
+        # Internal ids appear only inside the skill decisions' seed material.
+        without_seeds = everything.replace(b"\\u001f", b"\x1f")
+        for person in world["people"]:
+            seeded = f"\x1fskill\x1f{person['id']}\x1f".encode()
+            assert without_seeds.replace(seeded, b"").count(person["id"].encode()) == 0
+        book = json.loads(archive.read("codebook.json"))
+        assert {arm["key"] for arm in book["arms"]} == {"tailored", "random", "assessment"}
+        assert "# Codebook: Tailoring pilot" in archive.read("codebook.md").decode()
+
+
+def test_bundle_in_parquet_reads_back(client: TestClient, owner: dict, world: dict) -> None:
+    bundle = client.get(
+        f"/v1/studies/{world['study']['id']}/exports/bundle?format=parquet", headers=owner
+    )
+    archive = zipfile.ZipFile(io.BytesIO(bundle.content))
+    assert pq.read_table(io.BytesIO(archive.read("prompts.parquet"))).num_rows == 9
+
+
+def test_filters_by_participant_arm_and_date(client: TestClient, owner: dict, world: dict) -> None:
+    for fmt in ("csv", "ndjson"):
+        only = export(client, world, owner, "prompts", format=fmt, participant=["P-0", "P-2"])
+        assert {row["participant"] for row in parse(fmt, only.content)} == {"P-0", "P-2"}
+    arm = world["arms"][world["people"][1]["id"]]
+    by_arm = parse(
+        "ndjson", export(client, world, owner, "prompts", format="ndjson", arm=arm).content
+    )
+    assert by_arm and {row["arm"] for row in by_arm} == {arm}
+    day_two = START.replace(hour=23) + timedelta(days=1)
+    window = export(
+        client,
+        world,
+        owner,
+        "prompts",
+        format="ndjson",
+        start=day_two.isoformat(),
+        end=(day_two + timedelta(days=1)).isoformat(),
+    )
+    rows = parse("ndjson", window.content)
+    assert len(rows) == 3 and {row["scheduled_at"] for row in rows} == {iso(day_two)}
+    assert export(client, world, owner, "prompts", start="2030-01-01T00:00:00Z").text == (
+        "participant,arm,slot,scheduled_at,window_start,window_end,expires_at,status,attempts,"
+        "reminders_sent,created_at,sent_at,opened_at,answered_at,status_reason\n"
+    )
+
+
+def test_relative_dates_replace_timestamps_with_study_day_and_local_time(
+    client: TestClient, owner: dict, world: dict
+) -> None:
+    study_id = world["study"]["id"]
+    response = export(client, world, owner, "prompts", format="ndjson", dates="relative")
+    rows = parse("ndjson", response.content)
+    book = client.get(f"/v1/studies/{study_id}/codebook?dates=relative", headers=owner).json()
+    prompt_columns = next(t for t in book["tables"] if t["name"] == "prompts")["columns"]
+    assert list(rows[0]) == [c["name"] for c in prompt_columns]
+    assert "2026" not in response.text
+    # Enrolled 2026-03-02 10:00 in Berlin (day 1); 23:00 UTC is 00:00 the next local day.
+    first = rows[0]
+    assert (first["scheduled_day"], first["scheduled_time"]) == (2, "00:00:00")
+    assert (first["created_day"], first["created_time"]) == (1, "10:00:00")
+    assert first["opened_day"] is None and first["opened_time"] is None
+    assert sorted({row["scheduled_day"] for row in rows}) == [2, 3, 4]
+    table = pq.read_table(
+        io.BytesIO(
+            export(client, world, owner, "prompts", format="parquet", dates="relative").content
+        )
+    )
+    assert table.column("scheduled_day").to_pylist()[:1] == [2]
+
+
+def test_only_owners_and_researchers_export(
+    client: TestClient, owner: dict, world: dict, make_staff: Callable
+) -> None:
+    study_id = world["study"]["id"]
+    for role, expected in [("researcher", 200), ("clinician", 403), ("viewer", 403)]:
+        headers = make_staff(f"{role}@example.org")
+        client.put(
+            f"/v1/studies/{study_id}/members",
+            json={"email": f"{role}@example.org", "role": role},
+            headers=owner,
+        )
+        for path in ("exports/prompts", "exports/bundle", "codebook", "replay"):
+            response = client.get(f"/v1/studies/{study_id}/{path}", headers=headers)
+            assert response.status_code == expected, (role, path, response.text)
+
+
+def test_every_export_is_an_audit_event(client: TestClient, owner: dict, world: dict) -> None:
+    study_id = world["study"]["id"]
+    export(client, world, owner, "prompts", format="parquet", participant="P-1")
+    client.get(f"/v1/studies/{study_id}/exports/bundle", headers=owner)
+    events = client.get(
+        f"/v1/studies/{study_id}/audit-events", params={"action": "export.table"}, headers=owner
+    ).json()["items"]
+    me = client.get("/v1/users/me", headers=owner).json()
+    assert len(events) == 1
+    event = events[0]
+    assert event["actor_type"] == "staff" and event["actor_id"] == me["id"]
+    assert event["details"]["table"] == "prompts" and event["details"]["format"] == "parquet"
+    assert event["details"]["filters"]["participants"] == ["P-1"]
+    assert event["details"]["rows"] == {"prompts": 3} and event["details"]["complete"] is True
+    bundles = client.get(
+        f"/v1/studies/{study_id}/audit-events", params={"action": "export.bundle"}, headers=owner
+    ).json()["items"]
+    assert bundles[0]["details"]["rows"] == {
+        "participants": 3,
+        "allocations": 3,
+        "prompts": 9,
+        "prompt_attempts": 3,
+        "checkins": 4,
+        "detections": 4,
+        "deliveries": 4,
+        "safety_events": 1,
+    }
+
+
+def test_codebook_lists_arms_policies_poles_and_columns(
+    client: TestClient, owner: dict, world: dict
+) -> None:
+    study_id = world["study"]["id"]
+    book = client.get(f"/v1/studies/{study_id}/codebook", headers=owner).json()
+    assert {arm["policy"] for arm in book["arms"]} == {"tailored", "random", "assessment_only"}
+    poles = {p["inflexible"] for p in book["process_poles"]} | {
+        p["flexible"] for p in book["process_poles"]
+    }
+    assert len(poles) == 12 and "experiential_avoidance" in poles and "committed_action" in poles
+    assert book["randomization"]["seed"] == world["study"]["randomization_seed"]
+    for table in book["tables"]:
+        for column in table["columns"]:
+            assert column["meaning"] and column["type"]
+    markdown = client.get(f"/v1/studies/{study_id}/codebook?format=md", headers=owner)
+    assert markdown.headers["content-type"].startswith("text/markdown")
+    assert "| `stratum_site` | string |" in markdown.text
+    item = next(c for t in book["tables"] for c in t["columns"] if c["name"] == "item_risk")
+    assert item["unit"] == "slider 0 to 100" and item["meaning"].startswith("Answer to '")
+    assert book["versions"]["rule_sets"] == [1] and book["versions"]["questionnaires"] == [1]
+    assert [lib["pinned"] for lib in book["versions"]["skill_libraries"]] == [True]
+    assert "`values_remoteness`" in markdown.text
+
+
+@pytest.mark.parametrize("fmt", list(Format))
+def test_an_abandoned_export_is_audited_as_incomplete(
+    world: dict, db: Engine, session: Session, fmt: Format
+) -> None:
+    study = session.get_one(Study, uuid.UUID(world["study"]["id"]))
+    ctx = service.study_context(session, study)
+    job = service.ExportJob(db, ctx, fmt, service.Filters(), SYSTEM, START)
+    chunks = job.table(TABLES["prompts"])
+    assert next(chunks)
+    chunks.close()  # the client went away
+    event = session.exec(select(AuditEvent).where(AuditEvent.action == "export.table")).one()
+    assert event.details["complete"] is False and event.actor_type == "system"
+    # The connection went back to the pool in a usable state.
+    assert b"".join(job.table(TABLES["prompts"]))
+
+
+def test_prefetching_hands_over_every_batch_and_the_producers_error() -> None:
+    assert list(service.prefetched(iter(range(50)))) == list(range(50))
+
+    def failing() -> Iterator[int]:
+        yield 1
+        raise RuntimeError("connection lost")
+
+    batches = service.prefetched(failing())
+    assert next(batches) == 1
+    with pytest.raises(RuntimeError, match="connection lost"):
+        next(batches)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "ndjson"])
+def test_relative_dates_leave_no_date_in_any_table(
+    client: TestClient, owner: dict, world: dict, fmt: str
+) -> None:
+    bundle = client.get(
+        f"/v1/studies/{world['study']['id']}/exports/bundle",
+        params={"format": fmt, "dates": "relative"},
+        headers=owner,
+    )
+    archive = zipfile.ZipFile(io.BytesIO(bundle.content))
+    book = json.loads(archive.read("codebook.json"))
+    for table in book["tables"]:
+        content = archive.read(f"{table['name']}.{fmt}")
+        assert b"2026-" not in content, table["name"]
+        assert columns_of(fmt, content) == [c["name"] for c in table["columns"]]
