@@ -7,27 +7,23 @@ the test server), migrates it, bulk-loads check-ins with COPY, then in the same 
      CSV writer), with peak resident memory sampled while it runs, and
   2. `COPY (the same select) TO STDOUT WITH CSV` read by the client: the ceiling.
 
-Run:  .venv/bin/python bench/export.py [--rows 1000000] [--participants 2000]
+Run:  .venv/bin/python -m bench.export [--rows 1000000] [--participants 2000]
 """
 
 import argparse
 import json
 import os
 import secrets
-import sys
 import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import psycopg
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from app.audit.service import SYSTEM
 from app.checkins.questionnaire import default_items
@@ -36,27 +32,10 @@ from app.db import make_engine
 from app.export import service as exports
 from app.export.formats import Format
 from app.export.tables import TABLES, TEXT_RENDERERS, StudyContext
-from app.migrate import upgrade
 from app.studies.models import Study
+from bench.common import throwaway_database
 
-SERVER = os.environ.get(
-    "KAIROS_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-def throwaway_database() -> tuple[str, object]:
-    admin = create_engine(SERVER, isolation_level="AUTOCOMMIT")
-    name = f"kairos_bench_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return make_url(SERVER).set(database=name).render_as_string(hide_password=False), drop
 
 
 def libpq_url(url: str) -> str:
@@ -201,13 +180,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--participants", type=int, default=2000)
     args = parser.parse_args()
-    url, drop = throwaway_database()
-    try:
-        upgrade(url)
+    with throwaway_database() as engine:
+        url = engine.url.render_as_string(hide_password=False)
         began = time.perf_counter()
         study_id = load(url, args.rows, args.participants)
         print(f"loaded {args.rows:,} check-ins in {time.perf_counter() - began:.1f} s")
-        engine = make_engine(url)
         with Session(engine) as session:
             ctx = exports.study_context(session, session.get_one(Study, study_id))
         spec, filters = TABLES["checkins"], exports.Filters()
@@ -241,9 +218,6 @@ def main() -> None:
             f"{copied / 1e6:7.1f} MB"
         )
         print(f"CSV speed relative to COPY: {ceiling / results[Format.csv][0]:.2f} (target >= 0.5)")
-        engine.dispose()
-    finally:
-        drop()
 
 
 if __name__ == "__main__":
