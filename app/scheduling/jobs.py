@@ -72,6 +72,8 @@ class Jobs:
 
 
 def schedule_jobs(scheduler: BaseScheduler, jobs: Jobs) -> None:
+    # APScheduler reports every run of every job at INFO (every 5 s): only problems are news.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     for name, seconds in INTERVALS.items():
         scheduler.add_job(
             getattr(jobs, name),
