@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
@@ -424,3 +425,16 @@ def test_recorded_skill_decisions_replay_and_tampering_shows(
     [mismatch] = list(replay_deliveries(session, study_id))
     assert mismatch["delivery_id"] == delivery["id"]
     assert mismatch["recorded"]["skill_key"] == "five_senses"
+
+
+def test_one_check_in_sent_four_times_at_once_is_stored_once(
+    client: TestClient, trial: dict, session: Session
+) -> None:
+    person = trial["by_arm"]["tailored"]
+    body = checkin(FUSED, client_id="phone-race")
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        responses = list(pool.map(lambda _: post(client, person, body), range(4)))
+    assert sorted(r.status_code for r in responses) == [200, 200, 200, 201]
+    assert len({r.json()["checkin_id"] for r in responses}) == 1
+    assert len(session.exec(select(CheckIn)).all()) == 1
+    assert len(session.exec(select(Delivery)).all()) == 1

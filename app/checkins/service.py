@@ -418,7 +418,10 @@ def ingest(
         body_digest=request.digest,
     )
     session.add(checkin)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:
+        return _stored_by_a_concurrent_request(session, participant, request)
 
     # Safety first: the event and the resources must survive anything that follows.
     settings, resources = safety.safety_of(session, study.id)
@@ -479,14 +482,20 @@ def ingest(
     try:
         session.commit()
     except IntegrityError:
-        # The same client id raced in on another connection: answer as its replay.
-        session.rollback()
-        existing = _replayed(session, participant, request)
-        if existing is None:
-            raise
-        return existing, True
+        return _stored_by_a_concurrent_request(session, participant, request)
     session.refresh(checkin)
     return checkin, False
+
+
+def _stored_by_a_concurrent_request(
+    session: Session, participant: Participant, request: CheckInRequest
+) -> tuple[CheckIn, bool]:
+    """The same client id raced in on another connection and won: answer as its replay."""
+    session.rollback()
+    existing = _replayed(session, participant, request)
+    if existing is None:
+        raise Conflict("The check-in could not be stored; retry", code="checkin_busy")
+    return existing, True
 
 
 def _detection(checkin: CheckIn, evaluation: Evaluation, version: int, sequence: int) -> Detection:
