@@ -213,3 +213,6 @@ def test_compliance_per_participant_day_and_in_total(
         }
     ]
     assert report["totals"]["compliance"] == 0.5
+    assert [(d["local_date"], d["due"], d["answered"]) for d in report["study_days"]] == [
+        ("2026-03-02", 2, 1)
+    ]

@@ -21,9 +21,7 @@ from app.scheduling.models import ParticipantScheduleOverride, StudySchedule
 from app.scheduling.planner import preview
 from app.scheduling.schedule import Schedule, WakingHours
 from app.scheduling.schemas import (
-    ComplianceDay,
     ComplianceOut,
-    ComplianceTotals,
     OverrideIn,
     OverrideOut,
     OverrideVersion,
@@ -167,15 +165,14 @@ def compliance(
     start: Annotated[date | None, Query(description="First UTC date (inclusive)")] = None,
     end: Annotated[date | None, Query(description="Last UTC date (inclusive)")] = None,
 ) -> ComplianceOut:
-    """Per participant and local day: prompts planned, due, sent, opened, answered,
-    expired and failed, and the compliance rate (answered / due); with study totals."""
+    """Per participant and local day, and per day across the study: prompts planned, due,
+    sent, opened, answered, expired and failed, and the compliance rate (answered / due);
+    with the study's totals."""
     if start and end and end < start:
         raise Invalid("query.end", "end is before start")
     lower = None if start is None else datetime.combine(start, time(), UTC)
     upper = None if end is None else datetime.combine(end + timedelta(days=1), time(), UTC)
-    rows, totals = service.compliance_rows(
+    rows, by_day, totals = service.compliance_rows(
         service.study_prompts(session, access.study.id, lower, upper), now
     )
-    return ComplianceOut(
-        days=[ComplianceDay(**row) for row in rows], totals=ComplianceTotals(**totals)
-    )
+    return ComplianceOut.model_validate({"days": rows, "study_days": by_day, "totals": totals})

@@ -121,6 +121,11 @@ class ComplianceDay(ComplianceTotals):
     local_date: date = Field(description="The date in the participant's time zone")
 
 
+class StudyComplianceDay(ComplianceTotals):
+    local_date: date = Field(description="The date in the participants' time zones")
+
+
 class ComplianceOut(BaseModel):
-    days: list[ComplianceDay]
+    days: list[ComplianceDay] = Field(description="Per participant and local day")
+    study_days: list[StudyComplianceDay] = Field(description="Per local day, across the study")
     totals: ComplianceTotals

@@ -486,8 +486,9 @@ COUNTED = ("planned", "sent", "opened", "answered", "expired", "failed")
 
 def compliance_rows(
     prompts: Iterable[tuple[Prompt, str, str]], now: datetime
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Per participant and local day, and in total: what happened to the prompts.
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+    """What happened to the prompts: per participant and local day, per local day across
+    the study, and in total.
 
     `planned` counts every decision point that was not canceled; the compliance rate is
     answered over the prompts that were due (scheduled before now).
@@ -510,10 +511,19 @@ def compliance_rows(
         day["expired"] += prompt.status == PromptStatus.expired
         day["failed"] += prompt.status == PromptStatus.failed
     rows = [days[key] for key in sorted(days)]
-    totals: dict[str, Any] = {key: sum(row[key] for row in rows) for key in (*COUNTED, "due")}
-    for item in (*rows, totals):
+    counts = (*COUNTED, "due")
+    study_days: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        total = study_days.setdefault(
+            row["local_date"], {"local_date": row["local_date"]} | dict.fromkeys(counts, 0)
+        )
+        for key in counts:
+            total[key] += row[key]
+    by_day = [study_days[key] for key in sorted(study_days)]
+    totals: dict[str, Any] = {key: sum(row[key] for row in rows) for key in counts}
+    for item in (*rows, *by_day, totals):
         item["compliance"] = round(item["answered"] / item["due"], 4) if item["due"] else None
-    return rows, totals
+    return rows, by_day, totals
 
 
 def study_prompts(
