@@ -191,6 +191,8 @@ def test_a_positive_risk_screen_comes_first_with_resources_in_the_persons_langua
     assert body["safety"]["tier"] == "high"
     assert "no es un servicio de crisis" in body["safety"]["resources"]["text"]
     assert body["delivery"]["skill"] is None and body["delivery"]["reason"] == "safety"
+    calm = post(client, person, checkin(FUSED)).json()["delivery"]["skill"]
+    assert calm["title"] in {"Estoy teniendo el pensamiento de que...", "Pensamientos en un arroyo"}
     url = f"/v1/studies/{trial['study']['id']}/safety-events"
     [event] = client.get(url, params={"open": True}, headers=owner).json()["items"]
     assert (event["tier"], event["items"]) == ("high", ["risk"])

@@ -215,6 +215,7 @@ def test_the_default_library_covers_every_pole_twice_in_one_to_three_minutes() -
     assert all(counts[pole] >= 2 for pole in Pole)
     assert all(60 <= skill.duration_seconds <= 180 for skill in LIBRARY)
     assert library_problems(LIBRARY) == []
+    assert all(len(skill.translations["es"].steps) == len(skill.steps) for skill in LIBRARY)
 
 
 keys = st.sampled_from([skill.key for skill in LIBRARY])

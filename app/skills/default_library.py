@@ -2,16 +2,128 @@
 
 Two skills for each inflexible pole (what helps when that process is stuck) and two
 consolidation skills for each flexible pole (what strengthens it when it is going well);
-each takes one to three minutes.
+each takes one to three minutes. English, with Spanish translations.
 """
 
 from app.rules.process import Pole
-from app.skills.content import Skill
+from app.skills.content import Skill, SkillText
+
+# Spanish text of the default skills: (title, steps), in the same order as the English.
+SPANISH: dict[str, tuple[str, list[str]]] = {
+    "make_room": ("Hazle sitio a la emoción", [
+        "Nota en qué parte del cuerpo está la emoción.",
+        "Respira despacio hacia ese lugar, como si le dieras un poco más de espacio.",
+        "Déjala estar ahí durante tres respiraciones sin intentar cambiarla.",
+        "Pregúntate: ¿puedo llevar esta emoción conmigo mientras sigo adelante?"]),
+    "willing_hand": ("Una mano abierta", [
+        "Cierra el puño con fuerza y nota cómo apretar mantiene la emoción a raya.",
+        "Abre la mano despacio, con la palma hacia arriba, sobre la rodilla.",
+        "Dite: estoy dispuesto/a a sentir esto, solo por ahora.",
+        "Quédate con la mano abierta unas cuantas respiraciones."]),
+    "name_and_welcome": ("Nómbrala y dale la bienvenida", [
+        "Nombra con una palabra la emoción que sientes ahora.",
+        "Di: aquí está esta emoción, y hay sitio para ella.",
+        "Nota que ya lo estás haciendo bien."]),
+    "kind_breath": ("Una respiración amable", [
+        "Pon una mano donde sientes la respiración.",
+        "Con cada inhalación, di 'esto está permitido'.",
+        "Con cada exhalación, suelta los hombros.",
+        "Agradécete seguir abierto/a."]),
+    "having_the_thought": ("Estoy teniendo el pensamiento de que...", [
+        "Elige el pensamiento que más te atrapa y dítelo.",
+        "Ahora di: estoy teniendo el pensamiento de que... y repítelo.",
+        "Después: me doy cuenta de que estoy teniendo el pensamiento de que...",
+        "Nota cualquier pequeña distancia entre tú y el pensamiento."]),
+    "leaves_on_stream": ("Pensamientos en un arroyo", [
+        "Imagina un arroyo tranquilo con hojas que flotan.",
+        "Pon cada pensamiento que aparezca sobre una hoja.",
+        "Mira cómo se aleja a su ritmo; no la empujes.",
+        "Si te enganchas, vuelve con suavidad al arroyo."]),
+    "thank_your_mind": ("Dale las gracias a tu mente", [
+        "Nota lo que tu mente te está diciendo ahora.",
+        "Di: gracias, mente, por esa.",
+        "Elige lo que quieres hacer a continuación, diga lo que diga la mente."]),
+    "silly_voice": ("Otra voz", [
+        "Toma un pensamiento conocido y escúchalo con voz de dibujo animado.",
+        "Nota que las palabras siguen igual mientras su fuerza cambia.",
+        "Conserva esta ligereza durante la próxima hora."]),
+    "five_senses": ("Cinco cosas", [
+        "Nombra cinco cosas que puedes ver.",
+        "Nombra cuatro cosas que puedes oír.",
+        "Nombra tres cosas que sientes sobre la piel.",
+        "Haz una respiración lenta y nota dónde estás."]),
+    "feet_on_floor": ("Los pies en el suelo", [
+        "Presiona los pies contra el suelo y siente el contacto.",
+        "Nota el peso de tu cuerpo en la silla o en el suelo.",
+        "Deja que la respiración entre y salga tres veces.",
+        "Mira a tu alrededor y nombra dónde estás y qué haces."]),
+    "one_mindful_minute": ("Un minuto de atención", [
+        "Durante un minuto, sigue tu respiración al entrar y al salir.",
+        "Cuando la mente se vaya, nota adónde fue y vuelve.",
+        "Termina notando un sonido a tu alrededor."]),
+    "savour_now": ("Saborea este momento", [
+        "Elige algo agradable aquí mismo: la luz, un sabor, una textura.",
+        "Dale toda tu atención durante unas respiraciones.",
+        "Nota que tú elegiste adónde iba tu atención."]),
+    "observer_self": ("La parte de ti que observa", [
+        "Nota una historia que tu mente cuenta sobre quién eres.",
+        "Ahora nota que eres tú quien observa esa historia.",
+        "Imagina la historia como un tiempo que cruza un cielo amplio.",
+        "Tú eres el cielo: el tiempo cambia, tú permaneces."]),
+    "younger_self": ("Unas palabras para tu yo más joven", [
+        "Imagínate a una edad más joven, luchando con la misma historia.",
+        "¿Qué querrías que supiera ese yo más joven?",
+        "Escribe o di una frase amable para él o ella.",
+        "Nota que puedes ver la historia desde fuera."]),
+    "same_you": ("El mismo tú de siempre", [
+        "Recuerda un momento de hace un año y nota quién estaba allí.",
+        "Nota que el mismo tú está aquí ahora, observando.",
+        "Descansa un momento en ese lugar estable."]),
+    "friends_eyes": ("Con los ojos de un amigo", [
+        "Imagina cómo te ve hoy un buen amigo o amiga.",
+        "Nota lo que ve y tu propia historia deja fuera.",
+        "Llévate contigo esa mirada más amplia."]),
+    "what_matters": ("¿Qué importa aquí?", [
+        "Pregúntate: en esta situación, ¿qué quiero defender?",
+        "Escribe una palabra para la persona que quieres ser aquí.",
+        "Nota qué te pide esa palabra en la próxima hora."]),
+    "sweet_spot": ("Un momento dulce", [
+        "Recuerda un momento en que te sentiste plenamente vivo/a y tú mismo/a.",
+        "Nota qué hacías y quién estaba allí.",
+        "Pregúntate qué dice ese momento sobre lo que te importa.",
+        "Elige una pequeña manera de traerlo al día de hoy."]),
+    "values_compass": ("Mira tu brújula", [
+        "Nombra el valor que te guía ahora mismo.",
+        "Nota cómo se siente avanzar en su dirección.",
+        "Deja que marque el siguiente paso pequeño."]),
+    "gratitude_values": ("Agradece el valor", [
+        "Escribe algo que hiciste hoy que encaja con lo que te importa.",
+        "Anota lo que te dio a ti o a otra persona.",
+        "Planea hacer otra cosa así mañana."]),
+    "tiny_step": ("Un paso diminuto", [
+        "Elige algo importante para ti que has ido aplazando.",
+        "Redúcelo a un paso que podrías hacer en dos minutos.",
+        "Decide cuándo lo harás, y hazlo ahora si puedes.",
+        "Nota que la incomodidad puede acompañarte en el camino."]),
+    "move_your_body": ("Ponte en marcha", [
+        "Levántate y estira los brazos hacia arriba.",
+        "Camina unos pasos, hasta la ventana o la puerta.",
+        "Pregúntate: ¿con qué puedo empezar ahora mismo?"]),
+    "plan_tomorrow": ("Planea el siguiente paso", [
+        "Anota el paso que diste hoy hacia lo que importa.",
+        "Escribe el siguiente paso y cuándo lo darás.",
+        "Nombra un obstáculo y cómo lo afrontarás."]),
+    "celebrate_action": ("Reconoce el paso", [
+        "Nombra algo que hiciste hoy y que te alegra haber hecho.",
+        "Nota lo que te costó y lo que te dio.",
+        "Deja que sea combustible para el siguiente paso."]),
+}  # fmt: skip
 
 
 def _skill(
     key: str, title: str, pole: Pole, seconds: int, modalities: list[str], steps: list[str]
 ) -> Skill:
+    spanish_title, spanish_steps = SPANISH[key]
     return Skill(
         key=key,
         title=title,
@@ -19,6 +131,7 @@ def _skill(
         duration_seconds=seconds,
         targets=[pole],
         modalities=modalities,
+        translations={"es": SkillText(title=spanish_title, steps=spanish_steps)},
     )
 
 
