@@ -440,3 +440,18 @@ def test_one_check_in_sent_four_times_at_once_is_stored_once(
     assert len({r.json()["checkin_id"] for r in responses}) == 1
     assert len(session.exec(select(CheckIn)).all()) == 1
     assert len(session.exec(select(Delivery)).all()) == 1
+
+
+def test_a_paused_participant_can_still_check_in_and_a_completed_one_cannot(
+    client: TestClient, owner: dict, trial: dict, session: Session
+) -> None:
+    person = trial["by_arm"]["tailored"]
+    url = f"/v1/studies/{trial['study']['id']}/participants/{person['id']}/status"
+    assert client.post(url, json={"status": "paused"}, headers=owner).is_success
+    paused = post(client, person, checkin({**BASE, "risk": 90}))
+    assert paused.status_code == 201 and paused.json()["safety"]["tier"] == "high"
+    assert client.post(url, json={"status": "completed"}, headers=owner).is_success
+    before = table_counts(session)
+    done = post(client, person, checkin(BASE))
+    assert (done.status_code, done.json()["code"]) == (409, "participant_not_active")
+    assert table_counts(session) == before

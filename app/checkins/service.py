@@ -383,7 +383,9 @@ def ingest(
     """Store one check-in and decide; returns it and whether it was a replay."""
     if (existing := _replayed(session, participant, request)) is not None:
         return existing, True
-    if participant.status != ParticipantStatus.active:
+    # Pausing stops prompts, not the person: a paused participant can still check in, and
+    # a risk answer then still gets the crisis resources.
+    if participant.status not in (ParticipantStatus.active, ParticipantStatus.paused):
         raise Conflict(f"The participant is {participant.status}", code="participant_not_active")
     if request.answered_at > now + clock_skew:
         raise Invalid("body.answered_at", "answered_at is in the future")
