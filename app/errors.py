@@ -1,5 +1,6 @@
 """Errors as application/problem+json (RFC 9457) with a stable `code`."""
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -7,10 +8,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.requestid import current_request_id
 
 PROBLEM_JSON = "application/problem+json"
+_log = logging.getLogger("kairos.errors")
 
 
 class Problem(Exception):
@@ -69,6 +72,10 @@ class Invalid(Problem):
         error = cls(*problems[0])
         error.errors = [{"field": field, "message": message} for field, message in problems]
         return error
+
+
+class Unavailable(Problem):
+    status, code, title = 503, "unavailable", "Service unavailable"
 
 
 class TooManyRequests(Problem):
@@ -150,3 +157,39 @@ def install_error_handlers(app: FastAPI) -> None:
         return problem_response(
             exc.status_code, code, title, str(exc.detail), headers=dict(exc.headers or {})
         )
+
+
+class UnhandledErrorMiddleware:
+    """Any exception no handler took becomes a problem+json 500, its traceback logged.
+
+    Starlette's own last-resort handler sits outside every middleware, so its answer is
+    plain text without the request id; this one runs inside RequestIdMiddleware.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched_send)
+        except Exception:
+            if started:
+                raise  # mid-response: only dropping the connection tells the client
+            _log.exception("Unhandled error in %s %s", scope["method"], scope["path"])
+            response = problem_response(
+                500,
+                "internal_error",
+                "Internal server error",
+                "The server failed to answer; quote the request id when you report it",
+            )
+            await response(scope, receive, send)

@@ -23,7 +23,7 @@ from app.api import (
 from app.bodylimit import BodyLimitMiddleware
 from app.clock import Clock, SystemClock
 from app.db import make_engine
-from app.errors import install_error_handlers
+from app.errors import UnhandledErrorMiddleware, install_error_handlers
 from app.migrate import require_current_schema
 from app.push import sender_from_settings
 from app.requestid import RequestIdMiddleware
@@ -59,6 +59,7 @@ def create_app(
     app.state.clock = clock or SystemClock()
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(RequestIdMiddleware)
     for module in (
         health,

@@ -1,5 +1,11 @@
-from fastapi.testclient import TestClient
+import logging
 
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from app.clock import FrozenClock
+from app.db import make_engine
 from app.main import create_app
 from app.settings import Settings
 
@@ -41,7 +47,8 @@ def test_readyz_reports_a_schema_that_is_behind(client: TestClient, db) -> None:
     try:
         response = client.get("/readyz")
         assert response.status_code == 503
-        assert response.json() == {"status": "unavailable", "database": "schema behind"}
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] == "schema_behind"
     finally:
         with db.begin() as connection:
             connection.execute(text("DELETE FROM alembic_version"))
@@ -49,3 +56,35 @@ def test_readyz_reports_a_schema_that_is_behind(client: TestClient, db) -> None:
                 connection.execute(
                     text("INSERT INTO alembic_version (version_num) VALUES (:head)"), {"head": head}
                 )
+
+
+def test_an_unhandled_error_is_a_logged_problem_with_the_request_id(
+    db: Engine, settings: Settings, clock: FrozenClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(settings, db, clock)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("secret internals")
+
+    with TestClient(app) as client, caplog.at_level(logging.ERROR, "kairos.errors"):
+        response = client.get("/boom", headers={"X-Request-ID": "trace-500"})
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["x-request-id"] == "trace-500"
+    body = response.json()
+    assert body["code"] == "internal_error"
+    assert body["request_id"] == "trace-500"
+    assert "secret internals" not in response.text
+    [record] = caplog.records
+    assert record.exc_info is not None and "secret internals" in str(record.exc_info[1])
+
+
+def test_readyz_reports_an_unreachable_database(settings: Settings) -> None:
+    # Port 9 (discard) refuses on loopback; no lifespan runs, so the app starts regardless.
+    engine = make_engine("postgresql+psycopg://postgres@127.0.0.1:9/none")
+    response = TestClient(create_app(settings, engine)).get("/readyz")
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "database_unreachable"
+    assert response.headers["x-request-id"] == response.json()["request_id"]

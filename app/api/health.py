@@ -1,8 +1,8 @@
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.errors import Unavailable
 from app.migrate import schema_status
 
 router = APIRouter(tags=["health"])
@@ -15,15 +15,17 @@ def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-def readyz(request: Request) -> JSONResponse:
-    """The database answers and its schema is current."""
+def readyz(request: Request) -> dict[str, str]:
+    """The database answers and its schema is current (503 problem otherwise)."""
     engine = request.app.state.engine
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         current, expected = schema_status(engine)
-    except SQLAlchemyError:
-        return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    except SQLAlchemyError as exc:
+        raise Unavailable("The database does not answer", code="database_unreachable") from exc
     if current != expected:
-        return JSONResponse({"status": "unavailable", "database": "schema behind"}, status_code=503)
-    return JSONResponse({"status": "ok", "database": "ok"})
+        raise Unavailable(
+            "The database schema is behind; run `kairos migrate`", code="schema_behind"
+        )
+    return {"status": "ok", "database": "ok"}
