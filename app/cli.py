@@ -12,6 +12,7 @@ import typer
 import uvicorn
 from sqlalchemy import Engine
 from sqlmodel import Session
+from starlette.types import ASGIApp
 
 from app.audit.service import Actor
 from app.auth import service as auth_service
@@ -68,7 +69,16 @@ def serve(
         require_current_schema(engine)
     except (SchemaBehind, SettingsError) as exc:
         raise _fail(str(exc)) from exc
-    uvicorn.run(create_app(settings, engine), host=host, port=port, proxy_headers=True)
+    uvicorn.Server(server_config(settings, create_app(settings, engine), host, port)).run()
+
+
+def server_config(settings: Settings, app: ASGIApp, host: str, port: int) -> uvicorn.Config:
+    """Uvicorn's configuration: forwarded headers count only from the trusted proxies, so
+    the client address that sign-in limits count by cannot be made up."""
+    trusted = settings.forwarded_allow_ips
+    return uvicorn.Config(
+        app, host=host, port=port, proxy_headers=bool(trusted), forwarded_allow_ips=trusted
+    )
 
 
 @cli.command()

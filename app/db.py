@@ -4,9 +4,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, event
+from sqlalchemy import DateTime, Engine, MetaData, event, text
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import SQLModel, create_engine
+from sqlmodel import Session, SQLModel, create_engine
 
 # Stable constraint names so Alembic batch migrations on SQLite can find them.
 NAMING_CONVENTION = {
@@ -72,3 +72,18 @@ def _sqlite_begin_immediate(connection: Any) -> None:
     # connections (long reads such as exports) take no lock and block no writer.
     if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def lock_keys(session: Session, *keys: str) -> None:
+    """Serialize the transactions that name one of these keys, until they end.
+
+    PostgreSQL: advisory transaction locks, taken in sorted order so two callers cannot
+    deadlock. SQLite needs nothing: BEGIN IMMEDIATE already serializes every writer.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    connection = session.connection()
+    for key in sorted(set(keys)):
+        connection.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
+        )

@@ -38,6 +38,12 @@ class Settings(BaseSettings):
     password_time_cost: int = Field(default=2, ge=1)
     password_memory_kib: int = Field(default=19456, ge=8)
 
+    forwarded_allow_ips: str = Field(
+        default="",
+        description="Comma-separated addresses or networks of the proxies whose "
+        "X-Forwarded-For/-Proto count; none by default, so no client can claim another address.",
+    )
+
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     page_size_default: int = Field(default=50, ge=1)
     page_size_max: int = Field(default=200, ge=1)

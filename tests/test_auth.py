@@ -1,11 +1,18 @@
+from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from app.audit.models import AuditEvent
+from app.auth.models import LoginFailure
+from app.cli import server_config
 from app.clock import FrozenClock
+from app.main import create_app
 from app.settings import Settings
 from tests.conftest import PASSWORD
 
@@ -66,6 +73,61 @@ def test_failed_logins_are_rate_limited_per_client_address(
     for n in range(settings.login_max_failures_per_address):
         assert sign_in(client, f"guess{n}@example.org", "wrong password!").status_code == 401
     assert sign_in(client, "ana@example.org", PASSWORD).status_code == 429
+
+
+def test_parallel_wrong_passwords_are_limited_exactly(
+    client: TestClient, make_staff: Callable, settings: Settings, session: Session
+) -> None:
+    make_staff("ana@example.org")
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        statuses = Counter(
+            pool.map(
+                lambda _: sign_in(client, "ana@example.org", "wrong password!").status_code,
+                range(30),
+            )
+        )
+    allowed = settings.login_max_failures_per_account
+    assert statuses == {401: allowed, 429: 30 - allowed}
+    evaluated = session.exec(select(AuditEvent).where(AuditEvent.action == "auth.login_failed"))
+    assert len(list(evaluated)) == allowed
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"username": "a" * 310 + "@example.org", "password": "whatever"}, "body.username"),
+        ({"username": "ana@example.org", "password": "p" * 1025}, "body.password"),
+        ({"username": "", "password": "whatever"}, "body.username"),
+    ],
+)
+def test_oversized_or_empty_credentials_are_422_naming_the_field(
+    client: TestClient, session: Session, data: dict[str, str], field: str
+) -> None:
+    response = client.post("/v1/auth/token", data=data)
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == [field]
+    assert session.exec(select(LoginFailure)).all() == []
+
+
+@pytest.mark.parametrize(("trusted", "recorded"), [("", "127.0.0.1"), ("127.0.0.1", "203.0.113.9")])
+def test_forwarded_addresses_count_only_from_trusted_proxies(
+    db: Engine,
+    settings: Settings,
+    clock: FrozenClock,
+    session: Session,
+    trusted: str,
+    recorded: str,
+) -> None:
+    settings.forwarded_allow_ips = trusted
+    config = server_config(settings, create_app(settings, db, clock), "127.0.0.1", 0)
+    config.load()
+    with TestClient(config.loaded_app, client=("127.0.0.1", 50000)) as client:
+        client.post(
+            "/v1/auth/token",
+            data={"username": "ana@example.org", "password": "wrong password!"},
+            headers={"X-Forwarded-For": "203.0.113.9"},
+        )
+    assert [f.client_address for f in session.exec(select(LoginFailure))] == [recorded]
 
 
 def test_expired_token_is_refused(

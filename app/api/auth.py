@@ -1,7 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import APIRouter, Form, Request
 from pydantic import BaseModel, ConfigDict
 
 from app.api.deps import CurrentStaff, NowDep, SessionDep, SettingsDep
@@ -26,7 +25,9 @@ class StaffOut(BaseModel):
 
 @router.post("/auth/token", response_model=TokenOut)
 def sign_in(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    # The OAuth2 password form's fields, bounded so no input outgrows its column.
+    username: Annotated[str, Form(min_length=1, max_length=320, description="Sign-in email")],
+    password: Annotated[str, Form(min_length=1, max_length=1024)],
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
@@ -36,8 +37,8 @@ def sign_in(
     user = service.authenticate(
         session,
         settings,
-        email=form.username,
-        password=form.password,
+        email=username,
+        password=password,
         client_address=request.client.host if request.client else "unknown",
         now=now,
     )

@@ -6,6 +6,7 @@ from sqlmodel import Session, col, delete, func, select
 from app.audit import service as audit
 from app.auth.models import LoginFailure, StaffUser
 from app.auth.security import password_hasher, read_access_token, secret_digest
+from app.db import lock_keys
 from app.errors import Conflict, TooManyRequests, Unauthorized
 from app.settings import Settings
 from app.studies.models import Participant, ParticipantStatus, ParticipantToken
@@ -68,6 +69,9 @@ def authenticate(
     """The staff user for these credentials; every attempt is audited and failures counted."""
     email = normalize_email(email)
     since = now - timedelta(seconds=settings.login_window_seconds)
+    # Count and record this attempt as a failure under one lock, before the (slow) password
+    # check: parallel guesses cannot all pass the count before any of them is stored.
+    lock_keys(session, f"login.account:{email}", f"login.address:{client_address}")
     by_account = _recent_failures(session, LoginFailure.email, email, since)
     by_address = _recent_failures(session, LoginFailure.client_address, client_address, since)
     if (
@@ -86,6 +90,8 @@ def authenticate(
         raise TooManyRequests(
             "Too many failed sign-ins; try again later", retry_after=settings.login_window_seconds
         )
+    session.add(LoginFailure(email=email, client_address=client_address, at=now))
+    session.commit()
     user = session.exec(select(StaffUser).where(StaffUser.email == email)).first()
     hasher = password_hasher(settings)
     if user is None:
@@ -94,7 +100,6 @@ def authenticate(
     else:
         valid = user.is_active and hasher.verify(password, user.password_hash)
     if not valid:
-        session.add(LoginFailure(email=email, client_address=client_address, at=now))
         audit.record(
             session,
             audit.Actor("anonymous", None),
@@ -107,6 +112,7 @@ def authenticate(
         session.commit()
         raise Unauthorized("Incorrect email or password", code="invalid_credentials")
     assert user is not None
+    # A success clears the account's failures, this attempt's among them.
     session.exec(delete(LoginFailure).where(col(LoginFailure.email) == email))
     audit.record(
         session,
