@@ -45,8 +45,6 @@ class Settings(BaseSettings):
     )
 
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
-    page_size_default: int = Field(default=50, ge=1)
-    page_size_max: int = Field(default=200, ge=1)
 
     push_sender: Literal["log", "fcm"] = "log"
     fcm_credentials_file: Path | None = None

@@ -1,9 +1,11 @@
 from collections.abc import Callable
+from datetime import timedelta
 
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from app.audit.models import AuditEvent
+from app.clock import FrozenClock
 from tests.conftest import STUDY
 
 
@@ -120,10 +122,27 @@ def test_owners_manage_members(
     unknown = client.put(base, json={"email": "ghost@example.org", "role": "viewer"}, headers=owner)
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "body.email"
     members = client.get(base, headers=owner).json()
-    assert {m["email"] for m in members} == {"owner@example.org", "clin@example.org"}
+    assert {m["email"] for m in members["items"]} == {"owner@example.org", "clin@example.org"}
     assert client.delete(f"{base}/Clin@example.org", headers=owner).status_code == 204
     assert client.delete(f"{base}/clin@example.org", headers=owner).status_code == 404
     assert client.get(f"/v1/studies/{study['id']}", headers=clinician).status_code == 404
+
+
+def test_members_are_listed_page_by_page(
+    client: TestClient, owner: dict, make_staff: Callable, make_study: Callable, clock: FrozenClock
+) -> None:
+    study = make_study(activate=False)
+    base = f"/v1/studies/{study['id']}/members"
+    for name in ("ana", "ben", "cleo"):
+        make_staff(f"{name}@example.org")
+        clock.advance(timedelta(seconds=1))
+        client.put(base, json={"email": f"{name}@example.org", "role": "viewer"}, headers=owner)
+    first = client.get(base, params={"limit": 2}, headers=owner).json()
+    assert [m["email"] for m in first["items"]] == ["owner@example.org", "ana@example.org"]
+    assert first["next_offset"] == 2
+    rest = client.get(base, params={"limit": 2, "offset": 2}, headers=owner).json()
+    assert [m["email"] for m in rest["items"]] == ["ben@example.org", "cleo@example.org"]
+    assert rest["next_offset"] is None
 
 
 def test_the_last_owner_stays(client: TestClient, owner: dict, make_study: Callable) -> None:

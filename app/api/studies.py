@@ -100,9 +100,9 @@ def delete_arm(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/{study_id}/members", response_model=list[MemberOut])
-def list_members(access: ReadStudy, session: SessionDep) -> list[MemberOut]:
-    return service.list_members(session, access.study.id)
+@router.get("/{study_id}/members", response_model=Page[MemberOut])
+def list_members(access: ReadStudy, session: SessionDep, page: PageDep) -> Page[MemberOut]:
+    return service.list_members(session, access.study.id, page)
 
 
 @router.put("/{study_id}/members", response_model=MemberOut)

@@ -270,23 +270,25 @@ def delete_arm(
     session.commit()
 
 
-def list_members(session: Session, study_id: uuid.UUID) -> list[MemberOut]:
-    rows = session.exec(
+def list_members(session: Session, study_id: uuid.UUID, page: PageParams) -> Page[MemberOut]:
+    query = (
         select(Membership, StaffUser)
         .join(StaffUser, StaffUser.id == Membership.user_id)  # type: ignore[arg-type]
         .where(Membership.study_id == study_id)
         .order_by(col(Membership.created_at), col(StaffUser.email))
     )
-    return [
-        MemberOut(
-            user_id=user.id,
-            email=user.email,
-            full_name=user.full_name,
-            role=member.role,
-            created_at=member.created_at,
-        )
-        for member, user in rows
-    ]
+    rows = paginate(session, query, page)  # type: ignore[arg-type]
+    return map_page(rows, lambda row: _member_out(*row))
+
+
+def _member_out(member: Membership, user: StaffUser) -> MemberOut:
+    return MemberOut(
+        user_id=user.id,
+        email=user.email,
+        full_name=user.full_name,
+        role=member.role,
+        created_at=member.created_at,
+    )
 
 
 def add_member(
@@ -319,13 +321,7 @@ def add_member(
         details={"email": email, "role": data.role},
     )
     session.commit()
-    return MemberOut(
-        user_id=user.id,
-        email=user.email,
-        full_name=user.full_name,
-        role=member.role,
-        created_at=member.created_at,
-    )
+    return _member_out(member, user)
 
 
 def _keep_an_owner(session: Session, study_id: uuid.UUID) -> None:
