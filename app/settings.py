@@ -1,6 +1,9 @@
 """Settings from the environment (prefix KAIROS_); every knob has a safe embedded default."""
 
+import contextlib
+import os
 import secrets
+import tempfile
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
@@ -10,6 +13,8 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EMBEDDED_DATABASE = "sqlite:///./var/kairos.db"
+# HS256 needs a key of at least 256 bits (RFC 7518); fewer than 32 characters cannot hold them.
+MIN_SECRET_CHARS = 32
 
 
 class SettingsError(RuntimeError):
@@ -72,15 +77,37 @@ class Settings(BaseSettings):
     def signing_key(self) -> str:
         """The JWT secret: given, or on the embedded database generated once into var/."""
         if self.secret_key is not None:
-            return self.secret_key.get_secret_value()
-        if not self.is_sqlite:
+            key, source = self.secret_key.get_secret_value(), "KAIROS_SECRET_KEY"
+        elif not self.is_sqlite:
             raise SettingsError("KAIROS_SECRET_KEY must be set when the database is not SQLite")
-        path = self.var_dir / "secret_key"
-        if not path.exists():
-            self.var_dir.mkdir(parents=True, exist_ok=True)
-            path.touch(mode=0o600)
-            path.write_text(secrets.token_urlsafe(48))
-        return path.read_text().strip()
+        else:
+            path = self.var_dir / "secret_key"
+            if not path.exists():
+                _generate_secret(path)
+            key, source = path.read_text().strip(), str(path)
+        if len(key) < MIN_SECRET_CHARS:
+            raise SettingsError(
+                f"The signing secret in {source} has {len(key)} characters; it needs at least "
+                f"{MIN_SECRET_CHARS} (make one with: python3 -c "
+                "'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        return key
+
+
+def _generate_secret(path: Path) -> None:
+    """Write a new secret whole or not at all (mode 0600); a process that starts at the
+    same moment and writes first wins, and both read its secret."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret_key.")
+    try:
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_urlsafe(48))
+            file.flush()
+            os.fsync(file.fileno())
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
 
 
 def get_settings() -> Settings:

@@ -1,5 +1,7 @@
+import secrets
 from pathlib import Path
 
+import pytest
 from sqlmodel import Session, create_engine, select
 from typer.testing import CliRunner
 
@@ -78,3 +80,44 @@ def test_embedded_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
     assert len(first) >= 48
     assert Settings(var_dir=tmp_path / "var").signing_key == first
     assert oct((tmp_path / "var" / "secret_key").stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.parametrize(
+    ("env", "source"),
+    [
+        ({"KAIROS_SECRET_KEY": "short"}, "KAIROS_SECRET_KEY"),
+        (
+            {
+                "KAIROS_SECRET_KEY": "x" * 31,
+                "KAIROS_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:1/none",
+            },
+            "KAIROS_SECRET_KEY",
+        ),
+        ({}, "secret_key"),  # the generated file, found empty
+    ],
+)
+def test_serve_refuses_an_empty_or_short_secret(
+    tmp_path: Path, env: dict[str, str], source: str
+) -> None:
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "secret_key").write_text("")
+    result = runner.invoke(cli, ["serve", "--port", "0"], env={**_env(tmp_path), **env})
+    assert result.exit_code == 1
+    assert source in result.output and "at least 32" in result.output
+
+
+def test_a_secret_that_cannot_be_written_leaves_no_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.settings import Settings
+
+    def fail(_nbytes: int) -> str:
+        raise OSError("no entropy")
+
+    monkeypatch.setattr(secrets, "token_urlsafe", fail)
+    with pytest.raises(OSError):
+        Settings(var_dir=tmp_path / "var").signing_key  # noqa: B018
+    assert list((tmp_path / "var").iterdir()) == []
+    monkeypatch.undo()
+    assert len(Settings(var_dir=tmp_path / "var").signing_key) >= 48
+    assert [p.name for p in (tmp_path / "var").iterdir()] == ["secret_key"]
