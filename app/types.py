@@ -1,8 +1,8 @@
 """Validated scalar types shared by input models."""
 
 import re
-import zoneinfo
 from functools import cache
+from importlib import resources
 from typing import Annotated
 
 from pydantic import AfterValidator, ConfigDict, StringConstraints
@@ -13,7 +13,10 @@ INPUT = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 @cache
 def _zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    # The IANA database's names as the tzdata package lists them, not the host's files
+    # (which add "localtime", the machine's own zone), less "Factory" (IANA's "not set").
+    listed = resources.files("tzdata").joinpath("zones").read_text().split()
+    return frozenset(listed) - {"Factory"}
 
 
 def _check_timezone(value: str) -> str:

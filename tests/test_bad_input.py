@@ -45,6 +45,17 @@ CASES: list[tuple[str, str, Any, int, str | None]] = [
         422,
         "body.default_timezone",
     ),
+    # Names zoneinfo can load that are no place: the host's own zone and IANA's "not set".
+    (
+        "POST",
+        "/v1/studies",
+        {**STUDY, "default_timezone": "localtime"},
+        422,
+        "body.default_timezone",
+    ),
+    ("POST", "/v1/studies", {**STUDY, "default_timezone": "Factory"}, 422, "body.default_timezone"),
+    ("POST", "/v1/studies/{active}/participants", {"timezone": "Factory"}, 422, "body.timezone"),
+    ("PATCH", "/v1/me", {"timezone": "localtime"}, 422, "body.timezone"),
     ("POST", "/v1/studies", {**STUDY, "colour": "blue"}, 422, "body.colour"),
     ("POST", "/v1/studies", {**STUDY, "block_size": 1}, 422, "body.block_size"),
     ("POST", "/v1/studies", {**STUDY, "default_locale": "english"}, 422, "body.default_locale"),
