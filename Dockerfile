@@ -14,6 +14,9 @@ COPY pyproject.toml README.md ./
 COPY app ./app
 COPY migrations ./migrations
 RUN pip install . && mkdir -p var && chown kairos:kairos var
+# The embedded database and the generated signing secret live here: keep them on a volume
+# (a new one starts owned by kairos, as the directory is).
+VOLUME ["/srv/kairos/var"]
 
 USER kairos
 EXPOSE 8000
