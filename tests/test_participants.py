@@ -96,7 +96,12 @@ def test_enrollment_needs_an_active_study(
 
 
 def test_withdrawal_revokes_tokens_at_once_and_keeps_data(
-    client: TestClient, owner: dict, make_study: Callable, enroll: Callable, session: Session
+    client: TestClient,
+    owner: dict,
+    make_study: Callable,
+    enroll: Callable,
+    session: Session,
+    clock: FrozenClock,
 ) -> None:
     study = make_study()
     person = enroll(study["id"])
@@ -112,6 +117,9 @@ def test_withdrawal_revokes_tokens_at_once_and_keeps_data(
     assert withdrawn.status_code == 200 and withdrawn.json()["status"] == "withdrawn"
     refused = client.get("/v1/me", headers=person["headers"])
     assert refused.status_code == 401
+    # Revoked in the database, not only refused while the status says withdrawn.
+    [token] = session.exec(select(ParticipantToken)).all()
+    assert token.revoked_at == clock.now()
     assert session.exec(select(Participant)).one().pseudonym == person["pseudonym"]
     assert session.exec(select(Device)).one().active is False
 
