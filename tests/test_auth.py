@@ -92,23 +92,6 @@ def test_parallel_wrong_passwords_are_limited_exactly(
     assert len(list(evaluated)) == allowed
 
 
-@pytest.mark.parametrize(
-    ("data", "field"),
-    [
-        ({"username": "a" * 310 + "@example.org", "password": "whatever"}, "body.username"),
-        ({"username": "ana@example.org", "password": "p" * 1025}, "body.password"),
-        ({"username": "", "password": "whatever"}, "body.username"),
-    ],
-)
-def test_oversized_or_empty_credentials_are_422_naming_the_field(
-    client: TestClient, session: Session, data: dict[str, str], field: str
-) -> None:
-    response = client.post("/v1/auth/token", data=data)
-    assert response.status_code == 422, response.text
-    assert [e["field"] for e in response.json()["errors"]] == [field]
-    assert session.exec(select(LoginFailure)).all() == []
-
-
 @pytest.mark.parametrize(("trusted", "recorded"), [("", "127.0.0.1"), ("127.0.0.1", "203.0.113.9")])
 def test_forwarded_addresses_count_only_from_trusted_proxies(
     db: Engine,

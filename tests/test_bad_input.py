@@ -393,6 +393,14 @@ CASES: list[tuple[str, str, Any, int, str | None]] = [
     ("GET", "/v1/studies/{active}/exports/secrets", None, 422, "path.table"),
     ("GET", "/v1/studies/{active}/exports/bundle?format=xlsx", None, 422, "query.format"),
     ("GET", "/v1/studies/{active}/codebook?format=pdf", None, 422, "query.format"),
+    ("DELETE", "/v1/studies/{active}/members/nobody@example.org", None, 404, None),
+    # Pages: limit 1-200, offset from 0.
+    ("GET", "/v1/studies/{active}/members?limit=0", None, 422, "query.limit"),
+    ("GET", "/v1/studies/{active}/members?limit=201", None, 422, "query.limit"),
+    ("GET", "/v1/studies/{active}/participants?offset=-1", None, 422, "query.offset"),
+    ("GET", "/v1/studies/{active}/participants?limit=many", None, 422, "query.limit"),
+    ("GET", "/v1/studies/{active}/allocations?limit=1000", None, 422, "query.limit"),
+    ("GET", "/v1/studies/{active}/audit-events?offset=-5", None, 422, "query.offset"),
 ]
 
 
@@ -420,6 +428,27 @@ def test_every_bad_input_is_a_clear_4xx_and_stores_nothing(
         if field is not None:
             fields = [error["field"] for error in problem["errors"]]
             assert field in fields, (template, body, fields)
+    assert table_counts(session) == before
+
+
+@pytest.mark.parametrize(
+    ("form", "field"),
+    [
+        ({"password": "whatever"}, "body.username"),
+        ({"username": "ana@example.org"}, "body.password"),
+        ({"username": "", "password": "whatever"}, "body.username"),
+        ({"username": "a" * 321, "password": "whatever"}, "body.username"),
+        ({"username": "ana@example.org", "password": "p" * 1025}, "body.password"),
+    ],
+)
+def test_sign_in_form_errors_name_the_field(
+    client: TestClient, session: Session, form: dict[str, str], field: str
+) -> None:
+    before = table_counts(session)
+    response = client.post("/v1/auth/token", data=form)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert field in [error["field"] for error in response.json()["errors"]]
     assert table_counts(session) == before
 
 
