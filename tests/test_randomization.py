@@ -90,24 +90,25 @@ def test_stratified_enrollment_balances_each_stratum_and_replays(
         assert replayed == sequence
 
 
-def test_concurrent_enrollments_keep_block_balance(
+def test_concurrent_enrollments_all_succeed_and_keep_block_balance(
     client: TestClient, owner: dict, make_study: Callable
 ) -> None:
     study = make_study(block_size=6)
+    threads, per_thread = 12, 3
     codes = []
-    for _ in range(18):
+    for _ in range(threads * per_thread):
         created = client.post(
             f"/v1/studies/{study['id']}/participants", json={"timezone": "UTC"}, headers=owner
         )
         codes.append(created.json()["enrollment"]["code"])
-    with ThreadPoolExecutor(max_workers=6) as pool:
+    with ThreadPoolExecutor(max_workers=threads) as pool:
         statuses = list(
             pool.map(lambda code: client.post("/v1/enroll", json={"code": code}).status_code, codes)
         )
-    assert statuses == [201] * 18
+    assert statuses == [201] * len(codes)
     sequence = _arms_by_stratum(client, study, owner)[""]
-    assert len(sequence) == 18
-    for block in range(3):
+    assert len(sequence) == len(codes)
+    for block in range(len(codes) // 6):
         assert Counter(sequence[block * 6 : block * 6 + 6]) == {
             "tailored": 2,
             "random": 2,
