@@ -90,6 +90,41 @@ def test_stratified_enrollment_balances_each_stratum_and_replays(
         assert replayed == sequence
 
 
+def test_stratum_values_cannot_make_two_strata_look_alike(
+    client: TestClient, owner: dict, make_study: Callable
+) -> None:
+    study = make_study(stratify_by=["a", "b"])
+    url = f"/v1/studies/{study['id']}/participants"
+    # Both would read "a=x|b=y|b=z" as a stratum key.
+    for strata, field in [({"a": "x|b=y", "b": "z"}, "a"), ({"a": "x", "b": "y|b=z"}, "b")]:
+        refused = client.post(url, json={"timezone": "UTC", "strata": strata}, headers=owner)
+        assert refused.status_code == 422
+        assert [e["field"] for e in refused.json()["errors"]] == [f"body.strata.{field}"]
+    allowed = {"a": "Zürich 2", "b": "18-30 f.:_"}
+    created = client.post(url, json={"timezone": "UTC", "strata": allowed}, headers=owner)
+    assert created.status_code == 201, created.text
+    assert created.json()["strata"] == allowed
+
+
+def test_the_longest_strata_allowed_fit_the_allocation_record(
+    client: TestClient, owner: dict, make_study: Callable, enroll: Callable
+) -> None:
+    factors = [f"factor_{n}".ljust(40, "x") for n in range(5)]
+    study = make_study(stratify_by=factors)
+    longest = {name: "v" * 50 for name in factors}
+    enroll(study["id"], strata=longest)
+    stratum = client.get(f"/v1/studies/{study['id']}/allocations", headers=owner).json()
+    assert stratum["items"][0]["stratum"] == "|".join(f"{name}={'v' * 50}" for name in factors)
+    too_long = {**longest, factors[2]: "v" * 51}
+    refused = client.post(
+        f"/v1/studies/{study['id']}/participants",
+        json={"timezone": "UTC", "strata": too_long},
+        headers=owner,
+    )
+    assert refused.status_code == 422
+    assert [e["field"] for e in refused.json()["errors"]] == [f"body.strata.{factors[2]}"]
+
+
 def test_concurrent_enrollments_all_succeed_and_keep_block_balance(
     client: TestClient, owner: dict, make_study: Callable
 ) -> None:
