@@ -3,7 +3,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 from fastapi.testclient import TestClient
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.studies.randomization import (
@@ -48,6 +48,31 @@ def test_imbalance_never_exceeds_one_block(arms: list[ArmWeight], seed: str, n: 
     for arm in arms:
         expected = n * arm.weight / total
         assert abs(counts[arm.key] - expected) <= size * arm.weight / total
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    arms=arm_sets,
+    seed=st.text(max_size=12),
+    order=st.lists(st.sampled_from(["site=a", "site=b", "site=a|sex=f"]), max_size=150),
+)
+def test_interleaved_strata_each_keep_block_balance_on_their_own(
+    arms: list[ArmWeight], seed: str, order: list[str]
+) -> None:
+    size = default_block_size(arms)
+    total = sum(arm.weight for arm in arms)
+    by_stratum: dict[str, list[str]] = {}
+    for stratum in order:  # enrollments arrive interleaved; each takes its stratum's next slot
+        sequence = by_stratum.setdefault(stratum, [])
+        sequence.append(allocate(seed, stratum, len(sequence), arms).arm_key)
+    for stratum, sequence in by_stratum.items():
+        # Independent: the same sequence as if this stratum had enrolled alone.
+        alone = [allocate(seed, stratum, n, arms).arm_key for n in range(len(sequence))]
+        assert sequence == alone
+        for block in range(len(sequence) // size):
+            counts = Counter(sequence[block * size : (block + 1) * size])
+            for arm in arms:
+                assert counts[arm.key] * total == arm.weight * size
 
 
 @settings(max_examples=50, deadline=None)
@@ -99,6 +124,13 @@ def _arms_by_stratum(client: TestClient, study: dict, headers: dict) -> dict[str
     return {key: [arm for _, arm in sorted(rows)] for key, rows in by_stratum.items()}
 
 
+def _replayed(study: dict, stratum: str, length: int) -> list[str]:
+    """The first `length` arms of `stratum`, recomputed from what the study records."""
+    arms = [ArmWeight(arm["key"], arm["weight"]) for arm in study["arms"]]
+    seed, size = study["randomization_seed"], study["block_size"]
+    return [allocate(seed, stratum, n, arms, size).arm_key for n in range(length)]
+
+
 def test_stratified_enrollment_balances_each_stratum_and_replays(
     client: TestClient, owner: dict, make_study: Callable, enroll: Callable
 ) -> None:
@@ -110,13 +142,8 @@ def test_stratified_enrollment_balances_each_stratum_and_replays(
     north = allocated["site=north"][:6]
     assert Counter(north) == {"tailored": 2, "random": 2, "assessment": 2}
     # The recorded seed replays the recorded sequence exactly.
-    arms = [ArmWeight(arm["key"], arm["weight"]) for arm in study["arms"]]
     for key, sequence in allocated.items():
-        replayed = [
-            allocate(study["randomization_seed"], key, n, arms, 6).arm_key
-            for n in range(len(sequence))
-        ]
-        assert replayed == sequence
+        assert _replayed(study, key, len(sequence)) == sequence
 
 
 def test_stratum_values_cannot_make_two_strata_look_alike(
@@ -152,6 +179,31 @@ def test_the_longest_strata_allowed_fit_the_allocation_record(
     )
     assert refused.status_code == 422
     assert [e["field"] for e in refused.json()["errors"]] == [f"body.strata.{factors[2]}"]
+
+
+@settings(
+    max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(sites=st.lists(st.sampled_from(["a", "b", "c"]), min_size=1, max_size=14))
+def test_enrollments_interleaved_across_strata_fill_each_stratum_on_its_own(
+    client: TestClient, owner: dict, make_study: Callable, enroll: Callable, sites: list[str]
+) -> None:
+    study = make_study(stratify_by=["site"], block_size=3)  # a new study per example
+    for site in sites:
+        enroll(study["id"], strata={"site": site})
+    allocated = _arms_by_stratum(client, study, owner)
+    assert {key: len(arms) for key, arms in allocated.items()} == {
+        f"site={site}": count for site, count in Counter(sites).items()
+    }
+    for key, sequence in allocated.items():
+        # As if the stratum had enrolled alone, so each of its complete blocks is balanced.
+        assert sequence == _replayed(study, key, len(sequence))
+        for block in range(len(sequence) // 3):
+            assert Counter(sequence[block * 3 : block * 3 + 3]) == {
+                "tailored": 1,
+                "random": 1,
+                "assessment": 1,
+            }
 
 
 def test_concurrent_enrollments_all_succeed_and_keep_block_balance(
