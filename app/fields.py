@@ -21,8 +21,12 @@ def utc_field(*, nullable: bool = False, index: bool = False, default: Any = ...
     return Field(default=default, sa_type=UTCDateTime, nullable=nullable, index=index)
 
 
-def json_field(default_factory: Any = dict) -> Any:
-    return Field(default_factory=default_factory, sa_type=JSON, nullable=False)
+def json_field(default_factory: Any = dict, server_default: str | None = None) -> Any:
+    # A server default is for columns a migration added to tables that had rows already.
+    column = {} if server_default is None else {"server_default": server_default}
+    return Field(
+        default_factory=default_factory, sa_type=JSON, nullable=False, sa_column_kwargs=column
+    )
 
 
 def is_aware(value: datetime) -> bool:

@@ -52,6 +52,27 @@ def test_update_only_while_draft(client: TestClient, owner: dict, make_study: Ca
     assert refused.json()["code"] == "study_not_draft"
 
 
+def test_stratify_by_is_fixed_once_the_study_has_participants(
+    client: TestClient, owner: dict, make_study: Callable
+) -> None:
+    study = make_study(activate=False)
+    url = f"/v1/studies/{study['id']}"
+    before = client.patch(url, json={"stratify_by": ["site"]}, headers=owner)
+    assert before.status_code == 200 and before.json()["stratify_by"] == ["site"]
+    created = client.post(
+        f"{url}/participants", json={"timezone": "UTC", "strata": {"site": "north"}}, headers=owner
+    )
+    refused = client.patch(url, json={"stratify_by": ["site", "sex"]}, headers=owner)
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "stratification_fixed"
+    # Sending the factors it has already is no change.
+    same = client.patch(url, json={"stratify_by": ["site"], "name": "Same"}, headers=owner)
+    assert same.status_code == 200 and same.json()["stratify_by"] == ["site"]
+    client.post(f"{url}/activate", headers=owner)
+    code = created.json()["enrollment"]["code"]
+    assert client.post("/v1/enroll", json={"code": code}).status_code == 201
+
+
 def test_activation_checks_the_study_is_complete(
     client: TestClient, owner: dict, make_study: Callable
 ) -> None:

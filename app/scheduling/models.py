@@ -44,8 +44,8 @@ class Prompt(SQLModel, table=True):
     answered_at: datetime | None = utc_field(nullable=True)
     status_reason: str | None = Field(default=None, max_length=200)
     # The UTC instants of the reminders the planner fitted in (ISO strings).
-    reminders: list[str] = json_field(list)
-    reminders_sent: int = 0
+    reminders: list[str] = json_field(list, server_default="[]")
+    reminders_sent: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     # When the next push for this prompt (first send, retry or reminder) is due; None when
     # nothing more is to be pushed. Dispatch claims rows by it.
     next_push_at: datetime | None = utc_field(nullable=True)

@@ -1,6 +1,7 @@
 """Participants: creation with a one-time enrollment code, enrollment with arm allocation,
 status transitions, tokens and devices."""
 
+import hashlib
 import secrets
 import uuid
 from datetime import datetime, timedelta
@@ -50,7 +51,6 @@ TRANSITIONS: dict[ParticipantStatus, frozenset[ParticipantStatus]] = {
     S.withdrawn: frozenset(),
     S.completed: frozenset(),
 }
-ALLOCATION_RETRIES = 20
 
 
 def participant_out(
@@ -280,42 +280,45 @@ def change_status(
     return participant
 
 
-def _allocate_arm(session: Session, study: Study, participant: Participant, now: datetime) -> Arm:
-    """Allocate the next slot of the participant's stratum.
+def _lock_stratum(session: Session, study: Study, stratum: str) -> None:
+    """Make concurrent enrollments into one stratum take their slots one after another.
 
-    The unique (study, stratum, sequence) constraint makes concurrent enrollments safe: a
-    transaction that loses the race retries with the next sequence number.
+    On PostgreSQL a transaction-scoped advisory lock on (study, stratum) is held until
+    commit, so the next sequence number is read only after the previous one is committed.
+    SQLite already serializes writers (BEGIN IMMEDIATE). The unique (study, stratum,
+    sequence) constraint stays as the safety net.
     """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.sha256(f"{study.id}\x1f{stratum}".encode()).digest()
+    session.exec(select(func.pg_advisory_xact_lock(int.from_bytes(digest[:8], signed=True))))
+
+
+def _allocate_arm(session: Session, study: Study, participant: Participant, now: datetime) -> Arm:
+    """Allocate the next slot of the participant's stratum."""
     arms = list(session.exec(select(Arm).where(Arm.study_id == study.id)))
     weights = [ArmWeight(arm.key, arm.weight) for arm in arms]
     stratum = stratum_key(study.stratify_by, participant.strata)
-    for _ in range(ALLOCATION_RETRIES):
-        next_no = session.exec(
-            select(func.coalesce(func.max(Allocation.sequence_no) + 1, 0)).where(
-                Allocation.study_id == study.id, Allocation.stratum == stratum
-            )
-        ).one()
-        drawn = allocate(study.randomization_seed, stratum, next_no, weights, study.block_size)
-        savepoint = session.begin_nested()
-        session.add(
-            Allocation(
-                study_id=study.id,
-                stratum=stratum,
-                sequence_no=next_no,
-                block_no=drawn.block_no,
-                block_size=drawn.block_size,
-                arm_key=drawn.arm_key,
-                participant_id=participant.id,
-                at=now,
-            )
+    _lock_stratum(session, study, stratum)
+    next_no = session.exec(
+        select(func.coalesce(func.max(Allocation.sequence_no) + 1, 0)).where(
+            Allocation.study_id == study.id, Allocation.stratum == stratum
         )
-        try:
-            savepoint.commit()
-        except IntegrityError:
-            savepoint.rollback()
-            continue
-        return next(arm for arm in arms if arm.key == drawn.arm_key)
-    raise Conflict("Enrollment is busy; try again", code="allocation_contention")
+    ).one()
+    drawn = allocate(study.randomization_seed, stratum, next_no, weights, study.block_size)
+    session.add(
+        Allocation(
+            study_id=study.id,
+            stratum=stratum,
+            sequence_no=next_no,
+            block_no=drawn.block_no,
+            block_size=drawn.block_size,
+            arm_key=drawn.arm_key,
+            participant_id=participant.id,
+            at=now,
+        )
+    )
+    return next(arm for arm in arms if arm.key == drawn.arm_key)
 
 
 def enroll(session: Session, code: str, now: datetime) -> tuple[Participant, Study, str]:

@@ -3,13 +3,32 @@
 The arm of the n-th enrollment in a stratum is a pure function of the study seed, the
 stratum, n, the arms and the block size, so the whole allocation sequence can be replayed
 and audited from what the study records.
+
+Block `b` of a stratum, so that it can be reproduced in any language:
+
+1. Members: the arms sorted by key, each repeated weight / gcd(weights) * copies times,
+   where copies = block size / (sum of weights / gcd(weights)).
+2. Words: for counter 0, 1, 2, ...: SHA-256 of the UTF-8 bytes of
+   seed + "\x1f" + stratum + "\x1f" + str(b), followed by the counter as 8 bytes big-endian;
+   each digest is read as four unsigned 64-bit big-endian integers, in order.
+3. Uniform integer in [0, n): the next word w with w < 2**64 - (2**64 mod n) (others are
+   skipped, so there is no modulo bias), then w mod n.
+4. Fisher-Yates (Durstenfeld): for i from len - 1 down to 1, swap members i and j, with j
+   the uniform integer in [0, i + 1).
+
+The shuffle is ours, not `random.shuffle`, whose sequence Python does not promise to keep
+across versions.
 """
 
 import hashlib
-import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import count
 from math import gcd
+from typing import TypeVar
+
+T = TypeVar("T")
+_WORD = 2**64
 
 
 @dataclass(frozen=True)
@@ -57,15 +76,39 @@ def stratum_key(stratify_by: Sequence[str], strata: Mapping[str, object]) -> str
     return "|".join(f"{name}={strata[name]}" for name in stratify_by)
 
 
+def _words(material: bytes) -> Iterator[int]:
+    """Unsigned 64-bit integers from SHA-256(material + 8-byte big-endian counter)."""
+    for counter in count():
+        digest = hashlib.sha256(material + counter.to_bytes(8, "big")).digest()
+        for start in range(0, len(digest), 8):
+            yield int.from_bytes(digest[start : start + 8], "big")
+
+
+def uniform_below(words: Iterator[int], n: int) -> int:
+    """Uniform in [0, n): words from the incomplete last multiple of n are rejected."""
+    limit = _WORD - _WORD % n
+    while (word := next(words)) >= limit:
+        pass
+    return word % n
+
+
+def shuffled(items: Sequence[T], material: bytes) -> list[T]:
+    """A Fisher-Yates shuffle of `items` driven by SHA-256 of `material` (see above)."""
+    result = list(items)
+    words = _words(material)
+    for i in range(len(result) - 1, 0, -1):
+        j = uniform_below(words, i + 1)
+        result[i], result[j] = result[j], result[i]
+    return result
+
+
 def _block(
     seed: str, stratum: str, block_no: int, arms: Sequence[ArmWeight], size: int
 ) -> list[str]:
     copies = size // reduced_weight_total(arms)
     divisor = _weights_gcd(arms)
     members = [arm.key for arm in arms for _ in range(arm.weight // divisor * copies)]
-    digest = hashlib.sha256(f"{seed}\x1f{stratum}\x1f{block_no}".encode()).digest()
-    random.Random(int.from_bytes(digest, "big")).shuffle(members)
-    return members
+    return shuffled(members, f"{seed}\x1f{stratum}\x1f{block_no}".encode())
 
 
 def allocate(

@@ -1,15 +1,31 @@
 """Request and response models for studies, arms, members and participants."""
 
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from app.studies.models import ParticipantStatus, Policy, Role, StudyStatus
 from app.types import INPUT, Email, Key, LocaleTag, Name, Pseudonym, TimezoneName
 
-StratumValue = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+_STRATUM_VALUE = re.compile(r"[\w .:-]+")
+
+
+def _check_stratum_value(value: str) -> str:
+    # Without "|" and "=" the stratum key "name=value|name=value" can be read only one way.
+    if not _STRATUM_VALUE.fullmatch(value):
+        raise ValueError("use only letters, digits, spaces and - _ . :")
+    return value
+
+
+# Bounded so the longest stratum key fits Allocation.stratum (500): five factors of
+# 40-character names and 50-character values make 5 * (40 + 1 + 50) + 4 = 459 characters.
+MAX_STRATA = 5
+StratumValue = Annotated[
+    str, StringConstraints(min_length=1, max_length=50), AfterValidator(_check_stratum_value)
+]
 
 
 class ArmIn(BaseModel):
@@ -42,7 +58,7 @@ class StudyCreate(BaseModel):
     default_timezone: TimezoneName
     default_locale: LocaleTag = "en"
     block_size: int | None = Field(default=None, ge=2, le=1000)
-    stratify_by: list[Key] = Field(default_factory=list, max_length=5)
+    stratify_by: list[Key] = Field(default_factory=list, max_length=MAX_STRATA)
     clinicians_see_arm: bool = False
     arms: list[ArmIn] = Field(default_factory=list, max_length=20)
 
@@ -54,7 +70,7 @@ class StudyUpdate(BaseModel):
     default_timezone: TimezoneName | None = None
     default_locale: LocaleTag | None = None
     block_size: int | None = Field(default=None, ge=2, le=1000)
-    stratify_by: list[Key] | None = Field(default=None, max_length=5)
+    stratify_by: list[Key] | None = Field(default=None, max_length=MAX_STRATA)
     clinicians_see_arm: bool | None = None
 
 
@@ -100,7 +116,7 @@ class ParticipantCreate(BaseModel):
     timezone: TimezoneName
     locale: LocaleTag | None = None
     external_ref: str | None = Field(default=None, max_length=200)
-    strata: dict[Key, StratumValue] = Field(default_factory=dict, max_length=5)
+    strata: dict[Key, StratumValue] = Field(default_factory=dict, max_length=MAX_STRATA)
 
 
 class ParticipantUpdate(BaseModel):

@@ -18,7 +18,7 @@ from app.pagination import Page, PageParams, map_page, paginate
 from app.patching import apply_patch
 from app.scheduling.service import cancel_open_prompts
 from app.studies.access import StudyAccess
-from app.studies.models import Arm, Membership, Role, Study, StudyStatus
+from app.studies.models import Arm, Membership, Participant, Role, Study, StudyStatus
 from app.studies.randomization import ArmWeight, block_size_problem
 from app.studies.schemas import (
     ArmIn,
@@ -114,11 +114,23 @@ def _require_draft(study: Study) -> None:
         )
 
 
+def _refuse_if_participants(session: Session, study: Study) -> None:
+    # Participants' strata were checked against the factors at their creation; other
+    # factors would leave them without a stratum to be allocated in.
+    if session.exec(select(Participant.id).where(Participant.study_id == study.id)).first():
+        raise Conflict(
+            "stratify_by cannot change once the study has participants",
+            code="stratification_fixed",
+        )
+
+
 def update_study(
     session: Session, access: StudyAccess, actor: Actor, data: StudyUpdate, now: datetime
 ) -> Study:
     study = access.study
     _require_draft(study)
+    if data.stratify_by is not None and data.stratify_by != study.stratify_by:
+        _refuse_if_participants(session, study)
     changed = apply_patch(study, data, nullable={"block_size"})
     study.updated_at = now
     session.add(study)
