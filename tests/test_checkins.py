@@ -11,11 +11,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from app.auth.models import StaffUser
+from app.checkins import service
 from app.checkins.models import CheckIn, Detection, RuleSetVersion
 from app.clock import FrozenClock
-from app.safety.models import SafetyEvent
+from app.safety.models import SafetyEvent, StudyTailoring
 from app.scheduling.models import Prompt, PromptStatus
-from app.skills.models import Delivery
+from app.skills.models import Delivery, PersonalizationRecord, SkillLibrary
 from app.skills.replay import replay_deliveries
 from tests.conftest import START
 from tests.test_bad_input import table_counts
@@ -203,21 +205,94 @@ def test_a_positive_risk_screen_comes_first_with_resources_in_the_persons_langua
     assert twice.status_code == 409
 
 
-def test_the_safety_event_and_resources_survive_a_failure_after_the_screen(
-    client: TestClient, trial: dict, session: Session, db: Engine
-) -> None:
+def _break_rule_set(writer: Session, study_id: uuid.UUID) -> None:
     # A rule-set row that no longer validates (say, written by a faulty migration).
-    with Session(db) as writer:
-        study_id = uuid.UUID(trial["study"]["id"])
-        writer.add(
-            RuleSetVersion(study_id=study_id, version=2, body={"rules": "broken"}, created_at=START)
+    writer.add(
+        RuleSetVersion(study_id=study_id, version=2, body={"rules": "broken"}, created_at=START)
+    )
+
+
+def _break_pinned_library(writer: Session, study_id: uuid.UUID) -> None:
+    tailoring = writer.get_one(StudyTailoring, study_id)
+    library = writer.get_one(SkillLibrary, tailoring.library_id)
+    library.skills = [{"key": "half_written"}]
+    writer.add(library)
+
+
+def _break_personalization(writer: Session, study_id: uuid.UUID, participant_id: str) -> None:
+    writer.add(
+        PersonalizationRecord(
+            participant_id=uuid.UUID(participant_id),
+            study_id=study_id,
+            extra_skills=[{"title": "no key"}],
+            updated_by=writer.exec(select(StaffUser)).first().id,
+            updated_at=START,
         )
+    )
+
+
+def _break_crisis_resources(writer: Session, study_id: uuid.UUID) -> None:
+    tailoring = writer.get_one(StudyTailoring, study_id)
+    tailoring.crisis_resources = {}
+    writer.add(tailoring)
+
+
+@pytest.mark.parametrize(
+    "breaks", ["rule_set", "pinned_library", "personalization", "crisis_resources"]
+)
+def test_the_safety_event_and_resources_survive_a_failure_after_the_screen(
+    client: TestClient,
+    trial: dict,
+    session: Session,
+    db: Engine,
+    caplog: pytest.LogCaptureFixture,
+    breaks: str,
+) -> None:
+    person = trial["by_arm"]["tailored"]
+    study_id = uuid.UUID(trial["study"]["id"])
+    with Session(db) as writer:
+        if breaks == "personalization":
+            _break_personalization(writer, study_id, person["id"])
+        else:
+            {
+                "rule_set": _break_rule_set,
+                "pinned_library": _break_pinned_library,
+                "crisis_resources": _break_crisis_resources,
+            }[breaks](writer, study_id)
         writer.commit()
-    response = post(client, trial["by_arm"]["tailored"], checkin({**BASE, "risk": 95}))
+    response = post(client, person, checkin({**BASE, "risk": 95}))
     assert response.status_code == 201, response.text
-    assert response.json()["safety"]["tier"] == "high"
-    assert len(session.exec(select(SafetyEvent)).all()) == 1
+    body = response.json()
+    assert body["safety"]["tier"] == "high"
+    assert "not a crisis service" in body["safety"]["resources"]["text"]
+    assert body["delivery"]["skill"] is None and body["delivery"]["reason"] == "safety"
+    _assert_only_the_crisis_was_stored(session, body)
+    assert "tailoring failed after a positive safety screen" in caplog.text
+
+
+def _assert_only_the_crisis_was_stored(session: Session, body: dict) -> None:
+    [stored] = session.exec(select(CheckIn)).all()
+    assert str(stored.id) == body["checkin_id"] and stored.response == body
+    [event] = session.exec(select(SafetyEvent)).all()
+    assert event.checkin_id == stored.id
+    [delivery] = session.exec(select(Delivery)).all()
+    assert (delivery.checkin_id, delivery.reason, delivery.skill_key) == (stored.id, "safety", None)
     assert session.exec(select(Detection)).all() == []
+
+
+def test_even_a_failing_safety_decision_keeps_the_event_and_resources(
+    client: TestClient, trial: dict, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The one pure step that cannot be broken through stored data: made to raise, no more.
+    def fails(*_: object) -> None:
+        raise RuntimeError("simulated failure")
+
+    monkeypatch.setattr(service, "safety_decision", fails)
+    response = post(client, trial["by_arm"]["tailored"], checkin({**FUSED, "risk": 95}))
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["safety"]["tier"], body["delivery"]["reason"]) == ("high", "safety")
+    _assert_only_the_crisis_was_stored(session, body)
 
 
 def test_feedback_feeds_the_policy_and_needs_a_skill(

@@ -44,7 +44,12 @@ from app.rules.process import DIMENSION_ORDER, Dimension, Pole, dimension_of
 from app.rules.schema import RuleSet, default_rule_set, rule_set_problems
 from app.safety import service as safety
 from app.safety.models import SafetyEvent
-from app.safety.screen import SafetyScreen, screen
+from app.safety.screen import (
+    CrisisResources,
+    SafetyScreen,
+    default_crisis_resources,
+    screen,
+)
 from app.scheduling.models import Prompt, PromptStatus
 from app.skills import service as skills
 from app.skills.content import Skill, localized
@@ -440,47 +445,27 @@ def ingest(
         )
         session.add(event)
         session.flush()
-    seed = skill_seed(study, participant.id, request.client_id)
-    judgement: Judgement | None = None
-    try:
-        with session.begin_nested():
-            rule_version, rule_set = current_rule_set(session, study.id)
-            judgement = judge(
-                session, study, participant, arm.policy, request.answers, items, rule_set, seed
-            )
-            checkin.rule_set_version = rule_version.version
-            session.add(
-                _detection(checkin, judgement.evaluation, rule_version.version, judgement.sequence)
-            )
-            session.flush()
-    except Exception:
-        if event is None:
-            raise
-        _log.exception("tailoring failed after a positive safety screen; resources still sent")
-        judgement = None
-    decision = safety_decision(arm.policy, seed) if event is not None else judgement.decision
-    library = judgement.library if judgement is not None else None
-    delivery = Delivery(
-        study_id=study.id,
-        participant_id=participant.id,
-        checkin_id=checkin.id,
-        created_at=now,
-        policy=decision.policy,
-        target=judgement.evaluation.target if judgement else None,
-        skill_key=decision.skill_key,
-        reason=decision.reason,
-        candidates=decision.candidates,
-        probabilities=decision.probabilities,
-        draw=decision.draw,
-        seed=seed,
-        library_version=library.version if library else None,
-        inputs=judgement.inputs if judgement is not None and event is None else {},
+    moment = _Moment(
+        study=study,
+        participant=participant,
+        policy=arm.policy,
+        checkin=checkin,
+        seed=skill_seed(study, participant.id, request.client_id),
+        now=now,
+        screened=screened,
+        resources=resources,
     )
-    session.add(delivery)
-    checkin.response = _response(
-        checkin, judgement, delivery, screened, resources, participant, study
-    )
-    session.add(checkin)
+    if event is None:
+        _tailor(session, moment, items)
+    else:
+        # Anything after a positive screen may fail: the check-in, the event, a delivery and
+        # the crisis resources are still stored and sent.
+        try:
+            with session.begin_nested():
+                _tailor(session, moment, items)
+        except Exception:
+            _log.exception("tailoring failed after a positive safety screen; resources still sent")
+            _crisis_only(session, moment)
     try:
         session.commit()
     except IntegrityError:
@@ -498,6 +483,92 @@ def _stored_by_a_concurrent_request(
     if existing is None:
         raise Conflict("The check-in could not be stored; retry", code="checkin_busy")
     return existing, True
+
+
+@dataclass
+class _Moment:
+    """One stored check-in being decided, and what the safety screen found."""
+
+    study: Study
+    participant: Participant
+    policy: Policy
+    checkin: CheckIn
+    seed: str
+    now: datetime
+    screened: SafetyScreen
+    resources: dict[str, CrisisResources]
+
+    def crisis(self, resources: dict[str, CrisisResources] | None = None) -> dict[str, Any]:
+        chosen = safety.crisis_resources_for(
+            self.resources if resources is None else resources,
+            self.participant.locale,
+            self.study.default_locale,
+        )
+        return {"tier": self.screened.tier, "resources": chosen.model_dump()}
+
+
+def _tailor(session: Session, moment: _Moment, items: Sequence[Item]) -> None:
+    """Evaluate, select, store the detection and delivery and set the response; after a
+    positive screen the skill gives way to the crisis resources."""
+    study, participant, checkin, seed = (
+        moment.study,
+        moment.participant,
+        moment.checkin,
+        moment.seed,
+    )
+    rule_version, rule_set = current_rule_set(session, study.id)
+    judgement = judge(
+        session, study, participant, moment.policy, checkin.answers, items, rule_set, seed
+    )
+    checkin.rule_set_version = rule_version.version
+    session.add(_detection(checkin, judgement.evaluation, rule_version.version, judgement.sequence))
+    positive = moment.screened.tier is not None
+    decision = safety_decision(moment.policy, seed) if positive else judgement.decision
+    delivery = Delivery(
+        study_id=study.id,
+        participant_id=participant.id,
+        checkin_id=checkin.id,
+        created_at=moment.now,
+        policy=decision.policy,
+        target=judgement.evaluation.target,
+        skill_key=decision.skill_key,
+        reason=decision.reason,
+        candidates=decision.candidates,
+        probabilities=decision.probabilities,
+        draw=decision.draw,
+        seed=seed,
+        library_version=judgement.library.version if judgement.library else None,
+        inputs={} if positive else judgement.inputs,
+    )
+    skill = None
+    if delivery.skill_key is not None:
+        chosen = judgement.skills[delivery.skill_key]
+        skill = skill_view(chosen, participant.locale, study.default_locale)
+    crisis = moment.crisis() if positive else None
+    checkin.response = _response(checkin, judgement.evaluation, delivery, skill, crisis)
+    session.add_all([delivery, checkin])
+    session.flush()
+
+
+def _crisis_only(session: Session, moment: _Moment) -> None:
+    """The fallback after a positive screen: a delivery saying "safety" and the resources,
+    built from nothing that could have failed in `_tailor` (its savepoint undid the rest)."""
+    delivery = Delivery(
+        study_id=moment.study.id,
+        participant_id=moment.participant.id,
+        checkin_id=moment.checkin.id,
+        created_at=moment.now,
+        policy=moment.policy,
+        reason="safety",
+        seed=moment.seed,
+    )
+    try:
+        crisis = moment.crisis()
+    except Exception:
+        _log.exception("the study's crisis resources failed; the built-in ones are sent")
+        crisis = moment.crisis(default_crisis_resources())
+    moment.checkin.response = _response(moment.checkin, None, delivery, None, crisis)
+    session.add_all([delivery, moment.checkin])
 
 
 def _detection(checkin: CheckIn, evaluation: Evaluation, version: int, sequence: int) -> Detection:
@@ -534,36 +605,22 @@ def skill_view(skill: Skill, locale: str | None, default_locale: str) -> dict[st
 
 def _response(
     checkin: CheckIn,
-    judgement: Judgement | None,
+    evaluation: Evaluation | None,
     delivery: Delivery,
-    screened: SafetyScreen,
-    resources: dict,
-    participant: Participant,
-    study: Study,
+    skill: dict[str, Any] | None,
+    crisis: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    skill = None
-    if delivery.skill_key is not None and judgement is not None:
-        chosen_skill = judgement.skills[delivery.skill_key]
-        skill = skill_view(chosen_skill, participant.locale, study.default_locale)
-    evaluation = judgement.evaluation.model_dump(mode="json") if judgement else None
-    crisis = None
-    if screened.tier is not None:
-        chosen = safety.crisis_resources_for(resources, participant.locale, study.default_locale)
-        crisis = {"tier": screened.tier, "resources": chosen.model_dump()}
+    dumped = evaluation.model_dump(mode="json") if evaluation else None
     return {
         "checkin_id": str(checkin.id),
         "late": checkin.late,
         "questionnaire_version": checkin.questionnaire_version,
         "rule_set_version": checkin.rule_set_version,
-        "scores": evaluation["scores"] if evaluation else None,
-        "needs": evaluation["needs"] if evaluation else None,
-        "target": evaluation["target"] if evaluation else None,
-        "target_reason": evaluation["reason"] if evaluation else None,
-        "delivery": {
-            "id": str(delivery.id),
-            "skill": skill,
-            "reason": delivery.reason,
-        },
+        "scores": dumped["scores"] if dumped else None,
+        "needs": dumped["needs"] if dumped else None,
+        "target": dumped["target"] if dumped else None,
+        "target_reason": dumped["reason"] if dumped else None,
+        "delivery": {"id": str(delivery.id), "skill": skill, "reason": delivery.reason},
         "safety": crisis,
     }
 
