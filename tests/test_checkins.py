@@ -295,6 +295,35 @@ def test_even_a_failing_safety_decision_keeps_the_event_and_resources(
     _assert_only_the_crisis_was_stored(session, body)
 
 
+def test_a_risky_choice_answer_gets_the_crisis_resources(
+    client: TestClient, owner: dict, trial: dict, session: Session
+) -> None:
+    url = f"/v1/studies/{trial['study']['id']}/questionnaire"
+    items = client.get(url, headers=owner).json()["items"]
+    plan = {
+        "key": "plan",
+        "type": "choice",
+        "text": {"en": "Do you have a plan to harm yourself?"},
+        "risk": True,
+        "required": False,
+        "choices": [
+            {"key": "yes", "label": {"en": "Yes"}, "risk": "high"},
+            {"key": "no", "label": {"en": "No"}},
+        ],
+    }
+    note = {"key": "note", "type": "text", "text": {"en": "Anything else?"}, "risk": True}
+    refused = client.put(url, json={"items": [*items, note]}, headers=owner)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == f"body.items[{len(items)}].risk"
+    assert client.put(url, json={"items": [*items, plan]}, headers=owner).is_success
+    person = trial["by_arm"]["tailored"]
+    assert post(client, person, checkin({**FUSED, "plan": "no"})).json()["safety"] is None
+    body = post(client, person, checkin({**FUSED, "plan": "yes"})).json()
+    assert (body["safety"]["tier"], body["delivery"]["reason"]) == ("high", "safety")
+    [event] = session.exec(select(SafetyEvent)).all()
+    assert event.items == ["plan"]
+
+
 def test_feedback_feeds_the_policy_and_needs_a_skill(
     client: TestClient, trial: dict, session: Session
 ) -> None:

@@ -210,6 +210,53 @@ def test_safety_tiers() -> None:
         SafetySettings(low=50, medium=40)
 
 
+def test_choice_and_boolean_risk_items_are_screened() -> None:
+    asked = Item.model_validate(
+        {
+            "key": "plan",
+            "type": "choice",
+            "text": {"en": "Do you have a plan to harm yourself?"},
+            "risk": True,
+            "choices": [
+                {"key": "yes", "label": {"en": "Yes"}, "risk": "high"},
+                {"key": "no", "label": {"en": "No"}},
+                {"key": "rather_not", "label": {"en": "Prefer not to say"}, "risk": "low"},
+            ],
+        }
+    )
+    urge = Item(key="urge", type="boolean", text={"en": "Urge to self-harm?"}, risk=True)
+    items = [*ITEMS, asked, urge]
+    settings_ = SafetySettings()
+
+    def tier(**answers: object) -> tuple[str | None, list[str]]:
+        result = screen(items, scaled_answers(items, {"risk": 0, **answers}), settings_)
+        return result.tier, result.items
+
+    assert tier(plan="no", urge=False) == (None, [])
+    assert tier(plan="rather_not") == ("low", ["plan"])
+    assert tier(plan="yes", risk=50) == ("high", ["risk", "plan"])
+    assert tier(plan="rather_not", risk=50) == ("medium", ["risk", "plan"])
+    assert tier(urge=True) == ("high", ["urge"])
+    assert check_items(items) == []
+
+
+def test_risk_items_the_screen_cannot_read_are_refused() -> None:
+    two = [{"key": "a", "label": {"en": "A"}}, {"key": "b", "label": {"en": "B"}}]
+    text = Item(key="note", type="text", text={"en": "Anything?"}, risk=True)
+    untiered = Item.model_validate(
+        {"key": "c", "type": "choice", "text": {"en": "?"}, "risk": True, "choices": two}
+    )
+    stray = Item.model_validate(
+        {"key": "d", "type": "choice", "text": {"en": "?"},
+         "choices": [two[0], {**two[1], "risk": "high"}]}
+    )  # fmt: skip
+    assert check_items([text, untiered, stray]) == [
+        ("items[0].risk", "a text item cannot be screened for risk"),
+        ("items[1].risk", "a choice risk item needs a risk tier on at least one choice"),
+        ("items[2].choices[1].risk", "risk tiers need the item to have risk: true"),
+    ]
+
+
 def test_the_default_library_covers_every_pole_twice_in_one_to_three_minutes() -> None:
     counts = Counter(pole for skill in LIBRARY for pole in skill.targets)
     assert all(counts[pole] >= 2 for pole in Pole)
