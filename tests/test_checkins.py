@@ -365,6 +365,11 @@ def test_disabled_skills_and_the_clients_own_skills(
     assert saved.status_code == 200, saved.text
     offered = post(client, person, checkin(FUSED)).json()["delivery"]["skill"]
     assert offered["key"] == "sing_it"
+    # An own skill may not take a key of the library's: the two would be confused.
+    clash = {**body, "extra_skills": [own, {**own, "key": "five_senses", "title": "Mine"}]}
+    refused = client.put(url, json=clash, headers=owner)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "body.extra_skills[1].key"
 
 
 def test_preferences_round_trip(client: TestClient, trial: dict) -> None:

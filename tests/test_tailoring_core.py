@@ -13,7 +13,7 @@ from app.rules.schema import RuleSet, default_rule_set, rule_set_problems
 from app.safety.screen import SafetySettings, screen
 from app.skills.content import Skill, library_problems
 from app.skills.default_library import default_library
-from app.skills.policies import PastDelivery, Personalization, select
+from app.skills.policies import PastDelivery, Personalization, select, skill_pool
 from app.studies.models import Policy
 
 ITEMS = default_items()
@@ -265,7 +265,18 @@ def test_the_default_library_covers_every_pole_twice_in_one_to_three_minutes() -
     assert all(len(skill.translations["es"].steps) == len(skill.steps) for skill in LIBRARY)
 
 
-keys = st.sampled_from([skill.key for skill in LIBRARY])
+own_keys = st.sampled_from(["own_a", "own_b", LIBRARY[0].key, LIBRARY[7].key])
+keys = st.sampled_from([skill.key for skill in LIBRARY]) | own_keys
+own_skills = st.lists(
+    st.builds(
+        lambda key, targets: Skill(
+            key=key, title="Own", steps=["Do it."], duration_seconds=60, targets=targets
+        ),
+        own_keys,
+        st.lists(st.sampled_from(list(Pole)), min_size=1, max_size=3, unique=True),
+    ),
+    max_size=4,
+)
 
 
 @given(
@@ -273,14 +284,17 @@ keys = st.sampled_from([skill.key for skill in LIBRARY])
     target=st.none() | st.sampled_from(list(Pole)),
     disabled=st.sets(keys, max_size=10),
     preferred=st.sets(keys, max_size=3),
+    extra=own_skills,
     ratings=st.lists(st.tuples(keys, st.none() | st.integers(0, 10)), max_size=15),
     seed=st.text(max_size=20),
 )
 @settings(max_examples=150, deadline=None)
 def test_policies_respect_disabled_skills_floor_and_seed(
-    policy, target, disabled, preferred, ratings, seed
+    policy, target, disabled, preferred, extra, ratings, seed
 ) -> None:
-    person = Personalization(disabled_skills=disabled, preferred_skills=preferred)
+    person = Personalization(
+        disabled_skills=disabled, preferred_skills=preferred, extra_skills=extra
+    )
     history = [
         PastDelivery(skill_key=k, helpfulness=h, sequence=n) for n, (k, h) in enumerate(ratings)
     ]
@@ -292,9 +306,16 @@ def test_policies_respect_disabled_skills_floor_and_seed(
     if decision.skill_key is None:
         return
     assert decision.skill_key not in disabled
+    assert len(set(decision.candidates)) == len(decision.candidates)
     assert abs(sum(decision.probabilities.values()) - 1) < 1e-9
     floor = min(0.05, 1 / len(decision.candidates))
     assert all(p >= floor - 1e-12 for p in decision.probabilities.values())
+    # A key in both the library and the own skills is the library's skill.
+    chosen = {skill.key: skill for skill in skill_pool(LIBRARY, person)}[decision.skill_key]
+    assert chosen in [*LIBRARY, *extra]
+    assert chosen.key not in {s.key for s in LIBRARY} or chosen in LIBRARY
+    if policy == Policy.tailored:
+        assert target in chosen.targets
 
 
 def test_three_arms_on_the_same_answers() -> None:

@@ -54,7 +54,13 @@ from app.scheduling.models import Prompt, PromptStatus
 from app.skills import service as skills
 from app.skills.content import Skill, localized
 from app.skills.models import Delivery, SkillLibrary
-from app.skills.policies import Decision, PastDelivery, Personalization, safety_decision
+from app.skills.policies import (
+    Decision,
+    PastDelivery,
+    Personalization,
+    safety_decision,
+    skill_pool,
+)
 from app.skills.policies import select as select_skill
 from app.studies.models import Arm, Participant, ParticipantStatus, Policy, Study, StudyStatus
 from app.versioning import all_versions, latest_version, next_version
@@ -313,7 +319,7 @@ def judge(
     library = skills.pinned_library(session, study.id)
     library_skills: list[Skill] = skills.skills_of(library) if library else []
     decision = select_skill(policy, evaluation.target, library_skills, person, history, seed)
-    by_key = {skill.key: skill for skill in [*library_skills, *person.extra_skills]}
+    by_key = {skill.key: skill for skill in skill_pool(library_skills, person)}
     inputs = {
         "target": evaluation.target,
         "personalization": person.model_dump(mode="json"),

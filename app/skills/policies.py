@@ -76,6 +76,15 @@ def safety_decision(policy: Policy, seed: str) -> Decision:
     return _none(policy, "safety", seed)
 
 
+def skill_pool(skills: Sequence[Skill], personalization: Personalization) -> list[Skill]:
+    """The library's skills, then the participant's own, each key once: when a newly pinned
+    library brings a key the clinician already used for an own skill, the library's wins."""
+    pool: dict[str, Skill] = {}
+    for skill in [*skills, *personalization.extra_skills]:
+        pool.setdefault(skill.key, skill)
+    return list(pool.values())
+
+
 def _prior(skill: Skill, person: Personalization) -> tuple[float, float]:
     alpha, beta = 1.0, 1.0
     if skill.key in person.preferred_skills:
@@ -127,7 +136,7 @@ def select(
     rng = _rng(seed)
     available = [
         skill
-        for skill in [*skills, *personalization.extra_skills]
+        for skill in skill_pool(skills, personalization)
         if skill.key not in personalization.disabled_skills
     ]
     if policy == Policy.random:

@@ -207,6 +207,14 @@ def save_personalization(
     now: datetime,
 ) -> PersonalizationRecord:
     _check(extra, "body.extra_skills")
+    library = pinned_library(session, participant.study_id)
+    taken = {skill.key for skill in skills_of(library)} if library else set()
+    for index, skill in enumerate(extra):
+        if skill.key in taken:
+            raise Invalid(
+                f"body.extra_skills[{index}].key",
+                f"'{skill.key}' is a skill of the study's library; give this one its own key",
+            )
     record = session.get(PersonalizationRecord, participant.id) or PersonalizationRecord(
         participant_id=participant.id,
         study_id=participant.study_id,
