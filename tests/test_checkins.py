@@ -381,12 +381,26 @@ def test_preferences_round_trip(client: TestClient, trial: dict) -> None:
     assert client.get("/v1/me/preferences", headers=headers).json() == {
         "preferred_skills": ["five_senses"],
         "disliked_skills": [],
+        "disabled_skills": [],
         "preferred_modalities": [],
         "disliked_modalities": ["writing"],
         "preferred_dimension": "attention",
     }
     both = {"preferred_skills": ["x_y"], "disliked_skills": ["x_y"]}
     assert client.put("/v1/me/preferences", json=both, headers=headers).status_code == 422
+
+
+def test_a_participant_can_turn_a_skill_off(client: TestClient, owner: dict, trial: dict) -> None:
+    person = trial["by_arm"]["tailored"]
+    prefs = {"disabled_skills": ["having_the_thought"]}
+    assert client.put("/v1/me/preferences", json=prefs, headers=person["headers"]).is_success
+    url = f"/v1/studies/{trial['study']['id']}/participants/{person['id']}/personalization"
+    client.put(url, json={"disabled_skills": ["leaves_on_stream"]}, headers=owner)
+    body = post(client, person, checkin(FUSED)).json()
+    # Both skills for fusion are off, one by each of them: nothing is left to offer.
+    assert (body["target"], body["delivery"]["reason"]) == ("cognitive_fusion", "no_candidates")
+    both = {"preferred_skills": ["five_senses"], "disabled_skills": ["five_senses"]}
+    assert client.put("/v1/me/preferences", json=both, headers=person["headers"]).status_code == 422
 
 
 def test_the_questionnaire_is_localized_and_frozen_once_the_study_is_active(

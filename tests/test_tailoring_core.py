@@ -283,6 +283,7 @@ own_skills = st.lists(
     policy=st.sampled_from(list(Policy)),
     target=st.none() | st.sampled_from(list(Pole)),
     disabled=st.sets(keys, max_size=10),
+    turned_off=st.sets(keys, max_size=10),
     preferred=st.sets(keys, max_size=3),
     extra=own_skills,
     ratings=st.lists(st.tuples(keys, st.none() | st.integers(0, 10)), max_size=15),
@@ -290,10 +291,13 @@ own_skills = st.lists(
 )
 @settings(max_examples=150, deadline=None)
 def test_policies_respect_disabled_skills_floor_and_seed(
-    policy, target, disabled, preferred, extra, ratings, seed
+    policy, target, disabled, turned_off, preferred, extra, ratings, seed
 ) -> None:
     person = Personalization(
-        disabled_skills=disabled, preferred_skills=preferred, extra_skills=extra
+        disabled_skills=disabled,
+        disabled_by_participant=turned_off,
+        preferred_skills=preferred,
+        extra_skills=extra,
     )
     history = [
         PastDelivery(skill_key=k, helpfulness=h, sequence=n) for n, (k, h) in enumerate(ratings)
@@ -305,7 +309,7 @@ def test_policies_respect_disabled_skills_floor_and_seed(
         return
     if decision.skill_key is None:
         return
-    assert decision.skill_key not in disabled
+    assert decision.skill_key not in disabled | turned_off
     assert len(set(decision.candidates)) == len(decision.candidates)
     assert abs(sum(decision.probabilities.values()) - 1) < 1e-9
     floor = min(0.05, 1 / len(decision.candidates))

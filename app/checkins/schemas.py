@@ -175,20 +175,26 @@ class PreferencesIn(BaseModel):
     model_config = INPUT
     preferred_skills: set[Key] = Field(default_factory=set, max_length=100)
     disliked_skills: set[Key] = Field(default_factory=set, max_length=100)
+    disabled_skills: set[Key] = Field(
+        default_factory=set, max_length=500, description="Never offer these to me"
+    )
     preferred_modalities: set[Modality] = Field(default_factory=set, max_length=20)
     disliked_modalities: set[Modality] = Field(default_factory=set, max_length=20)
     preferred_dimension: Dimension | None = None
 
     @model_validator(mode="after")
     def _not_both(self) -> "PreferencesIn":
-        if both := self.preferred_skills & self.disliked_skills:
-            raise ValueError(f"preferred and disliked at once: {', '.join(sorted(both))}")
+        if both := self.preferred_skills & (self.disliked_skills | self.disabled_skills):
+            raise ValueError(
+                f"preferred and disliked or disabled at once: {', '.join(sorted(both))}"
+            )
         return self
 
 
 class PreferencesOut(BaseModel):
     preferred_skills: list[str] = []
     disliked_skills: list[str] = []
+    disabled_skills: list[str] = []
     preferred_modalities: list[str] = []
     disliked_modalities: list[str] = []
     preferred_dimension: str | None = None

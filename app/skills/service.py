@@ -251,6 +251,7 @@ def personalization_for(session: Session, participant_id: uuid.UUID) -> Personal
         preferred_modalities=set(preferences.preferred_modalities) if preferences else set(),
         disliked_modalities=set(preferences.disliked_modalities) if preferences else set(),
         disabled_skills=set(record.disabled_skills) if record else set(),
+        disabled_by_participant=set(preferences.disabled_skills) if preferences else set(),
         extra_skills=[Skill.model_validate(skill) for skill in record.extra_skills]
         if record
         else [],
