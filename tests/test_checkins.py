@@ -477,6 +477,11 @@ def test_dry_run_explains_the_decision(client: TestClient, owner: dict, trial: d
         url, json={"answers": FUSED, "participant_id": person["id"]}, headers=owner
     )
     assert theirs.json()["decision"]["reason"] == "assessment_only"
+    assert result["safety"] is None
+    risky = client.post(url, json={"answers": {**sample, "risk": 95}}, headers=owner).json()
+    assert risky["safety"] == {"tier": "high", "items": ["risk"]}
+    assert (risky["decision"]["skill_key"], risky["decision"]["reason"]) == (None, "safety")
+    assert risky["target"] == "cognitive_fusion"
 
 
 def test_libraries_are_forked_edited_published_and_pinned(

@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, model_v
 from app.checkins.questionnaire import Answer, Item
 from app.rules.process import Dimension
 from app.rules.schema import RuleSet
-from app.safety.screen import CrisisResources, SafetySettings
+from app.safety.screen import CrisisResources, SafetyScreen, SafetySettings
 from app.skills.content import Modality, Skill
 from app.studies.models import Policy
 from app.types import INPUT, Key, LocaleTag
@@ -96,6 +96,9 @@ class DryRunOut(BaseModel):
     reason: str
     distress: float | None
     rule_set_version: int
+    safety: SafetyScreen | None = Field(
+        description="A positive screen: a check-in would get crisis resources, no skill"
+    )
     decision: DecisionOut
 
 

@@ -706,18 +706,22 @@ def dry_run(
     policy: Policy | None,
     answers: dict[str, Any],
 ) -> dict[str, Any]:
-    """What the current rule set and policy would decide on sample answers; stores nothing."""
+    """What the current rule set and policy would decide on sample answers, the safety
+    screen first, as in a check-in; stores nothing."""
     items = items_of(current_questionnaire(session, study.id))
     _check_answers(items, answers, partial=True)
     if participant is not None:
         policy = session.get_one(Arm, participant.arm_id).policy
     version, rule_set = current_rule_set(session, study.id)
     seed = skill_seed(study, participant.id if participant else uuid.UUID(int=0), "dry-run")
-    judgement = judge(
-        session, study, participant, policy or Policy.tailored, answers, items, rule_set, seed
-    )
+    policy = policy or Policy.tailored
+    judgement = judge(session, study, participant, policy, answers, items, rule_set, seed)
+    settings, _ = safety.safety_of(session, study.id)
+    screened = screen(items, scaled_answers(items, answers), settings)
+    decision = judgement.decision if screened.tier is None else safety_decision(policy, seed)
     return {
         **judgement.evaluation.model_dump(mode="json"),
         "rule_set_version": version.version,
-        "decision": judgement.decision.model_dump(mode="json"),
+        "safety": screened.model_dump() if screened.tier is not None else None,
+        "decision": decision.model_dump(mode="json"),
     }
