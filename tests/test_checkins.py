@@ -113,6 +113,7 @@ def test_a_retry_returns_the_original_response_and_a_changed_body_conflicts(
         ({"answers": {k: v for k, v in BASE.items() if k != "risk"}}, "body.answers.risk"),
         ({"answered_at": (START + timedelta(hours=1)).isoformat()}, "body.answered_at"),
         ({"answered_at": (START - timedelta(days=1)).isoformat()}, "body.answered_at"),
+        ({"answered_at": (START - timedelta(minutes=1)).isoformat()}, "body.answered_at"),
         ({"answered_at": "2026-03-02T09:01:00"}, "body.answered_at"),
         ({"mood": "fine"}, "body.mood"),
         ({"client_id": ""}, "body.client_id"),

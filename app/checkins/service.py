@@ -400,11 +400,9 @@ def ingest(
         raise Conflict(f"The participant is {participant.status}", code="participant_not_active")
     if request.answered_at > now + clock_skew:
         raise Invalid("body.answered_at", "answered_at is in the future")
-    # Phone clocks drift both ways: the same allowance applies before enrollment.
-    if (
-        participant.enrolled_at is None
-        or request.answered_at < participant.enrolled_at - clock_skew
-    ):
+    # The skew allows for a phone clock running ahead. Before enrollment the phone had no
+    # questionnaire to answer, so an earlier answered_at is refused outright.
+    if participant.enrolled_at is None or request.answered_at < participant.enrolled_at:
         raise Invalid("body.answered_at", "answered_at is before the participant enrolled")
     study = session.get_one(Study, participant.study_id)
     questionnaire = current_questionnaire(session, study.id)
