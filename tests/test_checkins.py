@@ -405,7 +405,7 @@ def test_a_participant_can_turn_a_skill_off(client: TestClient, owner: dict, tri
 
 
 def test_the_questionnaire_is_localized_and_frozen_once_the_study_is_active(
-    client: TestClient, owner: dict, trial: dict
+    client: TestClient, owner: dict, trial: dict, session: Session
 ) -> None:
     person = trial["by_arm"]["tailored"]
     assert client.patch("/v1/me", json={"locale": "es-MX"}, headers=person["headers"]).is_success
@@ -420,6 +420,22 @@ def test_the_questionnaire_is_localized_and_frozen_once_the_study_is_active(
     assert (saved["version"], saved["frozen"]) == (2, True)
     body = post(client, person, checkin({**BASE, "sleep": 4})).json()
     assert body["questionnaire_version"] == 2
+    # A phone that still shows version 2 when version 3 adds a required item.
+    extra_required = {"key": "energy", "type": "boolean", "text": {"en": "Energy?"}}
+    saved = client.put(url, json={"items": [*saved["items"], extra_required]}, headers=owner)
+    assert saved.json()["version"] == 3
+    stale = checkin({**BASE, "sleep": 4})
+    refused = post(client, person, stale)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "body.answers.energy"
+    shown = post(client, person, {**stale, "questionnaire_version": 2})
+    assert shown.status_code == 201, shown.text
+    assert shown.json()["questionnaire_version"] == 2
+    stored = session.get_one(CheckIn, uuid.UUID(shown.json()["checkin_id"]))
+    assert stored.questionnaire_version == 2
+    unknown = post(client, person, {**stale, "client_id": "other", "questionnaire_version": 9})
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["field"] == "body.questionnaire_version"
 
 
 def test_a_draft_questionnaire_is_edited_in_place_and_packs_keep_their_source(

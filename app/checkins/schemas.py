@@ -209,6 +209,11 @@ class CheckInIn(BaseModel):
     prompt_id: uuid.UUID | None = Field(default=None, description="The prompt it answers")
     answered_at: AwareDatetime = Field(description="When answered, with the phone's UTC offset")
     answers: dict[Key, Answer] = Field(max_length=200)
+    questionnaire_version: int | None = Field(
+        default=None,
+        ge=1,
+        description="The questionnaire version the phone showed; the current one when left out",
+    )
 
 
 class SkillView(BaseModel):

@@ -86,6 +86,25 @@ def current_questionnaire(session: Session, study_id: uuid.UUID) -> Questionnair
     return current
 
 
+def questionnaire_answered(
+    session: Session, study_id: uuid.UUID, version: int | None
+) -> Questionnaire:
+    """The version the phone showed (it may have changed since), else the current one."""
+    if version is None:
+        return current_questionnaire(session, study_id)
+    shown = session.exec(
+        select(Questionnaire).where(
+            Questionnaire.study_id == study_id, Questionnaire.version == version
+        )
+    ).first()
+    if shown is None:
+        raise Invalid(
+            "body.questionnaire_version",
+            f"{version} is not a version of this study's questionnaire",
+        )
+    return shown
+
+
 def questionnaire_versions(session: Session, study_id: uuid.UUID) -> list[Questionnaire]:
     return all_versions(session, Questionnaire, Questionnaire.study_id == study_id)
 
@@ -338,6 +357,7 @@ class CheckInRequest:
     answered_at: datetime
     answers: dict[str, Any]
     digest: str
+    questionnaire_version: int | None = None  # the version the phone showed
 
 
 def _check_answers(items: Sequence[Item], answers: dict[str, Any], partial: bool = False) -> None:
@@ -405,7 +425,7 @@ def ingest(
     if participant.enrolled_at is None or request.answered_at < participant.enrolled_at:
         raise Invalid("body.answered_at", "answered_at is before the participant enrolled")
     study = session.get_one(Study, participant.study_id)
-    questionnaire = current_questionnaire(session, study.id)
+    questionnaire = questionnaire_answered(session, study.id, request.questionnaire_version)
     items = items_of(questionnaire)
     _check_answers(items, request.answers)
     late = (
