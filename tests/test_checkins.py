@@ -543,6 +543,14 @@ def test_staff_views_of_check_ins_scores_and_deliveries(
     client.put(f"/v1/studies/{trial['study']['id']}/members", json=member, headers=owner)
     concealed = client.get(f"{base}/deliveries", headers=clinician).json()["items"]
     assert {(d["policy"], d["candidates"]) for d in concealed} == {(None, None)}
+    assessed = trial["by_arm"]["assessment"]
+    post(client, assessed, checkin(FUSED))
+    post(client, assessed, checkin({**BASE, "risk": 90}))
+    theirs = f"/v1/studies/{trial['study']['id']}/participants/{assessed['id']}/deliveries"
+    reasons = [d["reason"] for d in client.get(theirs, headers=clinician).json()["items"]]
+    assert sorted(reasons) == ["not_offered", "safety"]
+    reasons = [d["reason"] for d in client.get(theirs, headers=owner).json()["items"]]
+    assert sorted(reasons) == ["assessment_only", "safety"]
     viewer = make_staff("viewer@example.org")
     client.put(
         f"/v1/studies/{trial['study']['id']}/members",

@@ -337,11 +337,16 @@ def read_scores(
 
 
 def _delivery_out(access: StudyAccess, delivery: Delivery) -> DeliveryOut:
-    # The policy, its candidates and probabilities would reveal a concealed arm.
+    # The policy, its candidates and probabilities, and why no skill was offered (say,
+    # assessment_only) would reveal a concealed arm; a safety screen happens in every arm.
     hidden = not access.sees_arms
+    reason = delivery.reason
+    if hidden and reason is not None and reason != "safety":
+        reason = "not_offered"
     return DeliveryOut(
-        **delivery.model_dump(exclude={"policy", "candidates", "probabilities"}),
+        **delivery.model_dump(exclude={"policy", "candidates", "probabilities", "reason"}),
         policy=None if hidden else delivery.policy,
+        reason=reason,
         candidates=None if hidden else delivery.candidates,
         probabilities=None if hidden else delivery.probabilities,
     )

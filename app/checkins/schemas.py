@@ -272,7 +272,9 @@ class DeliveryOut(BaseModel):
     policy: str | None = Field(description="Hidden from those who may not see arms")
     target: str | None
     skill_key: str | None
-    reason: str | None
+    reason: str | None = Field(
+        description="Why no skill; not_offered (or safety) for those who may not see arms"
+    )
     candidates: list[str] | None
     probabilities: dict[str, float] | None
     opened_at: datetime | None
