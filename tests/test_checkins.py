@@ -414,6 +414,8 @@ def test_the_questionnaire_is_localized_and_frozen_once_the_study_is_active(
     url = f"/v1/studies/{trial['study']['id']}/questionnaire"
     current = client.get(url, headers=owner).json()
     assert (current["version"], current["frozen"]) == (1, True)
+    listed = client.get(f"{url}/versions", headers=owner).json()
+    assert ([v["version"] for v in listed["items"]], listed["next_offset"]) == ([1], None)
     extra = {"key": "sleep", "type": "likert", "min": 1, "max": 5, "text": {"en": "Sleep?"},
              "required": False}  # fmt: skip
     saved = client.put(url, json={"items": [*current["items"], extra]}, headers=owner).json()
@@ -473,7 +475,10 @@ def test_rule_sets_are_versioned_validated_and_recorded(
     }
     saved = client.put(url, json=lower, headers=owner).json()
     assert saved["version"] == 2
-    assert [v["version"] for v in client.get(f"{url}/versions", headers=owner).json()] == [2, 1]
+    versions = client.get(f"{url}/versions", headers=owner).json()
+    assert ([v["version"] for v in versions["items"]], versions["next_offset"]) == ([2, 1], None)
+    first = client.get(f"{url}/versions", params={"limit": 1}, headers=owner).json()
+    assert ([v["version"] for v in first["items"]], first["next_offset"]) == ([2], 1)
     bad = {"rules": [{"id": "x", "pole": "inaction", "value": {"op": "item", "item": "ghost"}}]}
     refused = client.put(url, json=bad, headers=owner)
     assert refused.status_code == 422
@@ -505,7 +510,7 @@ def test_libraries_are_forked_edited_published_and_pinned(
     client: TestClient, owner: dict, trial: dict
 ) -> None:
     base = f"/v1/studies/{trial['study']['id']}"
-    [default] = client.get(f"{base}/libraries", headers=owner).json()
+    [default] = client.get(f"{base}/libraries", headers=owner).json()["items"]
     assert (default["version"], default["published"], default["pinned"]) == (1, True, True)
     edit = {"skills": default["skills"][:4]}
     published = client.put(f"{base}/libraries/{default['id']}", json=edit, headers=owner)
@@ -519,6 +524,9 @@ def test_libraries_are_forked_edited_published_and_pinned(
     assert client.post(f"{base}/libraries/{draft_id}/publish", headers=owner).is_success
     pinned = client.put(f"{base}/library", json={"library_id": draft_id}, headers=owner).json()
     assert (pinned["version"], pinned["pinned"]) == (2, True)
+    listed = client.get(f"{base}/libraries", params={"limit": 1}, headers=owner).json()
+    assert [(lib["version"], lib["pinned"]) for lib in listed["items"]] == [(2, True)]
+    assert listed["next_offset"] == 1
     body = post(client, trial["by_arm"]["random"], checkin(BASE)).json()
     assert body["delivery"]["skill"]["key"] in {s["key"] for s in edit["skills"]}
 

@@ -63,7 +63,7 @@ from app.skills.policies import (
 )
 from app.skills.policies import select as select_skill
 from app.studies.models import Arm, Participant, ParticipantStatus, Policy, Study, StudyStatus
-from app.versioning import all_versions, latest_version, next_version
+from app.versioning import all_versions, latest_version, next_version, version_page
 
 _log = logging.getLogger("kairos.checkins")
 STUDY_STATS_WINDOW = 2000  # recent detections that give the study's values per dimension
@@ -107,6 +107,12 @@ def questionnaire_answered(
 
 def questionnaire_versions(session: Session, study_id: uuid.UUID) -> list[Questionnaire]:
     return all_versions(session, Questionnaire, Questionnaire.study_id == study_id)
+
+
+def questionnaire_version_page(
+    session: Session, study_id: uuid.UUID, page: PageParams
+) -> Page[Questionnaire]:
+    return version_page(session, Questionnaire, page, Questionnaire.study_id == study_id)
 
 
 def setup_study(session: Session, study: Study, now: datetime) -> None:
@@ -207,6 +213,12 @@ def current_rule_set(session: Session, study_id: uuid.UUID) -> tuple[RuleSetVers
 
 def rule_set_versions(session: Session, study_id: uuid.UUID) -> list[RuleSetVersion]:
     return all_versions(session, RuleSetVersion, RuleSetVersion.study_id == study_id)
+
+
+def rule_set_version_page(
+    session: Session, study_id: uuid.UUID, page: PageParams
+) -> Page[RuleSetVersion]:
+    return version_page(session, RuleSetVersion, page, RuleSetVersion.study_id == study_id)
 
 
 def save_rule_set(

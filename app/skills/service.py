@@ -17,7 +17,7 @@ from app.skills.default_library import default_library
 from app.skills.models import Delivery, PersonalizationRecord, SkillLibrary, SkillPreferences
 from app.skills.policies import Personalization
 from app.studies.models import Participant
-from app.versioning import all_versions, latest_version, next_version
+from app.versioning import all_versions, latest_version, next_version, version_page
 
 
 def skills_of(library: SkillLibrary) -> list[Skill]:
@@ -50,6 +50,10 @@ def create_default_library(session: Session, study_id: uuid.UUID, now: datetime)
 
 def list_libraries(session: Session, study_id: uuid.UUID) -> list[SkillLibrary]:
     return all_versions(session, SkillLibrary, SkillLibrary.study_id == study_id)
+
+
+def library_page(session: Session, study_id: uuid.UUID, page: PageParams) -> Page[SkillLibrary]:
+    return version_page(session, SkillLibrary, page, SkillLibrary.study_id == study_id)
 
 
 def get_library(session: Session, study_id: uuid.UUID, library_id: uuid.UUID) -> SkillLibrary:
