@@ -302,10 +302,13 @@ def person_context(session: Session, participant: Participant) -> tuple[PersonCo
 
 
 def past_deliveries(session: Session, participant_id: uuid.UUID) -> list[PastDelivery]:
+    # Check-ins received in the same instant keep the order they were evaluated in (the
+    # detection's sequence), so "the last two used" does not depend on random ids.
     rows = session.exec(
         select(Delivery.skill_key, Delivery.helpfulness)
+        .join(Detection, col(Detection.checkin_id) == Delivery.checkin_id, isouter=True)
         .where(Delivery.participant_id == participant_id, col(Delivery.skill_key).is_not(None))
-        .order_by(col(Delivery.created_at), col(Delivery.id))
+        .order_by(col(Delivery.created_at), col(Detection.sequence), col(Delivery.id))
     ).all()
     return [
         PastDelivery(skill_key=key, helpfulness=helpfulness, sequence=n)
