@@ -5,16 +5,30 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement
 from sqlmodel import Session, SQLModel, col, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from app.pagination import Page, PageParams, paginate
 
 Versioned = TypeVar("Versioned", bound=SQLModel)
+
+
+def _newest_first(model: type[Versioned], *where: ColumnElement[bool]) -> SelectOfScalar[Any]:
+    version: Any = model.version  # type: ignore[attr-defined]
+    return select(model).where(*where).order_by(col(version).desc())
 
 
 def all_versions(
     session: Session, model: type[Versioned], *where: ColumnElement[bool]
 ) -> list[Versioned]:
     """Newest first."""
-    version: Any = model.version  # type: ignore[attr-defined]
-    return list(session.exec(select(model).where(*where).order_by(col(version).desc())))
+    return list(session.exec(_newest_first(model, *where)))
+
+
+def version_page(
+    session: Session, model: type[Versioned], page: PageParams, *where: ColumnElement[bool]
+) -> Page[Versioned]:
+    """One page of the versions, newest first."""
+    return paginate(session, _newest_first(model, *where), page)
 
 
 def latest_version(

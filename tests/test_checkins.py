@@ -11,11 +11,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from app.auth.models import StaffUser
+from app.checkins import service
 from app.checkins.models import CheckIn, Detection, RuleSetVersion
 from app.clock import FrozenClock
-from app.safety.models import SafetyEvent
+from app.safety.models import SafetyEvent, StudyTailoring
 from app.scheduling.models import Prompt, PromptStatus
-from app.skills.models import Delivery
+from app.skills.models import Delivery, PersonalizationRecord, SkillLibrary
 from app.skills.replay import replay_deliveries
 from tests.conftest import START
 from tests.test_bad_input import table_counts
@@ -111,6 +113,7 @@ def test_a_retry_returns_the_original_response_and_a_changed_body_conflicts(
         ({"answers": {k: v for k, v in BASE.items() if k != "risk"}}, "body.answers.risk"),
         ({"answered_at": (START + timedelta(hours=1)).isoformat()}, "body.answered_at"),
         ({"answered_at": (START - timedelta(days=1)).isoformat()}, "body.answered_at"),
+        ({"answered_at": (START - timedelta(minutes=1)).isoformat()}, "body.answered_at"),
         ({"answered_at": "2026-03-02T09:01:00"}, "body.answered_at"),
         ({"mood": "fine"}, "body.mood"),
         ({"client_id": ""}, "body.client_id"),
@@ -203,21 +206,123 @@ def test_a_positive_risk_screen_comes_first_with_resources_in_the_persons_langua
     assert twice.status_code == 409
 
 
-def test_the_safety_event_and_resources_survive_a_failure_after_the_screen(
-    client: TestClient, trial: dict, session: Session, db: Engine
-) -> None:
+def _break_rule_set(writer: Session, study_id: uuid.UUID) -> None:
     # A rule-set row that no longer validates (say, written by a faulty migration).
-    with Session(db) as writer:
-        study_id = uuid.UUID(trial["study"]["id"])
-        writer.add(
-            RuleSetVersion(study_id=study_id, version=2, body={"rules": "broken"}, created_at=START)
+    writer.add(
+        RuleSetVersion(study_id=study_id, version=2, body={"rules": "broken"}, created_at=START)
+    )
+
+
+def _break_pinned_library(writer: Session, study_id: uuid.UUID) -> None:
+    tailoring = writer.get_one(StudyTailoring, study_id)
+    library = writer.get_one(SkillLibrary, tailoring.library_id)
+    library.skills = [{"key": "half_written"}]
+    writer.add(library)
+
+
+def _break_personalization(writer: Session, study_id: uuid.UUID, participant_id: str) -> None:
+    writer.add(
+        PersonalizationRecord(
+            participant_id=uuid.UUID(participant_id),
+            study_id=study_id,
+            extra_skills=[{"title": "no key"}],
+            updated_by=writer.exec(select(StaffUser)).first().id,
+            updated_at=START,
         )
+    )
+
+
+def _break_crisis_resources(writer: Session, study_id: uuid.UUID) -> None:
+    tailoring = writer.get_one(StudyTailoring, study_id)
+    tailoring.crisis_resources = {}
+    writer.add(tailoring)
+
+
+@pytest.mark.parametrize(
+    "breaks", ["rule_set", "pinned_library", "personalization", "crisis_resources"]
+)
+def test_the_safety_event_and_resources_survive_a_failure_after_the_screen(
+    client: TestClient,
+    trial: dict,
+    session: Session,
+    db: Engine,
+    caplog: pytest.LogCaptureFixture,
+    breaks: str,
+) -> None:
+    person = trial["by_arm"]["tailored"]
+    study_id = uuid.UUID(trial["study"]["id"])
+    with Session(db) as writer:
+        if breaks == "personalization":
+            _break_personalization(writer, study_id, person["id"])
+        else:
+            {
+                "rule_set": _break_rule_set,
+                "pinned_library": _break_pinned_library,
+                "crisis_resources": _break_crisis_resources,
+            }[breaks](writer, study_id)
         writer.commit()
-    response = post(client, trial["by_arm"]["tailored"], checkin({**BASE, "risk": 95}))
+    response = post(client, person, checkin({**BASE, "risk": 95}))
     assert response.status_code == 201, response.text
-    assert response.json()["safety"]["tier"] == "high"
-    assert len(session.exec(select(SafetyEvent)).all()) == 1
+    body = response.json()
+    assert body["safety"]["tier"] == "high"
+    assert "not a crisis service" in body["safety"]["resources"]["text"]
+    assert body["delivery"]["skill"] is None and body["delivery"]["reason"] == "safety"
+    _assert_only_the_crisis_was_stored(session, body)
+    assert "tailoring failed after a positive safety screen" in caplog.text
+
+
+def _assert_only_the_crisis_was_stored(session: Session, body: dict) -> None:
+    [stored] = session.exec(select(CheckIn)).all()
+    assert str(stored.id) == body["checkin_id"] and stored.response == body
+    [event] = session.exec(select(SafetyEvent)).all()
+    assert event.checkin_id == stored.id
+    [delivery] = session.exec(select(Delivery)).all()
+    assert (delivery.checkin_id, delivery.reason, delivery.skill_key) == (stored.id, "safety", None)
     assert session.exec(select(Detection)).all() == []
+
+
+def test_even_a_failing_safety_decision_keeps_the_event_and_resources(
+    client: TestClient, trial: dict, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The one pure step that cannot be broken through stored data: made to raise, no more.
+    def fails(*_: object) -> None:
+        raise RuntimeError("simulated failure")
+
+    monkeypatch.setattr(service, "safety_decision", fails)
+    response = post(client, trial["by_arm"]["tailored"], checkin({**FUSED, "risk": 95}))
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["safety"]["tier"], body["delivery"]["reason"]) == ("high", "safety")
+    _assert_only_the_crisis_was_stored(session, body)
+
+
+def test_a_risky_choice_answer_gets_the_crisis_resources(
+    client: TestClient, owner: dict, trial: dict, session: Session
+) -> None:
+    url = f"/v1/studies/{trial['study']['id']}/questionnaire"
+    items = client.get(url, headers=owner).json()["items"]
+    plan = {
+        "key": "plan",
+        "type": "choice",
+        "text": {"en": "Do you have a plan to harm yourself?"},
+        "risk": True,
+        "required": False,
+        "choices": [
+            {"key": "yes", "label": {"en": "Yes"}, "risk": "high"},
+            {"key": "no", "label": {"en": "No"}},
+        ],
+    }
+    note = {"key": "note", "type": "text", "text": {"en": "Anything else?"}, "risk": True}
+    refused = client.put(url, json={"items": [*items, note]}, headers=owner)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == f"body.items[{len(items)}].risk"
+    assert client.put(url, json={"items": [*items, plan]}, headers=owner).is_success
+    person = trial["by_arm"]["tailored"]
+    assert post(client, person, checkin({**FUSED, "plan": "no"})).json()["safety"] is None
+    body = post(client, person, checkin({**FUSED, "plan": "yes"})).json()
+    assert (body["safety"]["tier"], body["delivery"]["reason"]) == ("high", "safety")
+    [event] = session.exec(select(SafetyEvent)).all()
+    assert event.items == ["plan"]
 
 
 def test_feedback_feeds_the_policy_and_needs_a_skill(
@@ -261,6 +366,11 @@ def test_disabled_skills_and_the_clients_own_skills(
     assert saved.status_code == 200, saved.text
     offered = post(client, person, checkin(FUSED)).json()["delivery"]["skill"]
     assert offered["key"] == "sing_it"
+    # An own skill may not take a key of the library's: the two would be confused.
+    clash = {**body, "extra_skills": [own, {**own, "key": "five_senses", "title": "Mine"}]}
+    refused = client.put(url, json=clash, headers=owner)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "body.extra_skills[1].key"
 
 
 def test_preferences_round_trip(client: TestClient, trial: dict) -> None:
@@ -272,6 +382,7 @@ def test_preferences_round_trip(client: TestClient, trial: dict) -> None:
     assert client.get("/v1/me/preferences", headers=headers).json() == {
         "preferred_skills": ["five_senses"],
         "disliked_skills": [],
+        "disabled_skills": [],
         "preferred_modalities": [],
         "disliked_modalities": ["writing"],
         "preferred_dimension": "attention",
@@ -280,8 +391,21 @@ def test_preferences_round_trip(client: TestClient, trial: dict) -> None:
     assert client.put("/v1/me/preferences", json=both, headers=headers).status_code == 422
 
 
+def test_a_participant_can_turn_a_skill_off(client: TestClient, owner: dict, trial: dict) -> None:
+    person = trial["by_arm"]["tailored"]
+    prefs = {"disabled_skills": ["having_the_thought"]}
+    assert client.put("/v1/me/preferences", json=prefs, headers=person["headers"]).is_success
+    url = f"/v1/studies/{trial['study']['id']}/participants/{person['id']}/personalization"
+    client.put(url, json={"disabled_skills": ["leaves_on_stream"]}, headers=owner)
+    body = post(client, person, checkin(FUSED)).json()
+    # Both skills for fusion are off, one by each of them: nothing is left to offer.
+    assert (body["target"], body["delivery"]["reason"]) == ("cognitive_fusion", "no_candidates")
+    both = {"preferred_skills": ["five_senses"], "disabled_skills": ["five_senses"]}
+    assert client.put("/v1/me/preferences", json=both, headers=person["headers"]).status_code == 422
+
+
 def test_the_questionnaire_is_localized_and_frozen_once_the_study_is_active(
-    client: TestClient, owner: dict, trial: dict
+    client: TestClient, owner: dict, trial: dict, session: Session
 ) -> None:
     person = trial["by_arm"]["tailored"]
     assert client.patch("/v1/me", json={"locale": "es-MX"}, headers=person["headers"]).is_success
@@ -290,12 +414,30 @@ def test_the_questionnaire_is_localized_and_frozen_once_the_study_is_active(
     url = f"/v1/studies/{trial['study']['id']}/questionnaire"
     current = client.get(url, headers=owner).json()
     assert (current["version"], current["frozen"]) == (1, True)
+    listed = client.get(f"{url}/versions", headers=owner).json()
+    assert ([v["version"] for v in listed["items"]], listed["next_offset"]) == ([1], None)
     extra = {"key": "sleep", "type": "likert", "min": 1, "max": 5, "text": {"en": "Sleep?"},
              "required": False}  # fmt: skip
     saved = client.put(url, json={"items": [*current["items"], extra]}, headers=owner).json()
     assert (saved["version"], saved["frozen"]) == (2, True)
     body = post(client, person, checkin({**BASE, "sleep": 4})).json()
     assert body["questionnaire_version"] == 2
+    # A phone that still shows version 2 when version 3 adds a required item.
+    extra_required = {"key": "energy", "type": "boolean", "text": {"en": "Energy?"}}
+    saved = client.put(url, json={"items": [*saved["items"], extra_required]}, headers=owner)
+    assert saved.json()["version"] == 3
+    stale = checkin({**BASE, "sleep": 4})
+    refused = post(client, person, stale)
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "body.answers.energy"
+    shown = post(client, person, {**stale, "questionnaire_version": 2})
+    assert shown.status_code == 201, shown.text
+    assert shown.json()["questionnaire_version"] == 2
+    stored = session.get_one(CheckIn, uuid.UUID(shown.json()["checkin_id"]))
+    assert stored.questionnaire_version == 2
+    unknown = post(client, person, {**stale, "client_id": "other", "questionnaire_version": 9})
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["field"] == "body.questionnaire_version"
 
 
 def test_a_draft_questionnaire_is_edited_in_place_and_packs_keep_their_source(
@@ -333,7 +475,10 @@ def test_rule_sets_are_versioned_validated_and_recorded(
     }
     saved = client.put(url, json=lower, headers=owner).json()
     assert saved["version"] == 2
-    assert [v["version"] for v in client.get(f"{url}/versions", headers=owner).json()] == [2, 1]
+    versions = client.get(f"{url}/versions", headers=owner).json()
+    assert ([v["version"] for v in versions["items"]], versions["next_offset"]) == ([2, 1], None)
+    first = client.get(f"{url}/versions", params={"limit": 1}, headers=owner).json()
+    assert ([v["version"] for v in first["items"]], first["next_offset"]) == ([2], 1)
     bad = {"rules": [{"id": "x", "pole": "inaction", "value": {"op": "item", "item": "ghost"}}]}
     refused = client.put(url, json=bad, headers=owner)
     assert refused.status_code == 422
@@ -354,13 +499,18 @@ def test_dry_run_explains_the_decision(client: TestClient, owner: dict, trial: d
         url, json={"answers": FUSED, "participant_id": person["id"]}, headers=owner
     )
     assert theirs.json()["decision"]["reason"] == "assessment_only"
+    assert result["safety"] is None
+    risky = client.post(url, json={"answers": {**sample, "risk": 95}}, headers=owner).json()
+    assert risky["safety"] == {"tier": "high", "items": ["risk"]}
+    assert (risky["decision"]["skill_key"], risky["decision"]["reason"]) == (None, "safety")
+    assert risky["target"] == "cognitive_fusion"
 
 
 def test_libraries_are_forked_edited_published_and_pinned(
     client: TestClient, owner: dict, trial: dict
 ) -> None:
     base = f"/v1/studies/{trial['study']['id']}"
-    [default] = client.get(f"{base}/libraries", headers=owner).json()
+    [default] = client.get(f"{base}/libraries", headers=owner).json()["items"]
     assert (default["version"], default["published"], default["pinned"]) == (1, True, True)
     edit = {"skills": default["skills"][:4]}
     published = client.put(f"{base}/libraries/{default['id']}", json=edit, headers=owner)
@@ -374,6 +524,9 @@ def test_libraries_are_forked_edited_published_and_pinned(
     assert client.post(f"{base}/libraries/{draft_id}/publish", headers=owner).is_success
     pinned = client.put(f"{base}/library", json={"library_id": draft_id}, headers=owner).json()
     assert (pinned["version"], pinned["pinned"]) == (2, True)
+    listed = client.get(f"{base}/libraries", params={"limit": 1}, headers=owner).json()
+    assert [(lib["version"], lib["pinned"]) for lib in listed["items"]] == [(2, True)]
+    assert listed["next_offset"] == 1
     body = post(client, trial["by_arm"]["random"], checkin(BASE)).json()
     assert body["delivery"]["skill"]["key"] in {s["key"] for s in edit["skills"]}
 
@@ -398,6 +551,14 @@ def test_staff_views_of_check_ins_scores_and_deliveries(
     client.put(f"/v1/studies/{trial['study']['id']}/members", json=member, headers=owner)
     concealed = client.get(f"{base}/deliveries", headers=clinician).json()["items"]
     assert {(d["policy"], d["candidates"]) for d in concealed} == {(None, None)}
+    assessed = trial["by_arm"]["assessment"]
+    post(client, assessed, checkin(FUSED))
+    post(client, assessed, checkin({**BASE, "risk": 90}))
+    theirs = f"/v1/studies/{trial['study']['id']}/participants/{assessed['id']}/deliveries"
+    reasons = [d["reason"] for d in client.get(theirs, headers=clinician).json()["items"]]
+    assert sorted(reasons) == ["not_offered", "safety"]
+    reasons = [d["reason"] for d in client.get(theirs, headers=owner).json()["items"]]
+    assert sorted(reasons) == ["assessment_only", "safety"]
     viewer = make_staff("viewer@example.org")
     client.put(
         f"/v1/studies/{trial['study']['id']}/members",
@@ -427,6 +588,16 @@ def test_recorded_skill_decisions_replay_and_tampering_shows(
     [mismatch] = list(replay_deliveries(session, study_id))
     assert mismatch["delivery_id"] == delivery["id"]
     assert mismatch["recorded"]["skill_key"] == "five_senses"
+
+
+def test_past_deliveries_received_in_the_same_instant_keep_their_order(
+    client: TestClient, trial: dict, session: Session
+) -> None:
+    person = trial["by_arm"]["random"]  # a skill every time; the clock stands still
+    offered = [post(client, person, checkin(BASE)).json()["delivery"] for _ in range(6)]
+    history = service.past_deliveries(session, uuid.UUID(person["id"]))
+    assert [past.skill_key for past in history] == [d["skill"]["key"] for d in offered]
+    assert [past.sequence for past in history] == list(range(6))
 
 
 def test_one_check_in_sent_four_times_at_once_is_stored_once(

@@ -6,14 +6,21 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.checkins.questionnaire import Item, check_answers, check_items, default_items
+from app.checkins.questionnaire import (
+    Item,
+    check_answers,
+    check_items,
+    default_items,
+    localized_text,
+)
 from app.rules.evaluate import DimensionStats, PersonContext, evaluate, scaled_answers
 from app.rules.process import POLES, Dimension, Pole, dimension_of, is_flexible
 from app.rules.schema import RuleSet, default_rule_set, rule_set_problems
-from app.safety.screen import SafetySettings, screen
-from app.skills.content import Skill, library_problems
+from app.safety.screen import SafetySettings, default_crisis_resources, screen
+from app.safety.service import crisis_resources_for
+from app.skills.content import Skill, library_problems, localized
 from app.skills.default_library import default_library
-from app.skills.policies import PastDelivery, Personalization, select
+from app.skills.policies import PastDelivery, Personalization, select, skill_pool
 from app.studies.models import Policy
 
 ITEMS = default_items()
@@ -210,6 +217,53 @@ def test_safety_tiers() -> None:
         SafetySettings(low=50, medium=40)
 
 
+def test_choice_and_boolean_risk_items_are_screened() -> None:
+    asked = Item.model_validate(
+        {
+            "key": "plan",
+            "type": "choice",
+            "text": {"en": "Do you have a plan to harm yourself?"},
+            "risk": True,
+            "choices": [
+                {"key": "yes", "label": {"en": "Yes"}, "risk": "high"},
+                {"key": "no", "label": {"en": "No"}},
+                {"key": "rather_not", "label": {"en": "Prefer not to say"}, "risk": "low"},
+            ],
+        }
+    )
+    urge = Item(key="urge", type="boolean", text={"en": "Urge to self-harm?"}, risk=True)
+    items = [*ITEMS, asked, urge]
+    settings_ = SafetySettings()
+
+    def tier(**answers: object) -> tuple[str | None, list[str]]:
+        result = screen(items, scaled_answers(items, {"risk": 0, **answers}), settings_)
+        return result.tier, result.items
+
+    assert tier(plan="no", urge=False) == (None, [])
+    assert tier(plan="rather_not") == ("low", ["plan"])
+    assert tier(plan="yes", risk=50) == ("high", ["risk", "plan"])
+    assert tier(plan="rather_not", risk=50) == ("medium", ["risk", "plan"])
+    assert tier(urge=True) == ("high", ["urge"])
+    assert check_items(items) == []
+
+
+def test_risk_items_the_screen_cannot_read_are_refused() -> None:
+    two = [{"key": "a", "label": {"en": "A"}}, {"key": "b", "label": {"en": "B"}}]
+    text = Item(key="note", type="text", text={"en": "Anything?"}, risk=True)
+    untiered = Item.model_validate(
+        {"key": "c", "type": "choice", "text": {"en": "?"}, "risk": True, "choices": two}
+    )
+    stray = Item.model_validate(
+        {"key": "d", "type": "choice", "text": {"en": "?"},
+         "choices": [two[0], {**two[1], "risk": "high"}]}
+    )  # fmt: skip
+    assert check_items([text, untiered, stray]) == [
+        ("items[0].risk", "a text item cannot be screened for risk"),
+        ("items[1].risk", "a choice risk item needs a risk tier on at least one choice"),
+        ("items[2].choices[1].risk", "risk tiers need the item to have risk: true"),
+    ]
+
+
 def test_the_default_library_covers_every_pole_twice_in_one_to_three_minutes() -> None:
     counts = Counter(pole for skill in LIBRARY for pole in skill.targets)
     assert all(counts[pole] >= 2 for pole in Pole)
@@ -218,22 +272,40 @@ def test_the_default_library_covers_every_pole_twice_in_one_to_three_minutes() -
     assert all(len(skill.translations["es"].steps) == len(skill.steps) for skill in LIBRARY)
 
 
-keys = st.sampled_from([skill.key for skill in LIBRARY])
+own_keys = st.sampled_from(["own_a", "own_b", LIBRARY[0].key, LIBRARY[7].key])
+keys = st.sampled_from([skill.key for skill in LIBRARY]) | own_keys
+own_skills = st.lists(
+    st.builds(
+        lambda key, targets: Skill(
+            key=key, title="Own", steps=["Do it."], duration_seconds=60, targets=targets
+        ),
+        own_keys,
+        st.lists(st.sampled_from(list(Pole)), min_size=1, max_size=3, unique=True),
+    ),
+    max_size=4,
+)
 
 
 @given(
     policy=st.sampled_from(list(Policy)),
     target=st.none() | st.sampled_from(list(Pole)),
     disabled=st.sets(keys, max_size=10),
+    turned_off=st.sets(keys, max_size=10),
     preferred=st.sets(keys, max_size=3),
+    extra=own_skills,
     ratings=st.lists(st.tuples(keys, st.none() | st.integers(0, 10)), max_size=15),
     seed=st.text(max_size=20),
 )
 @settings(max_examples=150, deadline=None)
 def test_policies_respect_disabled_skills_floor_and_seed(
-    policy, target, disabled, preferred, ratings, seed
+    policy, target, disabled, turned_off, preferred, extra, ratings, seed
 ) -> None:
-    person = Personalization(disabled_skills=disabled, preferred_skills=preferred)
+    person = Personalization(
+        disabled_skills=disabled,
+        disabled_by_participant=turned_off,
+        preferred_skills=preferred,
+        extra_skills=extra,
+    )
     history = [
         PastDelivery(skill_key=k, helpfulness=h, sequence=n) for n, (k, h) in enumerate(ratings)
     ]
@@ -244,10 +316,17 @@ def test_policies_respect_disabled_skills_floor_and_seed(
         return
     if decision.skill_key is None:
         return
-    assert decision.skill_key not in disabled
+    assert decision.skill_key not in disabled | turned_off
+    assert len(set(decision.candidates)) == len(decision.candidates)
     assert abs(sum(decision.probabilities.values()) - 1) < 1e-9
     floor = min(0.05, 1 / len(decision.candidates))
     assert all(p >= floor - 1e-12 for p in decision.probabilities.values())
+    # A key in both the library and the own skills is the library's skill.
+    chosen = {skill.key: skill for skill in skill_pool(LIBRARY, person)}[decision.skill_key]
+    assert chosen in [*LIBRARY, *extra]
+    assert chosen.key not in {s.key for s in LIBRARY} or chosen in LIBRARY
+    if policy == Policy.tailored:
+        assert target in chosen.targets
 
 
 def test_three_arms_on_the_same_answers() -> None:
@@ -300,3 +379,195 @@ def test_the_last_two_skills_are_not_offered_again() -> None:
         "x",
     )
     assert decision.candidates == ["box_breath"]
+
+
+# --- evaluate() over generated questionnaires, rule sets and histories ---------------------
+
+ITEM_KEYS = ["a_num", "b_likert", "c_choice", "d_bool", "e_text", "f_unasked"]
+GENERATED_ITEMS = [
+    Item(key="a_num", type="slider", text={"en": "A"}, required=False),
+    Item(key="b_likert", type="likert", min=1, max=7, text={"en": "B"}, required=False),
+    Item.model_validate(
+        {
+            "key": "c_choice",
+            "type": "choice",
+            "text": {"en": "C"},
+            "required": False,
+            "choices": [
+                {"key": "yes", "label": {"en": "Yes"}},
+                {"key": "no", "label": {"en": "No"}},
+            ],
+        }
+    ),
+    Item(key="d_bool", type="boolean", text={"en": "D"}, required=False),
+    Item(key="e_text", type="text", text={"en": "E"}, required=False),
+]
+numbers = st.floats(-1000, 1000, allow_nan=False)
+item_keys = st.sampled_from(ITEM_KEYS)
+exprs = st.recursive(
+    st.builds(lambda key: {"op": "item", "item": key}, item_keys)
+    | st.builds(lambda value: {"op": "const", "value": value}, numbers),
+    lambda inner: (
+        st.builds(lambda of: {"op": "reverse", "of": of}, inner)
+        | st.builds(
+            lambda op, pairs, weighted, missing: {
+                "op": op,
+                "of": [expr for expr, _ in pairs],
+                "weights": [weight for _, weight in pairs] if weighted else None,
+                "missing": missing,
+            },
+            st.sampled_from(["mean", "sum"]),
+            st.lists(st.tuples(inner, numbers), min_size=1, max_size=3),
+            st.booleans(),
+            st.sampled_from(["skip", "zero", "unknown"]),
+        )
+    ),
+    max_leaves=6,
+)
+conditions = st.recursive(
+    st.builds(
+        lambda left, cmp, right, if_missing: {
+            "op": "compare", "left": left, "cmp": cmp, "right": right, "if_missing": if_missing
+        },
+        exprs,
+        st.sampled_from(["<", "<=", "==", "!=", ">=", ">"]),
+        exprs,
+        st.booleans(),
+    )
+    | st.builds(
+        lambda key, value: {"op": "equals", "item": key, "value": value},
+        item_keys,
+        st.sampled_from(["yes", "no", "50", ""]),
+    )
+    | st.builds(lambda key: {"op": "answered", "item": key}, item_keys),
+    lambda inner: st.builds(
+        lambda op, of: {"op": op, "of": of}, st.sampled_from(["all", "any"]),
+        st.lists(inner, min_size=1, max_size=3),
+    )
+    | st.builds(lambda of: {"op": "not", "of": of}, inner),
+    max_leaves=6,
+)  # fmt: skip
+rule_sets = st.builds(
+    lambda rules, selection: RuleSet.model_validate(
+        {
+            "rules": [
+                {"id": f"r{index}", "pole": pole, "value": value, "when": when}
+                for index, (pole, value, when) in enumerate(rules)
+            ],
+            "selection": selection,
+        }
+    ),
+    st.lists(
+        st.tuples(st.sampled_from(list(Pole)), exprs, st.none() | conditions),
+        min_size=1,
+        max_size=8,
+    ),
+    st.fixed_dictionaries(
+        {
+            "threshold": st.floats(0, 100),
+            "personal_min_checkins": st.integers(2, 5),
+            "personal_z": st.floats(0, 10),
+            "sd_floor": st.floats(0.01, 100),
+            "prior_weight": st.floats(0, 1000),
+            "distress_item": st.none() | item_keys,
+            "distress_threshold": st.floats(0, 100),
+            "when_nothing_qualifies": st.sampled_from(["consolidate", "nothing"]),
+        }
+    ),
+)
+generated_answers = st.fixed_dictionaries(
+    {},
+    optional={
+        "a_num": st.floats(0, 100) | st.integers(0, 100),
+        "b_likert": st.integers(1, 7),
+        "c_choice": st.sampled_from(["yes", "no"]),
+        "d_bool": st.booleans(),
+        "e_text": st.text(max_size=20),
+    },
+)
+needs_values = st.lists(st.floats(0, 100), max_size=12)
+contexts = st.builds(
+    PersonContext,
+    needs_history=st.dictionaries(st.sampled_from(list(Dimension)), needs_values),
+    study_stats=st.dictionaries(
+        st.sampled_from(list(Dimension)),
+        st.builds(
+            DimensionStats, mean=st.floats(0, 100), sd=st.floats(0, 60), count=st.integers(0, 500)
+        ),
+    ),
+    last_targeted=st.dictionaries(st.sampled_from(list(Dimension)), st.integers(0, 50)),
+    preferred_dimension=st.none() | st.sampled_from(list(Dimension)),
+    threshold_overrides=st.dictionaries(st.sampled_from(list(Dimension)), st.floats(0, 100)),
+)
+
+
+@given(rule_set=rule_sets, answers=generated_answers, context=contexts)
+@settings(max_examples=300, deadline=None)
+def test_evaluate_is_total_and_deterministic_over_generated_rule_sets(
+    rule_set: RuleSet, answers: dict, context: PersonContext
+) -> None:
+    assert check_answers(GENERATED_ITEMS, answers, partial=True) == []
+    scaled = scaled_answers(GENERATED_ITEMS, answers)
+    result = evaluate(rule_set, scaled, context)
+    assert result == evaluate(rule_set, scaled, context)
+    assert all(score is None or 0 <= score <= 100 for score in result.scores.values())
+    assert all(need is None or 0 <= need <= 100 for need in result.needs.values())
+    assert all(z is None or z == z for z in result.z.values())  # never NaN
+    fired = [rule for rule in rule_set.rules if rule.id in result.fired]
+    assert len({rule.pole for rule in fired}) == len(fired)  # one scoring rule per pole
+    assert set(result.qualifying) <= {d for d, need in result.needs.items() if need is not None}
+    assert (result.target is None) == (result.reason == "nothing_qualifies")
+    if result.reason in ("need", "personal", "distress"):
+        assert result.target is not None and not is_flexible(result.target)
+    if result.reason in ("need", "personal"):
+        assert dimension_of(result.target) in result.qualifying
+    if result.reason == "consolidation":
+        assert result.target is not None and is_flexible(result.target)
+
+
+def test_a_clinicians_threshold_override_moves_the_bar_for_one_dimension() -> None:
+    answers = {"cognition_fused": 55, "cognition_defused": 45}  # need 55
+    assert _evaluate(**answers).reason == "consolidation"  # below the study's 60
+    lower = PersonContext(threshold_overrides={Dimension.cognition: 50})
+    result = _evaluate(lower, **answers)
+    assert (result.target, result.reason) == (Pole.cognitive_fusion, "need")
+    higher = PersonContext(threshold_overrides={Dimension.cognition: 95})
+    hot = {"cognition_fused": 90, "cognition_defused": 10}  # need 90
+    assert _evaluate(**hot).target == Pole.cognitive_fusion
+    assert Dimension.cognition not in _evaluate(higher, **hot).qualifying
+
+
+def test_the_spread_of_a_steady_history_is_floored() -> None:
+    # Ten identical past needs: without the floor any rise would be an infinite z-score.
+    steady = PersonContext(needs_history={Dimension.behavior: [20.0] * 10})
+    answers = {"behavior_stuck": 40, "behavior_acting": 60}  # need 40
+    assert _evaluate(steady, **answers).z[Dimension.behavior] == pytest.approx(2.0)  # floor 10
+    wide = RULES.model_copy(
+        update={"selection": RULES.selection.model_copy(update={"sd_floor": 40})}
+    )
+    result = _evaluate(steady, rules=wide, **answers)
+    assert result.z[Dimension.behavior] == pytest.approx(0.5)
+    assert result.reason != "personal"
+
+
+def test_texts_fall_back_to_the_locale_language_then_the_study_default() -> None:
+    texts = {"en": "Hello", "es": "Hola"}
+    assert localized_text(texts, "es-MX", "en") == "Hola"
+    assert localized_text(texts, "fr", "es") == "Hola"
+    assert localized_text(texts, None, "es") == "Hola"
+    skill = next(skill for skill in LIBRARY if skill.key == "five_senses")
+    assert localized(skill, "fr", "es") == skill.translations["es"]
+    assert localized(skill, "fr", "de").title == skill.title  # as written
+    resources = default_crisis_resources()
+    assert crisis_resources_for(resources, "fr-FR", "es") == resources["es"]
+
+
+def test_disliked_modalities_lower_a_skills_probability() -> None:
+    def chance_of_leaves(person: Personalization) -> float:
+        decision = select(Policy.tailored, Pole.cognitive_fusion, LIBRARY, person, [], "m")
+        return decision.probabilities["leaves_on_stream"]  # the imagery skill
+
+    neutral = chance_of_leaves(Personalization())
+    disliked = chance_of_leaves(Personalization(disliked_modalities={"imagery"}))
+    liked = chance_of_leaves(Personalization(preferred_modalities={"imagery"}))
+    assert disliked < neutral - 0.1 and liked > neutral + 0.1

@@ -53,7 +53,15 @@ def submit_checkin(
         prompt_id=data.prompt_id,
         answered_at=data.answered_at,
         answers=data.answers,
-        digest=service.body_digest(data.model_dump(mode="json")),
+        # Left out, the version stays out of the digest: retries of check-ins stored before
+        # phones sent it still match.
+        digest=service.body_digest(
+            data.model_dump(
+                mode="json",
+                exclude=None if data.questionnaire_version else {"questionnaire_version"},
+            )
+        ),
+        questionnaire_version=data.questionnaire_version,
     )
     skew = settings.checkin_clock_skew
     checkin, replayed = service.ingest(session, participant, request, now, skew)

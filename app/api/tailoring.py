@@ -86,12 +86,13 @@ def load_item_pack(
     )
 
 
-@router.get("/questionnaire/versions", response_model=list[QuestionnaireOut])
-def questionnaire_versions(access: ReadStudy, session: SessionDep) -> list[QuestionnaireOut]:
-    return [
-        _questionnaire_out(saved)
-        for saved in service.questionnaire_versions(session, access.study.id)
-    ]
+@router.get("/questionnaire/versions", response_model=Page[QuestionnaireOut])
+def questionnaire_versions(
+    access: ReadStudy, session: SessionDep, page: PageDep
+) -> Page[QuestionnaireOut]:
+    """Every version, newest first."""
+    versions = service.questionnaire_version_page(session, access.study.id, page)
+    return map_page(versions, _questionnaire_out)
 
 
 def _rule_set_out(saved: RuleSetVersion) -> RuleSetOut:
@@ -116,9 +117,10 @@ def save_rule_set(
     return _rule_set_out(saved)
 
 
-@router.get("/rules/versions", response_model=list[RuleSetOut])
-def rule_set_versions(access: ReadStudy, session: SessionDep) -> list[RuleSetOut]:
-    return [_rule_set_out(saved) for saved in service.rule_set_versions(session, access.study.id)]
+@router.get("/rules/versions", response_model=Page[RuleSetOut])
+def rule_set_versions(access: ReadStudy, session: SessionDep, page: PageDep) -> Page[RuleSetOut]:
+    """Every version, newest first."""
+    return map_page(service.rule_set_version_page(session, access.study.id, page), _rule_set_out)
 
 
 @router.post("/rules/dry-run", response_model=DryRunOut)
@@ -150,11 +152,12 @@ def _library_out(library: SkillLibrary, pinned: SkillLibrary | None) -> LibraryO
     )
 
 
-@router.get("/libraries", response_model=list[LibraryOut])
-def list_libraries(access: ReadStudy, session: SessionDep) -> list[LibraryOut]:
+@router.get("/libraries", response_model=Page[LibraryOut])
+def list_libraries(access: ReadStudy, session: SessionDep, page: PageDep) -> Page[LibraryOut]:
     """Every version of the study's skill library, newest first."""
     pinned = skills.pinned_library(session, access.study.id)
-    return [_library_out(lib, pinned) for lib in skills.list_libraries(session, access.study.id)]
+    libraries = skills.library_page(session, access.study.id, page)
+    return map_page(libraries, lambda library: _library_out(library, pinned))
 
 
 @router.post("/libraries", status_code=status.HTTP_201_CREATED, response_model=LibraryOut)
@@ -337,11 +340,16 @@ def read_scores(
 
 
 def _delivery_out(access: StudyAccess, delivery: Delivery) -> DeliveryOut:
-    # The policy, its candidates and probabilities would reveal a concealed arm.
+    # The policy, its candidates and probabilities, and why no skill was offered (say,
+    # assessment_only) would reveal a concealed arm; a safety screen happens in every arm.
     hidden = not access.sees_arms
+    reason = delivery.reason
+    if hidden and reason is not None and reason != "safety":
+        reason = "not_offered"
     return DeliveryOut(
-        **delivery.model_dump(exclude={"policy", "candidates", "probabilities"}),
+        **delivery.model_dump(exclude={"policy", "candidates", "probabilities", "reason"}),
         policy=None if hidden else delivery.policy,
+        reason=reason,
         candidates=None if hidden else delivery.candidates,
         probabilities=None if hidden else delivery.probabilities,
     )

@@ -13,6 +13,7 @@ from app.rules.process import Pole
 from app.types import INPUT, Key, LocaleTag
 
 ItemType = Literal["slider", "likert", "choice", "boolean", "text"]
+RiskTier = Literal["high", "medium", "low"]
 Answer = int | float | bool | str | None
 Texts = Annotated[
     dict[LocaleTag, Annotated[str, StringConstraints(min_length=1, max_length=500)]],
@@ -26,6 +27,9 @@ class Choice(BaseModel):
     model_config = INPUT
     key: Key
     label: Texts
+    risk: RiskTier | None = Field(
+        default=None, description="On a risk item: the safety tier this answer screens as"
+    )
 
 
 class Item(BaseModel):
@@ -43,7 +47,11 @@ class Item(BaseModel):
     )
     required: bool = True
     pole: Pole | None = Field(default=None, description="The process pole the item measures")
-    risk: bool = Field(default=False, description="Screened for safety before tailoring")
+    risk: bool = Field(
+        default=False,
+        description="Screened for safety before tailoring: numbers against the study's "
+        "thresholds (boolean true is the top of the scale), choices by their own tier",
+    )
     pack: str | None = Field(default=None, max_length=100, description="Item pack it came from")
 
     @model_validator(mode="after")
@@ -96,9 +104,25 @@ def check_items(items: Sequence[Item]) -> list[tuple[str, str]]:
         if item.key in seen:
             problems.append((f"items[{index}].key", f"'{item.key}' appears twice"))
         seen.add(item.key)
+        problems.extend(
+            (f"items[{index}].{path}", message) for path, message in _risk_problems(item)
+        )
     if not items:
         problems.append(("items", "a questionnaire needs at least one item"))
     return problems
+
+
+def _risk_problems(item: Item) -> list[tuple[str, str]]:
+    """A risk item must be one the screen can read: free text cannot be screened, and a
+    choice item names the tier of each risky answer."""
+    if item.type == "text" and item.risk:
+        return [("risk", "a text item cannot be screened for risk")]
+    tiered = [index for index, choice in enumerate(item.choices or []) if choice.risk]
+    if item.type == "choice" and item.risk and not tiered:
+        return [("risk", "a choice risk item needs a risk tier on at least one choice")]
+    if tiered and not item.risk:
+        return [(f"choices[{tiered[0]}].risk", "risk tiers need the item to have risk: true")]
+    return []
 
 
 def _answer_problem(item: Item, value: Answer) -> str | None:

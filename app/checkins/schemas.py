@@ -9,7 +9,7 @@ from pydantic import AwareDatetime, BaseModel, Field, StringConstraints, model_v
 from app.checkins.questionnaire import Answer, Item
 from app.rules.process import Dimension
 from app.rules.schema import RuleSet
-from app.safety.screen import CrisisResources, SafetySettings
+from app.safety.screen import CrisisResources, SafetyScreen, SafetySettings
 from app.skills.content import Modality, Skill
 from app.studies.models import Policy
 from app.types import INPUT, Key, LocaleTag
@@ -96,6 +96,9 @@ class DryRunOut(BaseModel):
     reason: str
     distress: float | None
     rule_set_version: int
+    safety: SafetyScreen | None = Field(
+        description="A positive screen: a check-in would get crisis resources, no skill"
+    )
     decision: DecisionOut
 
 
@@ -175,20 +178,26 @@ class PreferencesIn(BaseModel):
     model_config = INPUT
     preferred_skills: set[Key] = Field(default_factory=set, max_length=100)
     disliked_skills: set[Key] = Field(default_factory=set, max_length=100)
+    disabled_skills: set[Key] = Field(
+        default_factory=set, max_length=500, description="Never offer these to me"
+    )
     preferred_modalities: set[Modality] = Field(default_factory=set, max_length=20)
     disliked_modalities: set[Modality] = Field(default_factory=set, max_length=20)
     preferred_dimension: Dimension | None = None
 
     @model_validator(mode="after")
     def _not_both(self) -> "PreferencesIn":
-        if both := self.preferred_skills & self.disliked_skills:
-            raise ValueError(f"preferred and disliked at once: {', '.join(sorted(both))}")
+        if both := self.preferred_skills & (self.disliked_skills | self.disabled_skills):
+            raise ValueError(
+                f"preferred and disliked or disabled at once: {', '.join(sorted(both))}"
+            )
         return self
 
 
 class PreferencesOut(BaseModel):
     preferred_skills: list[str] = []
     disliked_skills: list[str] = []
+    disabled_skills: list[str] = []
     preferred_modalities: list[str] = []
     disliked_modalities: list[str] = []
     preferred_dimension: str | None = None
@@ -200,6 +209,11 @@ class CheckInIn(BaseModel):
     prompt_id: uuid.UUID | None = Field(default=None, description="The prompt it answers")
     answered_at: AwareDatetime = Field(description="When answered, with the phone's UTC offset")
     answers: dict[Key, Answer] = Field(max_length=200)
+    questionnaire_version: int | None = Field(
+        default=None,
+        ge=1,
+        description="The questionnaire version the phone showed; the current one when left out",
+    )
 
 
 class SkillView(BaseModel):
@@ -258,7 +272,9 @@ class DeliveryOut(BaseModel):
     policy: str | None = Field(description="Hidden from those who may not see arms")
     target: str | None
     skill_key: str | None
-    reason: str | None
+    reason: str | None = Field(
+        description="Why no skill; not_offered (or safety) for those who may not see arms"
+    )
     candidates: list[str] | None
     probabilities: dict[str, float] | None
     opened_at: datetime | None

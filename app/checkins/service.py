@@ -44,15 +44,26 @@ from app.rules.process import DIMENSION_ORDER, Dimension, Pole, dimension_of
 from app.rules.schema import RuleSet, default_rule_set, rule_set_problems
 from app.safety import service as safety
 from app.safety.models import SafetyEvent
-from app.safety.screen import SafetyScreen, screen
+from app.safety.screen import (
+    CrisisResources,
+    SafetyScreen,
+    default_crisis_resources,
+    screen,
+)
 from app.scheduling.models import Prompt, PromptStatus
 from app.skills import service as skills
 from app.skills.content import Skill, localized
 from app.skills.models import Delivery, SkillLibrary
-from app.skills.policies import Decision, PastDelivery, Personalization, safety_decision
+from app.skills.policies import (
+    Decision,
+    PastDelivery,
+    Personalization,
+    safety_decision,
+    skill_pool,
+)
 from app.skills.policies import select as select_skill
 from app.studies.models import Arm, Participant, ParticipantStatus, Policy, Study, StudyStatus
-from app.versioning import all_versions, latest_version, next_version
+from app.versioning import all_versions, latest_version, next_version, version_page
 
 _log = logging.getLogger("kairos.checkins")
 STUDY_STATS_WINDOW = 2000  # recent detections that give the study's values per dimension
@@ -75,8 +86,33 @@ def current_questionnaire(session: Session, study_id: uuid.UUID) -> Questionnair
     return current
 
 
+def questionnaire_answered(
+    session: Session, study_id: uuid.UUID, version: int | None
+) -> Questionnaire:
+    """The version the phone showed (it may have changed since), else the current one."""
+    if version is None:
+        return current_questionnaire(session, study_id)
+    shown = session.exec(
+        select(Questionnaire).where(
+            Questionnaire.study_id == study_id, Questionnaire.version == version
+        )
+    ).first()
+    if shown is None:
+        raise Invalid(
+            "body.questionnaire_version",
+            f"{version} is not a version of this study's questionnaire",
+        )
+    return shown
+
+
 def questionnaire_versions(session: Session, study_id: uuid.UUID) -> list[Questionnaire]:
     return all_versions(session, Questionnaire, Questionnaire.study_id == study_id)
+
+
+def questionnaire_version_page(
+    session: Session, study_id: uuid.UUID, page: PageParams
+) -> Page[Questionnaire]:
+    return version_page(session, Questionnaire, page, Questionnaire.study_id == study_id)
 
 
 def setup_study(session: Session, study: Study, now: datetime) -> None:
@@ -179,6 +215,12 @@ def rule_set_versions(session: Session, study_id: uuid.UUID) -> list[RuleSetVers
     return all_versions(session, RuleSetVersion, RuleSetVersion.study_id == study_id)
 
 
+def rule_set_version_page(
+    session: Session, study_id: uuid.UUID, page: PageParams
+) -> Page[RuleSetVersion]:
+    return version_page(session, RuleSetVersion, page, RuleSetVersion.study_id == study_id)
+
+
 def save_rule_set(
     session: Session,
     study: Study,
@@ -260,10 +302,13 @@ def person_context(session: Session, participant: Participant) -> tuple[PersonCo
 
 
 def past_deliveries(session: Session, participant_id: uuid.UUID) -> list[PastDelivery]:
+    # Check-ins received in the same instant keep the order they were evaluated in (the
+    # detection's sequence), so "the last two used" does not depend on random ids.
     rows = session.exec(
         select(Delivery.skill_key, Delivery.helpfulness)
+        .join(Detection, col(Detection.checkin_id) == Delivery.checkin_id, isouter=True)
         .where(Delivery.participant_id == participant_id, col(Delivery.skill_key).is_not(None))
-        .order_by(col(Delivery.created_at), col(Delivery.id))
+        .order_by(col(Delivery.created_at), col(Detection.sequence), col(Delivery.id))
     ).all()
     return [
         PastDelivery(skill_key=key, helpfulness=helpfulness, sequence=n)
@@ -308,7 +353,7 @@ def judge(
     library = skills.pinned_library(session, study.id)
     library_skills: list[Skill] = skills.skills_of(library) if library else []
     decision = select_skill(policy, evaluation.target, library_skills, person, history, seed)
-    by_key = {skill.key: skill for skill in [*library_skills, *person.extra_skills]}
+    by_key = {skill.key: skill for skill in skill_pool(library_skills, person)}
     inputs = {
         "target": evaluation.target,
         "personalization": person.model_dump(mode="json"),
@@ -327,6 +372,7 @@ class CheckInRequest:
     answered_at: datetime
     answers: dict[str, Any]
     digest: str
+    questionnaire_version: int | None = None  # the version the phone showed
 
 
 def _check_answers(items: Sequence[Item], answers: dict[str, Any], partial: bool = False) -> None:
@@ -389,14 +435,12 @@ def ingest(
         raise Conflict(f"The participant is {participant.status}", code="participant_not_active")
     if request.answered_at > now + clock_skew:
         raise Invalid("body.answered_at", "answered_at is in the future")
-    # Phone clocks drift both ways: the same allowance applies before enrollment.
-    if (
-        participant.enrolled_at is None
-        or request.answered_at < participant.enrolled_at - clock_skew
-    ):
+    # The skew allows for a phone clock running ahead. Before enrollment the phone had no
+    # questionnaire to answer, so an earlier answered_at is refused outright.
+    if participant.enrolled_at is None or request.answered_at < participant.enrolled_at:
         raise Invalid("body.answered_at", "answered_at is before the participant enrolled")
     study = session.get_one(Study, participant.study_id)
-    questionnaire = current_questionnaire(session, study.id)
+    questionnaire = questionnaire_answered(session, study.id, request.questionnaire_version)
     items = items_of(questionnaire)
     _check_answers(items, request.answers)
     late = (
@@ -440,47 +484,27 @@ def ingest(
         )
         session.add(event)
         session.flush()
-    seed = skill_seed(study, participant.id, request.client_id)
-    judgement: Judgement | None = None
-    try:
-        with session.begin_nested():
-            rule_version, rule_set = current_rule_set(session, study.id)
-            judgement = judge(
-                session, study, participant, arm.policy, request.answers, items, rule_set, seed
-            )
-            checkin.rule_set_version = rule_version.version
-            session.add(
-                _detection(checkin, judgement.evaluation, rule_version.version, judgement.sequence)
-            )
-            session.flush()
-    except Exception:
-        if event is None:
-            raise
-        _log.exception("tailoring failed after a positive safety screen; resources still sent")
-        judgement = None
-    decision = safety_decision(arm.policy, seed) if event is not None else judgement.decision
-    library = judgement.library if judgement is not None else None
-    delivery = Delivery(
-        study_id=study.id,
-        participant_id=participant.id,
-        checkin_id=checkin.id,
-        created_at=now,
-        policy=decision.policy,
-        target=judgement.evaluation.target if judgement else None,
-        skill_key=decision.skill_key,
-        reason=decision.reason,
-        candidates=decision.candidates,
-        probabilities=decision.probabilities,
-        draw=decision.draw,
-        seed=seed,
-        library_version=library.version if library else None,
-        inputs=judgement.inputs if judgement is not None and event is None else {},
+    moment = _Moment(
+        study=study,
+        participant=participant,
+        policy=arm.policy,
+        checkin=checkin,
+        seed=skill_seed(study, participant.id, request.client_id),
+        now=now,
+        screened=screened,
+        resources=resources,
     )
-    session.add(delivery)
-    checkin.response = _response(
-        checkin, judgement, delivery, screened, resources, participant, study
-    )
-    session.add(checkin)
+    if event is None:
+        _tailor(session, moment, items)
+    else:
+        # Anything after a positive screen may fail: the check-in, the event, a delivery and
+        # the crisis resources are still stored and sent.
+        try:
+            with session.begin_nested():
+                _tailor(session, moment, items)
+        except Exception:
+            _log.exception("tailoring failed after a positive safety screen; resources still sent")
+            _crisis_only(session, moment)
     try:
         session.commit()
     except IntegrityError:
@@ -498,6 +522,92 @@ def _stored_by_a_concurrent_request(
     if existing is None:
         raise Conflict("The check-in could not be stored; retry", code="checkin_busy")
     return existing, True
+
+
+@dataclass
+class _Moment:
+    """One stored check-in being decided, and what the safety screen found."""
+
+    study: Study
+    participant: Participant
+    policy: Policy
+    checkin: CheckIn
+    seed: str
+    now: datetime
+    screened: SafetyScreen
+    resources: dict[str, CrisisResources]
+
+    def crisis(self, resources: dict[str, CrisisResources] | None = None) -> dict[str, Any]:
+        chosen = safety.crisis_resources_for(
+            self.resources if resources is None else resources,
+            self.participant.locale,
+            self.study.default_locale,
+        )
+        return {"tier": self.screened.tier, "resources": chosen.model_dump()}
+
+
+def _tailor(session: Session, moment: _Moment, items: Sequence[Item]) -> None:
+    """Evaluate, select, store the detection and delivery and set the response; after a
+    positive screen the skill gives way to the crisis resources."""
+    study, participant, checkin, seed = (
+        moment.study,
+        moment.participant,
+        moment.checkin,
+        moment.seed,
+    )
+    rule_version, rule_set = current_rule_set(session, study.id)
+    judgement = judge(
+        session, study, participant, moment.policy, checkin.answers, items, rule_set, seed
+    )
+    checkin.rule_set_version = rule_version.version
+    session.add(_detection(checkin, judgement.evaluation, rule_version.version, judgement.sequence))
+    positive = moment.screened.tier is not None
+    decision = safety_decision(moment.policy, seed) if positive else judgement.decision
+    delivery = Delivery(
+        study_id=study.id,
+        participant_id=participant.id,
+        checkin_id=checkin.id,
+        created_at=moment.now,
+        policy=decision.policy,
+        target=judgement.evaluation.target,
+        skill_key=decision.skill_key,
+        reason=decision.reason,
+        candidates=decision.candidates,
+        probabilities=decision.probabilities,
+        draw=decision.draw,
+        seed=seed,
+        library_version=judgement.library.version if judgement.library else None,
+        inputs={} if positive else judgement.inputs,
+    )
+    skill = None
+    if delivery.skill_key is not None:
+        chosen = judgement.skills[delivery.skill_key]
+        skill = skill_view(chosen, participant.locale, study.default_locale)
+    crisis = moment.crisis() if positive else None
+    checkin.response = _response(checkin, judgement.evaluation, delivery, skill, crisis)
+    session.add_all([delivery, checkin])
+    session.flush()
+
+
+def _crisis_only(session: Session, moment: _Moment) -> None:
+    """The fallback after a positive screen: a delivery saying "safety" and the resources,
+    built from nothing that could have failed in `_tailor` (its savepoint undid the rest)."""
+    delivery = Delivery(
+        study_id=moment.study.id,
+        participant_id=moment.participant.id,
+        checkin_id=moment.checkin.id,
+        created_at=moment.now,
+        policy=moment.policy,
+        reason="safety",
+        seed=moment.seed,
+    )
+    try:
+        crisis = moment.crisis()
+    except Exception:
+        _log.exception("the study's crisis resources failed; the built-in ones are sent")
+        crisis = moment.crisis(default_crisis_resources())
+    moment.checkin.response = _response(moment.checkin, None, delivery, None, crisis)
+    session.add_all([delivery, moment.checkin])
 
 
 def _detection(checkin: CheckIn, evaluation: Evaluation, version: int, sequence: int) -> Detection:
@@ -534,36 +644,22 @@ def skill_view(skill: Skill, locale: str | None, default_locale: str) -> dict[st
 
 def _response(
     checkin: CheckIn,
-    judgement: Judgement | None,
+    evaluation: Evaluation | None,
     delivery: Delivery,
-    screened: SafetyScreen,
-    resources: dict,
-    participant: Participant,
-    study: Study,
+    skill: dict[str, Any] | None,
+    crisis: dict[str, Any] | None,
 ) -> dict[str, Any]:
-    skill = None
-    if delivery.skill_key is not None and judgement is not None:
-        chosen_skill = judgement.skills[delivery.skill_key]
-        skill = skill_view(chosen_skill, participant.locale, study.default_locale)
-    evaluation = judgement.evaluation.model_dump(mode="json") if judgement else None
-    crisis = None
-    if screened.tier is not None:
-        chosen = safety.crisis_resources_for(resources, participant.locale, study.default_locale)
-        crisis = {"tier": screened.tier, "resources": chosen.model_dump()}
+    dumped = evaluation.model_dump(mode="json") if evaluation else None
     return {
         "checkin_id": str(checkin.id),
         "late": checkin.late,
         "questionnaire_version": checkin.questionnaire_version,
         "rule_set_version": checkin.rule_set_version,
-        "scores": evaluation["scores"] if evaluation else None,
-        "needs": evaluation["needs"] if evaluation else None,
-        "target": evaluation["target"] if evaluation else None,
-        "target_reason": evaluation["reason"] if evaluation else None,
-        "delivery": {
-            "id": str(delivery.id),
-            "skill": skill,
-            "reason": delivery.reason,
-        },
+        "scores": dumped["scores"] if dumped else None,
+        "needs": dumped["needs"] if dumped else None,
+        "target": dumped["target"] if dumped else None,
+        "target_reason": dumped["reason"] if dumped else None,
+        "delivery": {"id": str(delivery.id), "skill": skill, "reason": delivery.reason},
         "safety": crisis,
     }
 
@@ -643,18 +739,22 @@ def dry_run(
     policy: Policy | None,
     answers: dict[str, Any],
 ) -> dict[str, Any]:
-    """What the current rule set and policy would decide on sample answers; stores nothing."""
+    """What the current rule set and policy would decide on sample answers, the safety
+    screen first, as in a check-in; stores nothing."""
     items = items_of(current_questionnaire(session, study.id))
     _check_answers(items, answers, partial=True)
     if participant is not None:
         policy = session.get_one(Arm, participant.arm_id).policy
     version, rule_set = current_rule_set(session, study.id)
     seed = skill_seed(study, participant.id if participant else uuid.UUID(int=0), "dry-run")
-    judgement = judge(
-        session, study, participant, policy or Policy.tailored, answers, items, rule_set, seed
-    )
+    policy = policy or Policy.tailored
+    judgement = judge(session, study, participant, policy, answers, items, rule_set, seed)
+    settings, _ = safety.safety_of(session, study.id)
+    screened = screen(items, scaled_answers(items, answers), settings)
+    decision = judgement.decision if screened.tier is None else safety_decision(policy, seed)
     return {
         **judgement.evaluation.model_dump(mode="json"),
         "rule_set_version": version.version,
-        "decision": judgement.decision.model_dump(mode="json"),
+        "safety": screened.model_dump() if screened.tier is not None else None,
+        "decision": decision.model_dump(mode="json"),
     }

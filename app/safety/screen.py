@@ -1,18 +1,18 @@
 """Safety screen on the risk items, run before any tailoring (pure).
 
-Tiers by the highest risk answer on its 0-100 scale (booleans: true is high). Any tier
-replaces the skill decision with the study's crisis resources.
+Each risk item screens as a tier: a number by its 0-100 value against the thresholds
+(booleans: true is 100), a choice by the tier its answer carries. The check-in's tier is
+the worst of them; any tier replaces the skill decision with the study's crisis resources.
 """
 
 from collections.abc import Mapping, Sequence
-from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from app.checkins.questionnaire import Item
+from app.checkins.questionnaire import Item, RiskTier
 from app.types import INPUT
 
-Tier = Literal["high", "medium", "low"]
+_RANK: dict[RiskTier | None, int] = {None: 0, "low": 1, "medium": 2, "high": 3}
 DEFAULT_CRISIS_TEXT = {
     "en": (
         "Kairos is not a crisis service and nobody watches your answers in real time. "
@@ -56,28 +56,27 @@ def default_crisis_resources() -> dict[str, CrisisResources]:
 
 
 class SafetyScreen(BaseModel):
-    tier: Tier | None
+    tier: RiskTier | None
     items: list[str]
+
+
+def _tier(item: Item, value: float | str | None, settings: SafetySettings) -> RiskTier | None:
+    if item.type == "choice":
+        return next((c.risk for c in item.choices or [] if c.key == value), None)
+    if not isinstance(value, float | int):
+        return None
+    if value >= settings.high:
+        return "high"
+    if value >= settings.medium:
+        return "medium"
+    return "low" if value >= settings.low else None
 
 
 def screen(
     items: Sequence[Item], answers: Mapping[str, float | str], settings: SafetySettings
 ) -> SafetyScreen:
     """`answers` on the rules' 0-100 scale (see `app.rules.evaluate.scaled_answers`)."""
-    worst = -1.0
-    triggering: list[str] = []
-    for item in items:
-        value = answers.get(item.key)
-        if not item.risk or not isinstance(value, float | int):
-            continue
-        if value >= settings.low:
-            triggering.append(item.key)
-        worst = max(worst, value)
-    tier: Tier | None = None
-    if worst >= settings.high:
-        tier = "high"
-    elif worst >= settings.medium:
-        tier = "medium"
-    elif worst >= settings.low:
-        tier = "low"
-    return SafetyScreen(tier=tier, items=triggering if tier else [])
+    tiers = {item.key: _tier(item, answers.get(item.key), settings) for item in items if item.risk}
+    triggering = [key for key, tier in tiers.items() if tier is not None]
+    worst = max(tiers.values(), key=_RANK.__getitem__, default=None)
+    return SafetyScreen(tier=worst, items=triggering)

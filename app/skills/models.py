@@ -60,6 +60,8 @@ class SkillPreferences(SQLModel, table=True):
     participant_id: uuid.UUID = Field(foreign_key="participant.id", primary_key=True)
     preferred_skills: list[str] = json_field(list)
     disliked_skills: list[str] = json_field(list)
+    # Never offered to them, like the clinician's disabled skills.
+    disabled_skills: list[str] = json_field(list)
     preferred_modalities: list[str] = json_field(list)
     disliked_modalities: list[str] = json_field(list)
     preferred_dimension: str | None = Field(default=None, max_length=16)

@@ -1,8 +1,9 @@
 """Selection policies: which skill to offer after a check-in (pure: data in, decision out).
 
-- `tailored`: candidates are the skills for the target pole, minus disabled ones and the
-  last two used; Thompson sampling on the person's own helpfulness ratings (a Beta
-  posterior per skill, preferences shifting the prior) learns what helps this person.
+- `tailored`: candidates are the skills for the target pole, minus those the participant
+  or the clinician disabled and the last two used; Thompson sampling on the person's own
+  helpfulness ratings (a Beta posterior per skill, preferences shifting the prior) learns
+  what helps this person.
   Each candidate's probability is the chance it wins a posterior draw, estimated with
   seeded draws and mixed with the uniform so that none falls below the floor; the whole
   vector is recorded.
@@ -33,7 +34,8 @@ class Personalization(BaseModel):
 
     preferred_skills: set[str] = Field(default_factory=set)
     disliked_skills: set[str] = Field(default_factory=set)
-    disabled_skills: set[str] = Field(default_factory=set)
+    disabled_skills: set[str] = Field(default_factory=set, description="By the clinician")
+    disabled_by_participant: set[str] = Field(default_factory=set)
     preferred_modalities: set[str] = Field(default_factory=set)
     disliked_modalities: set[str] = Field(default_factory=set)
     extra_skills: list[Skill] = Field(default_factory=list)
@@ -74,6 +76,15 @@ def _none(policy: Policy, reason: NoSkillReason, seed: str) -> Decision:
 def safety_decision(policy: Policy, seed: str) -> Decision:
     """A positive safety screen replaces the skill with crisis resources."""
     return _none(policy, "safety", seed)
+
+
+def skill_pool(skills: Sequence[Skill], personalization: Personalization) -> list[Skill]:
+    """The library's skills, then the participant's own, each key once: when a newly pinned
+    library brings a key the clinician already used for an own skill, the library's wins."""
+    pool: dict[str, Skill] = {}
+    for skill in [*skills, *personalization.extra_skills]:
+        pool.setdefault(skill.key, skill)
+    return list(pool.values())
 
 
 def _prior(skill: Skill, person: Personalization) -> tuple[float, float]:
@@ -125,10 +136,9 @@ def select(
     if policy == Policy.assessment_only:
         return _none(policy, "assessment_only", seed)
     rng = _rng(seed)
+    disabled = personalization.disabled_skills | personalization.disabled_by_participant
     available = [
-        skill
-        for skill in [*skills, *personalization.extra_skills]
-        if skill.key not in personalization.disabled_skills
+        skill for skill in skill_pool(skills, personalization) if skill.key not in disabled
     ]
     if policy == Policy.random:
         if not available:

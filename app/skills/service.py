@@ -17,7 +17,7 @@ from app.skills.default_library import default_library
 from app.skills.models import Delivery, PersonalizationRecord, SkillLibrary, SkillPreferences
 from app.skills.policies import Personalization
 from app.studies.models import Participant
-from app.versioning import all_versions, latest_version, next_version
+from app.versioning import all_versions, latest_version, next_version, version_page
 
 
 def skills_of(library: SkillLibrary) -> list[Skill]:
@@ -50,6 +50,10 @@ def create_default_library(session: Session, study_id: uuid.UUID, now: datetime)
 
 def list_libraries(session: Session, study_id: uuid.UUID) -> list[SkillLibrary]:
     return all_versions(session, SkillLibrary, SkillLibrary.study_id == study_id)
+
+
+def library_page(session: Session, study_id: uuid.UUID, page: PageParams) -> Page[SkillLibrary]:
+    return version_page(session, SkillLibrary, page, SkillLibrary.study_id == study_id)
 
 
 def get_library(session: Session, study_id: uuid.UUID, library_id: uuid.UUID) -> SkillLibrary:
@@ -207,6 +211,14 @@ def save_personalization(
     now: datetime,
 ) -> PersonalizationRecord:
     _check(extra, "body.extra_skills")
+    library = pinned_library(session, participant.study_id)
+    taken = {skill.key for skill in skills_of(library)} if library else set()
+    for index, skill in enumerate(extra):
+        if skill.key in taken:
+            raise Invalid(
+                f"body.extra_skills[{index}].key",
+                f"'{skill.key}' is a skill of the study's library; give this one its own key",
+            )
     record = session.get(PersonalizationRecord, participant.id) or PersonalizationRecord(
         participant_id=participant.id,
         study_id=participant.study_id,
@@ -243,6 +255,7 @@ def personalization_for(session: Session, participant_id: uuid.UUID) -> Personal
         preferred_modalities=set(preferences.preferred_modalities) if preferences else set(),
         disliked_modalities=set(preferences.disliked_modalities) if preferences else set(),
         disabled_skills=set(record.disabled_skills) if record else set(),
+        disabled_by_participant=set(preferences.disabled_skills) if preferences else set(),
         extra_skills=[Skill.model_validate(skill) for skill in record.extra_skills]
         if record
         else [],
