@@ -3,7 +3,7 @@
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from app.clock import FrozenClock
-from app.push.base import PushSender
+from app.push.base import PushMessage, PushResult, PushSender
 from app.push.fcm import FcmSender
 from app.push.log import LogSender
 from app.scheduling.dispatch import (
@@ -335,3 +335,64 @@ def test_four_workers_send_each_due_prompt_exactly_once(
         workers = session.exec(select(PromptAttempt.worker)).all()
     assert statuses == [PromptStatus.sent] * people
     assert len(set(workers)) > 1
+
+
+class AnsweringSender:
+    """The production FCM sender, with the participant checking in while the push is in
+    flight: the check-in goes through the API before the provider answers."""
+
+    def __init__(self, sender: FcmSender, client: TestClient, person: dict) -> None:
+        self.sender, self.client, self.person = sender, client, person
+
+    def send(self, messages: Sequence[PushMessage]) -> list[PushResult]:
+        for message in messages:
+            body = {
+                "client_id": uuid.uuid4().hex,
+                "answered_at": FIRST.isoformat(),
+                "answers": CHECKIN,
+                "prompt_id": message.prompt_id,
+            }
+            answered = self.client.post("/v1/checkins", json=body, headers=self.person["headers"])
+            assert answered.status_code == 201, answered.text
+        return self.sender.send(messages)
+
+
+CHECKIN = {
+    "emotion_avoid": 30, "emotion_open": 70, "cognition_fused": 30, "cognition_defused": 70,
+    "attention_stuck": 30, "attention_present": 70, "self_content": 30, "self_context": 70,
+    "values_remote": 30, "values_clear": 70, "behavior_stuck": 30, "behavior_acting": 70,
+    "distress": 20, "risk": 0,
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("reply", ["ok", "quota"])
+def test_a_check_in_during_the_send_keeps_the_prompt_answered(
+    reply: str,
+    client: TestClient,
+    enroll: Callable,
+    study: dict,
+    session: Session,
+    db: Engine,
+    clock: FrozenClock,
+    fcm_sender: FcmSender,
+    fake_fcm: FakeFcm,
+) -> None:
+    person = _person(client, enroll, study, "tok-a")
+    if reply == "quota":
+        # Asks for longer than the prompt lives: the retry path would mark it failed.
+        fake_fcm.script("tok-a", [quota(retry_after=7200)])
+    clock.set(FIRST)
+    outcome = "sent" if reply == "ok" else "retry"
+    assert _dispatch(db, AnsweringSender(fcm_sender, client, person), FIRST) == {outcome: 1}
+    prompt = _prompts(session, person)[0]
+    assert (prompt.status, prompt.answered_at, prompt.next_push_at) == (
+        PromptStatus.answered,
+        FIRST,
+        None,
+    )
+    assert (prompt.claimed_by, prompt.attempts) == (None, 1)
+    attempts = session.exec(select(PromptAttempt).where(PromptAttempt.prompt_id == prompt.id)).all()
+    assert [(a.kind, a.outcome) for a in attempts] == [("prompt", outcome)]
+    # No reminder follows the answer.
+    assert _dispatch(db, fcm_sender, FIRST + timedelta(minutes=15)) == {}
+    assert len(fake_fcm.requests_for("tok-a")) == 1

@@ -30,6 +30,8 @@ from app.studies.models import Device, Participant, ParticipantStatus, Study
 DEFAULT_BATCH = 500
 DEFAULT_LEASE = timedelta(minutes=2)
 NO_DEVICE = "no active device"
+# The statuses in which a prompt may still be pushed; every other status is final.
+OPEN = (PromptStatus.planned, PromptStatus.sent)
 
 
 class WorkerRefused(RuntimeError):
@@ -79,7 +81,7 @@ def claim_due(
             session.exec(
                 select(Prompt.id)
                 .where(
-                    col(Prompt.status).in_([PromptStatus.planned, PromptStatus.sent]),
+                    col(Prompt.status).in_(OPEN),
                     col(Prompt.next_push_at) <= now,
                     # Past expiry nothing is sent; the expire job settles those rows.
                     col(Prompt.expires_at) > now,
@@ -191,14 +193,12 @@ def _finish(
     next_push_at: Any = None,
     reason: str | None = None,
 ) -> None:
-    values: dict[str, Any] = {"claimed_by": None, "claim_expires_at": None}
+    values: dict[str, Any] = {}
     if canceled is not None:
         values |= {"status": PromptStatus.canceled, "status_reason": canceled, "next_push_at": None}
     else:
         values |= {"next_push_at": next_push_at, "status_reason": reason}
-    session.execute(
-        update(Prompt).where(Prompt.id == prompt.id, Prompt.claimed_by == worker).values(**values)
-    )
+    _write_held(session, prompt, worker, values)
 
 
 def _next_reminder(prompt: Prompt, sent: int) -> datetime | None:
@@ -226,11 +226,7 @@ def _record(
             worker=worker,
         )
     )
-    values: dict[str, Any] = {
-        "claimed_by": None,
-        "claim_expires_at": None,
-        "attempts": prompt.attempts + 1,
-    }
+    values: dict[str, Any] = {}
     is_reminder = message.kind == "reminder"
     if result.outcome == "sent":
         if is_reminder:
@@ -250,7 +246,7 @@ def _record(
             update(Prompt)
             .where(
                 Prompt.participant_id == prompt.participant_id,
-                col(Prompt.status).in_([PromptStatus.planned, PromptStatus.sent]),
+                col(Prompt.status).in_(OPEN),
             )
             .values(next_push_at=None)
         )
@@ -266,9 +262,24 @@ def _record(
         values |= {"next_push_at": retry_at, "last_error": _error(result)}
         if retry_at is None and not is_reminder:
             values |= {"status": PromptStatus.failed, "status_reason": reason[:200]}
-    session.execute(
-        update(Prompt).where(Prompt.id == prompt.id, Prompt.claimed_by == worker).values(**values)
-    )
+    _write_held(session, prompt, worker, values, {"attempts": prompt.attempts + 1})
+
+
+def _write_held(
+    session: Session,
+    prompt: Prompt,
+    worker: str,
+    values: dict[str, Any],
+    always: dict[str, Any] | None = None,
+) -> None:
+    """Write a dispatch result to a row the worker still holds, unless the prompt closed
+    meanwhile (a check-in answered it during the send, or it was canceled or expired):
+    a closed prompt keeps its status and gets nothing more pushed. `always` (and the
+    release of the claim) is written either way."""
+    held = (Prompt.id == prompt.id, Prompt.claimed_by == worker)
+    session.execute(update(Prompt).where(*held, col(Prompt.status).in_(OPEN)).values(**values))
+    released = {"claimed_by": None, "claim_expires_at": None, **(always or {})}
+    session.execute(update(Prompt).where(*held).values(**released))
 
 
 def _error(result: PushResult) -> str:
