@@ -396,3 +396,41 @@ def test_a_check_in_during_the_send_keeps_the_prompt_answered(
     # No reminder follows the answer.
     assert _dispatch(db, fcm_sender, FIRST + timedelta(minutes=15)) == {}
     assert len(fake_fcm.requests_for("tok-a")) == 1
+
+
+def test_a_device_registered_again_gets_only_what_is_due_now(
+    client: TestClient,
+    enroll: Callable,
+    study: dict,
+    session: Session,
+    db: Engine,
+    clock: FrozenClock,
+    fcm_sender: FcmSender,
+    fake_fcm: FakeFcm,
+) -> None:
+    person = _person(client, enroll, study, "tok-old")
+    fake_fcm.script("tok-old", [unregistered()])
+    assert _dispatch(db, fcm_sender, FIRST) == {"unregistered": 1}
+    clock.set(FIRST + timedelta(minutes=10))
+    device = {"token": "tok-new", "platform": "android"}
+    assert client.put("/v1/me/device", json=device, headers=person["headers"]).status_code == 200
+    prompts = _prompts(session, person)
+    assert [p.next_push_at for p in prompts] == [p.scheduled_at for p in prompts]
+    assert _dispatch(db, fcm_sender, clock.now()) == {"sent": 1}
+    assert _dispatch(db, fcm_sender, FIRST + timedelta(minutes=14)) == {}
+    # The token goes stale again at the first reminder; the next device gets that reminder
+    # (it is due), then the second at its own time.
+    fake_fcm.script("tok-new", [unregistered()])
+    assert _dispatch(db, fcm_sender, FIRST + timedelta(minutes=15)) == {"unregistered": 1}
+    clock.set(FIRST + timedelta(minutes=20))
+    device = {"token": "tok-third", "platform": "android"}
+    assert client.put("/v1/me/device", json=device, headers=person["headers"]).status_code == 200
+    session.expire_all()
+    first, second, *_ = _prompts(session, person)
+    assert first.next_push_at == FIRST + timedelta(minutes=15)
+    assert second.next_push_at == second.scheduled_at
+    assert _dispatch(db, fcm_sender, clock.now()) == {"sent": 1}
+    assert _dispatch(db, fcm_sender, FIRST + timedelta(minutes=29)) == {}
+    assert _dispatch(db, fcm_sender, FIRST + timedelta(minutes=30)) == {"sent": 1}
+    kinds = [r.message["data"]["kind"] for r in fake_fcm.requests_for("tok-third")]
+    assert kinds == ["reminder", "reminder"]

@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select, update
 from app.push.backoff import decide_retry
 from app.push.base import PushMessage, PushResult, PushSender
 from app.scheduling.models import Prompt, PromptAttempt, PromptStatus, StudySchedule
-from app.scheduling.service import DEFAULT_NOTIFICATION, current_schedule
+from app.scheduling.service import DEFAULT_NOTIFICATION, current_schedule, next_reminder
 from app.studies.models import Device, Participant, ParticipantStatus, Study
 
 DEFAULT_BATCH = 500
@@ -201,10 +201,6 @@ def _finish(
     _write_held(session, prompt, worker, values)
 
 
-def _next_reminder(prompt: Prompt, sent: int) -> datetime | None:
-    return datetime.fromisoformat(prompt.reminders[sent]) if sent < len(prompt.reminders) else None
-
-
 def _record(
     session: Session,
     prompt: Prompt,
@@ -231,13 +227,13 @@ def _record(
     if result.outcome == "sent":
         if is_reminder:
             sent = prompt.reminders_sent + 1
-            values |= {"reminders_sent": sent, "next_push_at": _next_reminder(prompt, sent)}
+            values |= {"reminders_sent": sent, "next_push_at": next_reminder(prompt, sent)}
         else:
             values |= {
                 "status": PromptStatus.sent,
                 "sent_at": now,
                 "last_error": None,
-                "next_push_at": _next_reminder(prompt, 0),
+                "next_push_at": next_reminder(prompt, 0),
             }
     elif result.outcome == "unregistered":
         session.execute(update(Device).where(Device.id == device.id).values(active=False))

@@ -430,18 +430,32 @@ def cancel_open_prompts(
     )
 
 
+def next_reminder(prompt: Prompt, sent: int) -> datetime | None:
+    """When the reminder after the first `sent` ones is due; None when none is left."""
+    return datetime.fromisoformat(prompt.reminders[sent]) if sent < len(prompt.reminders) else None
+
+
 def resume_pushes(session: Session, participant_id: uuid.UUID, now: datetime) -> None:
-    """A device came (back): open prompts that were held for want of one are pushed again."""
-    session.execute(
-        update(Prompt)
-        .where(
+    """A device came (back): open prompts that were held for want of one get their pushes
+    back, each at the time it would have gone out (its scheduled time, or its next reminder
+    once it was sent), so only what is due now goes now."""
+    participant = session.get(Participant, participant_id)
+    held = session.exec(
+        select(Prompt).where(
             Prompt.participant_id == participant_id,
-            Prompt.status == PromptStatus.planned,
+            col(Prompt.status).in_([PromptStatus.planned, PromptStatus.sent]),
             col(Prompt.next_push_at).is_(None),
             Prompt.expires_at > now,
         )
-        .values(next_push_at=func.coalesce(Prompt.next_push_at, now), status_reason=None)
     )
+    for prompt in held:
+        if prompt.status == PromptStatus.planned:
+            prompt.next_push_at, prompt.status_reason = prompt.scheduled_at, None
+        elif participant is not None and participant.status == ParticipantStatus.active:
+            # A pause also stops the reminders of sent prompts: only an active
+            # participant's come back.
+            prompt.next_push_at = next_reminder(prompt, prompt.reminders_sent)
+        session.add(prompt)
 
 
 # --- what the app sees ---------------------------------------------------------------
