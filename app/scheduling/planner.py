@@ -17,9 +17,12 @@ Local time and clock changes (computed with `zoneinfo`):
   reminder is ever outside waking hours.
 
 Waking hours (the participant's, else the schedule's, else the whole day): date D's waking
-day runs from `wake` on D to `sleep` (on D+1 when sleep is after midnight). Windows are cut
-to it, and a window that then cannot hold its count holds as many prompts as fit; fixed
-times and reminders outside it are not planned.
+day runs from `wake` on D to `sleep` (on D+1 when sleep is after midnight). Each local time
+belongs to exactly one waking day: with sleep after midnight, a fixed time or the part of a
+window between midnight and sleep is planned for the waking day before, on D+1's clock.
+Windows are cut to the waking day, and a window that then cannot hold its count holds as
+many prompts as fit; fixed times and reminders outside it are not planned. `awake_at` and
+`next_awake` answer the same question for any instant, for dispatch.
 
 Daily cap: see `app.scheduling.schedule`; reminders are dropped to fit, second reminders
 first, latest prompt first. Random times are drawn from SHA-256 of (seed, local date,
@@ -122,18 +125,17 @@ def _plan_day(
         return []
     segments = _offsets(zone.key, day)
     midnight = (day - _EPOCH_DATE).days * _DAY
-    awake: list[Span] | None = None
-    if waking is not None:
-        sleep_day = midnight + (_DAY if waking.overnight else 0)
-        awake = _local_span(
-            segments, midnight + minute_of_day(waking.wake), sleep_day + minute_of_day(waking.sleep)
-        )
+    awake = _awake(segments, day, waking)
     gap = schedule.min_gap_minutes
     drafts: list[_Draft] = []
 
+    # In waking-day order: times after midnight (before sleep) fall on the next date.
+    fixed = sorted(
+        (_resolve(_date_of(day, at_time, waking), at_time, zone), index)
+        for index, at_time in enumerate(schedule.fixed_times)
+    )
     previous: int | None = None
-    for index, at_time in enumerate(schedule.fixed_times):
-        at = _resolve(day, at_time, zone)
+    for at, index in fixed:
         if previous is not None:
             at = max(at, previous + gap)
         if awake is not None and not _contains(awake, at):
@@ -142,11 +144,14 @@ def _plan_day(
         previous = at
 
     for index, window in enumerate(schedule.windows):
-        spans = _local_span(
-            segments, midnight + minute_of_day(window.start), midnight + minute_of_day(window.end)
-        )
+        start, end = minute_of_day(window.start), minute_of_day(window.end)
+        spans = _local_span(segments, midnight + start, midnight + end)
         if awake is not None:
             spans = _intersect(spans, awake)
+            if waking is not None and waking.overnight:
+                # The part of the window after midnight belongs to this waking day too.
+                later = _local_span(segments, midnight + _DAY + start, midnight + _DAY + end)
+                spans += _intersect(later, awake)
         if not spans:
             continue
         free = spans
@@ -183,6 +188,49 @@ def _plan_day(
         )
         for draft in drafts
     ]
+
+
+def _awake(
+    segments: Iterable[tuple[int, int, int]], day: date, waking: WakingHours | None
+) -> list[Span] | None:
+    """The UTC spans of date `day`'s waking day (from `wake` on `day` to `sleep`, on the
+    next date when sleep is after midnight); None when the whole day is awake."""
+    if waking is None:
+        return None
+    midnight = (day - _EPOCH_DATE).days * _DAY
+    sleep_day = midnight + (_DAY if waking.overnight else 0)
+    return _local_span(
+        segments, midnight + minute_of_day(waking.wake), sleep_day + minute_of_day(waking.sleep)
+    )
+
+
+def _date_of(day: date, at: time, waking: WakingHours | None) -> date:
+    """The local date on which local time `at` of `day`'s waking day falls: the next date
+    for a time after midnight and before an after-midnight sleep."""
+    if waking is not None and waking.overnight and at < waking.sleep:
+        return day + timedelta(days=1)
+    return day
+
+
+def awake_at(waking: WakingHours | None, timezone: str, instant: datetime) -> bool:
+    """Whether `instant` lies in the participant's waking hours (None: always awake)."""
+    return next_awake(waking, timezone, instant) <= instant
+
+
+def next_awake(waking: WakingHours | None, timezone: str, instant: datetime) -> datetime:
+    """The first instant at or after `instant` inside the waking hours: `instant` itself
+    when awake, else the next wake-up (the instant is taken to the minute)."""
+    if waking is None:
+        return instant
+    minute = _minute(instant)
+    local = instant.astimezone(ZoneInfo(timezone)).date()
+    # The waking day of the date before may run past midnight into this one.
+    for offset in range(-1, 3):
+        day = local + timedelta(days=offset)
+        for start, end in _awake(_offsets(timezone, day), day, waking) or []:
+            if minute < end:
+                return instant if start <= minute else _instant(start)
+    raise AssertionError("every waking day has waking minutes")
 
 
 def _fit_cap(drafts: list[_Draft], cap: int) -> None:
