@@ -23,7 +23,7 @@ from app.scheduling.dispatch import (
     reap_claims,
     worker_lock,
 )
-from app.scheduling.models import Prompt, PromptAttempt, PromptStatus
+from app.scheduling.models import Prompt, PromptAttempt, PromptStatus, WakingHoursRecord
 from app.scheduling.service import plan_prompts
 from app.studies.models import Device
 from tests.conftest import START
@@ -434,3 +434,112 @@ def test_a_device_registered_again_gets_only_what_is_due_now(
     assert _dispatch(db, fcm_sender, FIRST + timedelta(minutes=30)) == {"sent": 1}
     kinds = [r.message["data"]["kind"] for r in fake_fcm.requests_for("tok-third")]
     assert kinds == ["reminder", "reminder"]
+
+
+EVENING = FIRST + timedelta(hours=5)  # 18:00 in Berlin
+
+
+def _sleep_at(client: TestClient, person: dict, sleep: str) -> None:
+    hours = {"wake": "07:00", "sleep": sleep}
+    response = client.put("/v1/me/waking-hours", json=hours, headers=person["headers"])
+    assert response.status_code == 200, response.text
+
+
+def test_a_retry_that_would_come_after_sleep_is_not_sent(
+    client: TestClient,
+    enroll: Callable,
+    study: dict,
+    session: Session,
+    db: Engine,
+    fcm_sender: FcmSender,
+    fake_fcm: FakeFcm,
+) -> None:
+    person = _person(client, enroll, study, "tok-a")
+    _sleep_at(client, person, "18:20")
+    fake_fcm.script("tok-a", [quota(retry_after=1500)])
+    assert _dispatch(db, fcm_sender, EVENING) == {"retry": 1}
+    evening = _prompts(session, person)[1]
+    assert evening.next_push_at == EVENING + timedelta(minutes=25)
+    # 18:25 is asleep, and the next wake-up (07:00) is after the prompt expires.
+    assert _dispatch(db, fcm_sender, evening.next_push_at) == {"outside_waking_hours": 1}
+    session.expire_all()
+    evening = _prompts(session, person)[1]
+    assert (evening.status, evening.status_reason, evening.next_push_at) == (
+        PromptStatus.failed,
+        "outside_waking_hours",
+        None,
+    )
+    assert len(fake_fcm.requests_for("tok-a")) == 1
+
+
+def test_a_device_registered_after_sleep_gets_no_late_push(
+    client: TestClient,
+    enroll: Callable,
+    study: dict,
+    session: Session,
+    db: Engine,
+    clock: FrozenClock,
+    fcm_sender: FcmSender,
+    fake_fcm: FakeFcm,
+) -> None:
+    person = _person(client, enroll, study, None)
+    _sleep_at(client, person, "18:30")
+    assert _dispatch(db, fcm_sender, EVENING) == {"no_device": 1}
+    clock.set(EVENING + timedelta(minutes=40))
+    device = {"token": "tok-late", "platform": "ios"}
+    assert client.put("/v1/me/device", json=device, headers=person["headers"]).status_code == 200
+    assert _dispatch(db, fcm_sender, clock.now()) == {"outside_waking_hours": 1}
+    assert fake_fcm.requests_for("tok-late") == []
+    assert _prompts(session, person)[1].status == PromptStatus.failed
+
+
+def test_reminders_of_a_sent_prompt_follow_new_waking_hours(
+    client: TestClient,
+    enroll: Callable,
+    study: dict,
+    session: Session,
+    db: Engine,
+    clock: FrozenClock,
+    fcm_sender: FcmSender,
+    fake_fcm: FakeFcm,
+) -> None:
+    person = _person(client, enroll, study, "tok-a")
+    assert _dispatch(db, fcm_sender, EVENING) == {"sent": 1}
+    clock.set(EVENING + timedelta(minutes=5))
+    # Asleep from 18:20: the reminder at 18:15 stays, the one at 18:30 is dropped.
+    _sleep_at(client, person, "18:20")
+    evening = _prompts(session, person)[1]
+    assert evening.reminders == [(EVENING + timedelta(minutes=15)).isoformat()]
+    assert evening.next_push_at == EVENING + timedelta(minutes=15)
+    assert _dispatch(db, fcm_sender, EVENING + timedelta(minutes=15)) == {"sent": 1}
+    session.expire_all()
+    assert _prompts(session, person)[1].next_push_at is None
+    assert len(fake_fcm.requests_for("tok-a")) == 2
+
+
+def test_a_reminder_due_while_asleep_is_skipped_at_dispatch(
+    client: TestClient,
+    enroll: Callable,
+    study: dict,
+    session: Session,
+    db: Engine,
+    fcm_sender: FcmSender,
+    fake_fcm: FakeFcm,
+) -> None:
+    person = _person(client, enroll, study, "tok-a")
+    assert _dispatch(db, fcm_sender, EVENING) == {"sent": 1}
+    # The hours change behind the planner's back (no replan): dispatch still checks them.
+    session.add(
+        WakingHoursRecord(
+            participant_id=uuid.UUID(person["id"]), wake="07:00", sleep="18:10", updated_at=EVENING
+        )
+    )
+    session.commit()
+    assert _dispatch(db, fcm_sender, EVENING + timedelta(minutes=15)) == {"reminder_skipped": 1}
+    evening = _prompts(session, person)[1]
+    assert (evening.reminders_sent, evening.reminders) == (
+        0,
+        [(EVENING + timedelta(minutes=30)).isoformat()],
+    )
+    assert _dispatch(db, fcm_sender, EVENING + timedelta(minutes=30)) == {"reminder_skipped": 1}
+    assert len(fake_fcm.requests_for("tok-a")) == 1

@@ -12,7 +12,14 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from app.scheduling.planner import PlannedPrompt, PlanParticipant, plan, preview
+from app.scheduling.planner import (
+    PlannedPrompt,
+    PlanParticipant,
+    awake_at,
+    next_awake,
+    plan,
+    preview,
+)
 from app.scheduling.schedule import (
     WEEKDAYS,
     Schedule,
@@ -480,3 +487,14 @@ def test_adjacent_windows_keep_the_gap_across_their_boundary() -> None:
         assert len(prompts) == 4
         times = [p.scheduled_at for p in prompts]
         assert all(b - a >= timedelta(minutes=30) for a, b in itertools.pairwise(times))
+
+
+def test_awake_at_and_next_awake_follow_the_waking_day_in_the_zone() -> None:
+    late = WakingHours(wake="07:00", sleep="02:00")
+    berlin = "Europe/Berlin"  # UTC+2 in June
+    at = datetime(2026, 6, 2, 23, 30, tzinfo=UTC)  # 01:30 local: the day before is awake
+    assert awake_at(late, berlin, at) and next_awake(late, berlin, at) == at
+    asleep = datetime(2026, 6, 3, 0, 30, tzinfo=UTC)  # 02:30 local
+    assert not awake_at(late, berlin, asleep)
+    assert next_awake(late, berlin, asleep) == datetime(2026, 6, 3, 5, 0, tzinfo=UTC)
+    assert awake_at(None, berlin, asleep)

@@ -24,12 +24,19 @@ from sqlmodel import Session, col, select, update
 from app.push.backoff import decide_retry
 from app.push.base import PushMessage, PushResult, PushSender
 from app.scheduling.models import Prompt, PromptAttempt, PromptStatus, StudySchedule
-from app.scheduling.service import DEFAULT_NOTIFICATION, current_schedule, next_reminder
+from app.scheduling.planner import awake_at, next_awake
+from app.scheduling.service import (
+    DEFAULT_NOTIFICATION,
+    current_schedule,
+    next_reminder,
+    waking_hours_by_participant,
+)
 from app.studies.models import Device, Participant, ParticipantStatus, Study
 
 DEFAULT_BATCH = 500
 DEFAULT_LEASE = timedelta(minutes=2)
 NO_DEVICE = "no active device"
+OUTSIDE_WAKING_HOURS = "outside_waking_hours"
 # The statuses in which a prompt may still be pushed; every other status is final.
 OPEN = (PromptStatus.planned, PromptStatus.sent)
 
@@ -139,6 +146,7 @@ def dispatch_once(
             )
             .where(col(Prompt.id).in_(ids), Prompt.claimed_by == worker)
         ).all()
+        waking = waking_hours_by_participant(session, [row[1] for row in rows])
         notifications: dict[uuid.UUID, StudySchedule | None] = {}
         messages: list[PushMessage] = []
         pending: dict[str, tuple[Prompt, Device]] = {}
@@ -151,6 +159,12 @@ def dispatch_once(
                 # Held until a device registers; the prompt still shows in the app's list.
                 _finish(session, prompt, worker, next_push_at=None, reason=NO_DEVICE)
                 stats.add("no_device")
+                continue
+            hours = waking[participant.id]
+            if not awake_at(hours, participant.timezone, now):
+                stats.add(
+                    _asleep(session, prompt, worker, next_awake(hours, participant.timezone, now))
+                )
                 continue
             if study.id not in notifications:
                 notifications[study.id] = current_schedule(session, study.id)
@@ -201,6 +215,31 @@ def _finish(
     _write_held(session, prompt, worker, values)
 
 
+def _asleep(session: Session, prompt: Prompt, worker: str, wake: datetime) -> str:
+    """A push that came due while the participant sleeps (a retry, a late push, a reminder
+    planned before their hours changed) is not sent: a reminder is dropped; a first push
+    waits for the wake-up if the prompt is still open then, else fails."""
+    if prompt.status == PromptStatus.sent:
+        reminders = [*prompt.reminders]
+        del reminders[prompt.reminders_sent]
+        values = {
+            "reminders": reminders,
+            "next_push_at": next_reminder(reminders, prompt.reminders_sent),
+        }
+        _write_held(session, prompt, worker, values)
+        return "reminder_skipped"
+    if wake < prompt.expires_at:
+        _write_held(session, prompt, worker, {"next_push_at": wake})
+        return "deferred"
+    values = {
+        "status": PromptStatus.failed,
+        "status_reason": OUTSIDE_WAKING_HOURS,
+        "next_push_at": None,
+    }
+    _write_held(session, prompt, worker, values)
+    return "outside_waking_hours"
+
+
 def _record(
     session: Session,
     prompt: Prompt,
@@ -227,13 +266,16 @@ def _record(
     if result.outcome == "sent":
         if is_reminder:
             sent = prompt.reminders_sent + 1
-            values |= {"reminders_sent": sent, "next_push_at": next_reminder(prompt, sent)}
+            values |= {
+                "reminders_sent": sent,
+                "next_push_at": next_reminder(prompt.reminders, sent),
+            }
         else:
             values |= {
                 "status": PromptStatus.sent,
                 "sent_at": now,
                 "last_error": None,
-                "next_push_at": next_reminder(prompt, 0),
+                "next_push_at": next_reminder(prompt.reminders, 0),
             }
     elif result.outcome == "unregistered":
         session.execute(update(Device).where(Device.id == device.id).values(active=False))

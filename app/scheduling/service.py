@@ -26,7 +26,7 @@ from app.scheduling.models import (
     StudySchedule,
     WakingHoursRecord,
 )
-from app.scheduling.planner import PlannedPrompt, PlanParticipant, plan
+from app.scheduling.planner import PlannedPrompt, PlanParticipant, awake_at, plan
 from app.scheduling.schedule import Schedule, WakingHours
 from app.studies.models import Participant, ParticipantStatus, Study, StudyStatus
 from app.versioning import all_versions, latest_version, next_version
@@ -152,6 +152,36 @@ def waking_hours_of(session: Session, participant_id: uuid.UUID) -> WakingHours 
     if record is None:
         return None
     return WakingHours(wake=time.fromisoformat(record.wake), sleep=time.fromisoformat(record.sleep))
+
+
+def waking_hours_by_participant(
+    session: Session, participants: Sequence[Participant]
+) -> dict[uuid.UUID, WakingHours | None]:
+    """The waking hours each participant is held to: their own, else those of the schedule
+    they follow (their override's or their study's), else none."""
+    ids = [participant.id for participant in participants]
+    own = {
+        record.participant_id: WakingHours(
+            wake=time.fromisoformat(record.wake), sleep=time.fromisoformat(record.sleep)
+        )
+        for record in session.exec(
+            select(WakingHoursRecord).where(col(WakingHoursRecord.participant_id).in_(ids))
+        )
+    }
+    overrides: dict[uuid.UUID, ParticipantScheduleOverride] = {}
+    for record in session.exec(
+        select(ParticipantScheduleOverride)
+        .where(col(ParticipantScheduleOverride.participant_id).in_(ids))
+        .order_by(col(ParticipantScheduleOverride.version))
+    ):
+        overrides[record.participant_id] = record
+    studies = {participant.study_id for participant in participants}
+    schedules = {study_id: current_schedule(session, study_id) for study_id in studies}
+    hours: dict[uuid.UUID, WakingHours | None] = {}
+    for participant in participants:
+        schedule = _effective(schedules[participant.study_id], overrides.get(participant.id))
+        hours[participant.id] = own.get(participant.id) or (schedule and schedule.waking_hours)
+    return hours
 
 
 def set_waking_hours(
@@ -296,6 +326,7 @@ def replan_participant(session: Session, participant: Participant, now: datetime
             prompt.slot: prompt
             for prompt in _plan_window(schedule, study, participant, waking, now, end)
         }
+    _refit_reminders(session, participant, schedule, now)
     for row in existing:
         if row.sent_at is not None or row.attempts > 0 or row.status not in _MOVABLE:
             wanted.pop(row.slot, None)
@@ -330,6 +361,34 @@ def replan_participant(session: Session, participant: Participant, now: datetime
 
 
 _MOVABLE = frozenset({PromptStatus.planned, PromptStatus.canceled})
+
+
+def _refit_reminders(
+    session: Session, participant: Participant, schedule: Schedule | None, now: datetime
+) -> None:
+    """Drop the reminders still to come of sent prompts that now fall outside the waking
+    hours (after the hours or the time zone changed)."""
+    waking = waking_hours_of(session, participant.id) or (schedule and schedule.waking_hours)
+    if waking is None:
+        return
+    pending = session.exec(
+        select(Prompt).where(
+            Prompt.participant_id == participant.id,
+            Prompt.status == PromptStatus.sent,
+            col(Prompt.next_push_at).is_not(None),
+        )
+    )
+    for row in pending:
+        done, to_come = row.reminders[: row.reminders_sent], row.reminders[row.reminders_sent :]
+        kept = [
+            at
+            for at in to_come
+            if awake_at(waking, participant.timezone, datetime.fromisoformat(at))
+        ]
+        if kept != to_come:
+            row.reminders = done + kept
+            row.next_push_at = next_reminder(row.reminders, row.reminders_sent)
+            session.add(row)
 
 
 def plan_prompts(session: Session, now: datetime, horizon: timedelta = DEFAULT_HORIZON) -> int:
@@ -430,9 +489,9 @@ def cancel_open_prompts(
     )
 
 
-def next_reminder(prompt: Prompt, sent: int) -> datetime | None:
+def next_reminder(reminders: Sequence[str], sent: int) -> datetime | None:
     """When the reminder after the first `sent` ones is due; None when none is left."""
-    return datetime.fromisoformat(prompt.reminders[sent]) if sent < len(prompt.reminders) else None
+    return datetime.fromisoformat(reminders[sent]) if sent < len(reminders) else None
 
 
 def resume_pushes(session: Session, participant_id: uuid.UUID, now: datetime) -> None:
@@ -454,7 +513,7 @@ def resume_pushes(session: Session, participant_id: uuid.UUID, now: datetime) ->
         elif participant is not None and participant.status == ParticipantStatus.active:
             # A pause also stops the reminders of sent prompts: only an active
             # participant's come back.
-            prompt.next_push_at = next_reminder(prompt, prompt.reminders_sent)
+            prompt.next_push_at = next_reminder(prompt.reminders, prompt.reminders_sent)
         session.add(prompt)
 
 
