@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from app.clock import FrozenClock
+from app.push.backoff import backoff_ceiling
 from app.push.base import PushMessage, PushResult, PushSender
 from app.push.fcm import FcmSender
 from app.push.log import LogSender
@@ -27,7 +28,7 @@ from app.scheduling.models import Prompt, PromptAttempt, PromptStatus, WakingHou
 from app.scheduling.service import plan_prompts
 from app.studies.models import Device
 from tests.conftest import START
-from tests.fakes.fcm import FakeFcm, quota, unregistered
+from tests.fakes.fcm import FakeFcm, ok, quota, unavailable, unregistered
 
 # Europe/Berlin is UTC+1 in early March: 13:00 and 18:00 local are 12:00 and 17:00 UTC.
 SCHEDULE = {
@@ -543,3 +544,38 @@ def test_a_reminder_due_while_asleep_is_skipped_at_dispatch(
     )
     assert _dispatch(db, fcm_sender, EVENING + timedelta(minutes=30)) == {"reminder_skipped": 1}
     assert len(fake_fcm.requests_for("tok-a")) == 1
+
+
+def test_server_errors_retry_past_ten_attempts_and_each_push_counts_its_own(
+    client: TestClient,
+    enroll: Callable,
+    study: dict,
+    session: Session,
+    db: Engine,
+    fcm_sender: FcmSender,
+    fake_fcm: FakeFcm,
+) -> None:
+    person = _person(client, enroll, study, "tok-a")
+    fake_fcm.script("tok-a", [unavailable()] * 11 + [ok(), unavailable(), ok()])
+    at = FIRST
+    for retry in range(1, 12):
+        assert _dispatch(db, fcm_sender, at) == {"retry": 1}
+        session.expire_all()
+        prompt = _prompts(session, person)[0]
+        assert prompt.status == PromptStatus.planned and prompt.next_push_at is not None
+        assert at < prompt.next_push_at <= at + timedelta(seconds=backoff_ceiling(retry))
+        at = prompt.next_push_at
+    assert _dispatch(db, fcm_sender, at) == {"sent": 1}
+    # The first reminder's own first retry waits at most the first ceiling.
+    at = max(at, FIRST + timedelta(minutes=15))
+    assert _dispatch(db, fcm_sender, at) == {"retry": 1}
+    session.expire_all()
+    prompt = _prompts(session, person)[0]
+    assert prompt.next_push_at is not None
+    assert prompt.next_push_at <= at + timedelta(seconds=backoff_ceiling(1))
+    assert _dispatch(db, fcm_sender, prompt.next_push_at) == {"sent": 1}
+    session.expire_all()
+    prompt = _prompts(session, person)[0]
+    assert (prompt.status, prompt.attempts, prompt.reminders_sent) == (PromptStatus.sent, 14, 1)
+    kinds = [r.message["data"]["kind"] for r in fake_fcm.requests_for("tok-a")]
+    assert kinds == ["prompt"] * 12 + ["reminder"] * 2

@@ -293,8 +293,10 @@ def _record(
         retry_at = None
         reason = _error(result)
         if result.outcome == "retry":
+            session.flush()  # the attempt just recorded counts
+            retry = _failures_since_sent(session, prompt.id)
             decision = decide_retry(
-                now, prompt.attempts + 1, result.retry_after, prompt.expires_at, _jitter(prompt)
+                now, retry, result.retry_after, prompt.expires_at, _jitter(prompt)
             )
             retry_at, reason = decision.retry_at, decision.reason or reason
         values |= {"next_push_at": retry_at, "last_error": _error(result)}
@@ -318,6 +320,27 @@ def _write_held(
     session.execute(update(Prompt).where(*held, col(Prompt.status).in_(OPEN)).values(**values))
     released = {"claimed_by": None, "claim_expires_at": None, **(always or {})}
     session.execute(update(Prompt).where(*held).values(**released))
+
+
+def _failures_since_sent(session: Session, prompt_id: uuid.UUID) -> int:
+    """The failed attempts of the push now under way (its retry count): those after the
+    prompt's last successful send (the first push, or the reminder before this one)."""
+    attempts = col(PromptAttempt.prompt_id) == prompt_id
+    # Attempt ids grow in the order attempts are made (several can share a timestamp).
+    last_sent = (
+        select(func.max(PromptAttempt.id))
+        .where(attempts, PromptAttempt.outcome == "sent")
+        .scalar_subquery()
+    )
+    return session.exec(
+        select(func.count())
+        .select_from(PromptAttempt)
+        .where(
+            attempts,
+            PromptAttempt.outcome != "sent",
+            or_(last_sent.is_(None), col(PromptAttempt.id) > last_sent),
+        )
+    ).one()
 
 
 def _error(result: PushResult) -> str:
