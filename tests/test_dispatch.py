@@ -27,7 +27,7 @@ from app.scheduling.dispatch import (
 from app.scheduling.models import Prompt, PromptAttempt, PromptStatus, WakingHoursRecord
 from app.scheduling.service import plan_prompts
 from app.studies.models import Device
-from tests.conftest import START
+from tests.conftest import PASSWORD, START
 from tests.fakes.fcm import FakeFcm, ok, quota, unavailable, unregistered
 
 # Europe/Berlin is UTC+1 in early March: 13:00 and 18:00 local are 12:00 and 17:00 UTC.
@@ -579,3 +579,68 @@ def test_server_errors_retry_past_ten_attempts_and_each_push_counts_its_own(
     assert (prompt.status, prompt.attempts, prompt.reminders_sent) == (PromptStatus.sent, 14, 1)
     kinds = [r.message["data"]["kind"] for r in fake_fcm.requests_for("tok-a")]
     assert kinds == ["prompt"] * 12 + ["reminder"] * 2
+
+
+def _override(client: TestClient, study: dict, person: dict, schedule: dict) -> None:
+    # Hours later than the fixtures' sign-in: the owner signs in again.
+    login = {"username": "owner@example.org", "password": PASSWORD}
+    token = client.post("/v1/auth/token", data=login).json()["access_token"]
+    url = f"/v1/studies/{study['id']}/participants/{person['id']}/schedule-override"
+    body = {"schedule": schedule, "reason": "Works late"}
+    response = client.put(url, json=body, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+
+
+def _planned_on(session: Session, person: dict, day: str) -> list[Prompt]:
+    session.expire_all()
+    return [
+        p
+        for p in _prompts(session, person)
+        if p.slot.startswith(f"{day}/") and p.status != PromptStatus.canceled
+    ]
+
+
+def test_a_mid_day_override_keeps_the_days_cap(
+    client: TestClient,
+    owner: dict,
+    make_study: Callable,
+    enroll: Callable,
+    session: Session,
+    db: Engine,
+    clock: FrozenClock,
+) -> None:
+    study = make_study()
+    capped = {"fixed_times": ["13:00", "18:00"], "last_day": 28, "max_per_day": 2}
+    url = f"/v1/studies/{study['id']}/schedule"
+    assert client.put(url, json={"schedule": capped}, headers=owner).status_code == 200
+    person = _person(client, enroll, study, "tok-a")
+    assert _dispatch(db, LogSender(), FIRST) == {"sent": 1}
+    assert _dispatch(db, LogSender(), EVENING) == {"sent": 1}
+    clock.set(EVENING + timedelta(minutes=30))
+    window = {"windows": [{"start": "19:00", "end": "22:00", "count": 2}]}
+    _override(client, study, person, {"last_day": 28, "max_per_day": 2, **window})
+    assert len(_planned_on(session, person, "2026-03-02")) == 2  # the two that went out
+    assert len(_planned_on(session, person, "2026-03-03")) == 2  # the window's two
+
+
+def test_a_mid_day_override_keeps_the_gap_to_what_went_out(
+    client: TestClient,
+    owner: dict,
+    enroll: Callable,
+    study: dict,
+    session: Session,
+    db: Engine,
+    clock: FrozenClock,
+) -> None:
+    person = _person(client, enroll, study, "tok-a")
+    assert _dispatch(db, LogSender(), EVENING) == {"sent": 1}
+    clock.set(EVENING + timedelta(minutes=5))
+    windows = [
+        {"start": "18:10", "end": "18:25", "count": 1},
+        {"start": "19:00", "end": "21:00", "count": 1},
+    ]
+    _override(client, study, person, {"windows": windows, "last_day": 28})
+    today = _planned_on(session, person, "2026-03-02")
+    assert today[0].scheduled_at == FIRST  # never sent (it expired unsent)
+    # The first window lies closer than the 30-minute gap to the 18:00 prompt that went out.
+    assert [p.slot for p in today[1:]] == ["2026-03-02/fixed/1", "2026-03-02/window/1/0"]

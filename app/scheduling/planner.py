@@ -235,17 +235,70 @@ def next_awake(waking: WakingHours | None, timezone: str, instant: datetime) -> 
 
 def _fit_cap(drafts: list[_Draft], cap: int) -> None:
     """Drop reminders until prompts plus reminders fit under the cap (prompts always fit:
-    the schedule is validated so). Lowest priority first: later reminders of a prompt,
+    the schedule is validated so)."""
+    kept = _reminders_under(cap, [(draft.at, len(draft.reminders)) for draft in drafts])
+    for draft, count in zip(drafts, kept, strict=True):
+        del draft.reminders[count:]
+
+
+def _reminders_under(cap: int, prompts: list[tuple[int, int]]) -> list[int]:
+    """How many of its reminders each (time order, reminder count) prompt keeps so that prompts
+    plus reminders fit under `cap`. Lowest priority first: later reminders of a prompt,
     then reminders of later prompts."""
-    excess = len(drafts) + sum(len(draft.reminders) for draft in drafts) - cap
-    if excess <= 0:
-        return
+    kept = [count for _, count in prompts]
+    excess = len(prompts) + sum(kept) - cap
     ranked = sorted(
-        ((position, draft) for draft in drafts for position in range(len(draft.reminders))),
-        key=lambda item: (-item[0], -item[1].at),
+        (
+            (position, index)
+            for index, (_, count) in enumerate(prompts)
+            for position in range(count)
+        ),
+        key=lambda item: (-item[0], -prompts[item[1]][0]),
     )
-    for position, draft in ranked[:excess]:
-        del draft.reminders[position:]
+    for position, index in ranked[: max(excess, 0)]:
+        kept[index] = min(kept[index], position)
+    return kept
+
+
+@dataclass(frozen=True, slots=True)
+class Pushed:
+    """A prompt of a local day that already went out: its time and how many pushes (the
+    prompt and its reminders) it takes from the day's cap."""
+
+    local_date: date
+    scheduled_at: datetime
+    sends: int
+
+
+def fit_beside(
+    planned: Iterable[PlannedPrompt], pushed: Iterable[Pushed], gap_minutes: int, cap: int | None
+) -> list[PlannedPrompt]:
+    """The planned prompts that still fit in days that already had pushes (the schedule
+    changed mid-day): each at least the gap from the day's pushed prompts, and together with
+    them under the daily cap; earliest prompts first, reminders dropped before prompts."""
+    gap = timedelta(minutes=gap_minutes)
+    by_day: dict[date, list[Pushed]] = {}
+    for item in pushed:
+        by_day.setdefault(item.local_date, []).append(item)
+    days: dict[date, list[PlannedPrompt]] = {}
+    for prompt in sorted(planned, key=lambda prompt: prompt.scheduled_at):
+        before = by_day.get(prompt.local_date, [])
+        if all(abs(prompt.scheduled_at - item.scheduled_at) >= gap for item in before):
+            days.setdefault(prompt.local_date, []).append(prompt)
+    fitted: list[PlannedPrompt] = []
+    for day, prompts in days.items():
+        if cap is not None:
+            budget = cap - sum(item.sends for item in by_day.get(day, []))
+            prompts = prompts[: max(budget, 0)]
+            kept = _reminders_under(
+                budget, [(order, len(prompt.reminders)) for order, prompt in enumerate(prompts)]
+            )
+            prompts = [
+                prompt.model_copy(update={"reminders": prompt.reminders[:count]})
+                for prompt, count in zip(prompts, kept, strict=True)
+            ]
+        fitted.extend(prompts)
+    return fitted
 
 
 def _resolve(day: date, at: time, zone: ZoneInfo) -> int:

@@ -9,12 +9,12 @@ that went out is never touched again, so no slot is ever sent twice.
 
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, col, func, select, update
+from sqlmodel import Session, col, func, or_, select, update
 
 from app.audit import service as audit
 from app.audit.service import Actor
@@ -26,7 +26,14 @@ from app.scheduling.models import (
     StudySchedule,
     WakingHoursRecord,
 )
-from app.scheduling.planner import PlannedPrompt, PlanParticipant, awake_at, plan
+from app.scheduling.planner import (
+    PlannedPrompt,
+    PlanParticipant,
+    Pushed,
+    awake_at,
+    fit_beside,
+    plan,
+)
 from app.scheduling.schedule import Schedule, WakingHours
 from app.studies.models import Participant, ParticipantStatus, Study, StudyStatus
 from app.versioning import all_versions, latest_version, next_version
@@ -326,6 +333,11 @@ def replan_participant(session: Session, participant: Participant, now: datetime
             prompt.slot: prompt
             for prompt in _plan_window(schedule, study, participant, waking, now, end)
         }
+    if schedule is not None and wanted:
+        wanted = {
+            prompt.slot: prompt
+            for prompt in _beside_pushed(session, participant.id, schedule, wanted.values())
+        }
     _refit_reminders(session, participant, schedule, now)
     for row in existing:
         if row.sent_at is not None or row.attempts > 0 or row.status not in _MOVABLE:
@@ -361,6 +373,43 @@ def replan_participant(session: Session, participant: Participant, now: datetime
 
 
 _MOVABLE = frozenset({PromptStatus.planned, PromptStatus.canceled})
+
+
+def _beside_pushed(
+    session: Session,
+    participant_id: uuid.UUID,
+    schedule: Schedule,
+    wanted: Iterable[PlannedPrompt],
+) -> list[PlannedPrompt]:
+    """The wanted prompts that fit beside what already went out on their local days (a
+    schedule changed mid-day keeps the day's cap and gap). Slots that went out are kept as
+    they are, so they are not counted twice."""
+    wanted = list(wanted)
+    days = {prompt.local_date for prompt in wanted}
+    rows = session.exec(
+        select(Prompt).where(
+            Prompt.participant_id == participant_id,
+            col(Prompt.sent_at).is_not(None),
+            or_(*(col(Prompt.slot).startswith(f"{day}/") for day in days)),
+        )
+    ).all()
+    pushed = [
+        Pushed(
+            local_date=date.fromisoformat(row.slot.split("/", 1)[0]),
+            scheduled_at=row.scheduled_at,
+            # A prompt still open may send the rest of its reminders.
+            sends=1
+            + (len(row.reminders) if row.status == PromptStatus.sent else row.reminders_sent),
+        )
+        for row in rows
+    ]
+    sent_slots = {row.slot for row in rows}
+    return fit_beside(
+        [prompt for prompt in wanted if prompt.slot not in sent_slots],
+        pushed,
+        schedule.min_gap_minutes,
+        schedule.max_per_day,
+    )
 
 
 def _refit_reminders(
