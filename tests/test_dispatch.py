@@ -644,3 +644,18 @@ def test_a_mid_day_override_keeps_the_gap_to_what_went_out(
     assert today[0].scheduled_at == FIRST  # never sent (it expired unsent)
     # The first window lies closer than the 30-minute gap to the 18:00 prompt that went out.
     assert [p.slot for p in today[1:]] == ["2026-03-02/fixed/1", "2026-03-02/window/1/0"]
+
+
+def test_the_plan_job_plans_an_override_in_a_study_without_a_schedule(
+    client: TestClient,
+    make_study: Callable,
+    enroll: Callable,
+    session: Session,
+    clock: FrozenClock,
+) -> None:
+    study = make_study()
+    person = _person(client, enroll, study, "tok-a")
+    _override(client, study, person, {"fixed_times": ["13:00"], "last_day": 28})
+    assert len(_prompts(session, person)) == 2  # 48 hours ahead
+    assert plan_prompts(session, clock.now() + timedelta(days=2)) == 2
+    assert len(_prompts(session, person)) == 4

@@ -39,6 +39,9 @@ from app.studies.models import Participant, ParticipantStatus, Study, StudyStatu
 from app.versioning import all_versions, latest_version, next_version
 
 DEFAULT_HORIZON = timedelta(hours=48)
+# The key of Session.info under which a request's session carries KAIROS_PLAN_HORIZON_HOURS,
+# so a replan anywhere in the request plans as far ahead as the worker's plan job.
+PLAN_HORIZON = "kairos.plan_horizon"
 _MINUTE = timedelta(minutes=1)
 DEFAULT_NOTIFICATION = {"en": {"title": "Time for a check-in", "body": "How are you right now?"}}
 _INSERT_CHUNK = 2000
@@ -291,6 +294,11 @@ def _insert_missing(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     return created
 
 
+def plan_horizon(session: Session) -> timedelta:
+    """How far ahead this session plans: the configured horizon, else the default."""
+    return session.info.get(PLAN_HORIZON, DEFAULT_HORIZON)
+
+
 def _effective(
     study_schedule: StudySchedule | None, override: ParticipantScheduleOverride | None
 ) -> Schedule | None:
@@ -327,7 +335,7 @@ def replan_participant(session: Session, participant: Participant, now: datetime
     ):
         # Never narrower than what is already planned, so nothing is canceled only for
         # lying beyond this call's horizon.
-        end = max([now + DEFAULT_HORIZON, *(prompt.scheduled_at for prompt in existing)])
+        end = max([now + plan_horizon(session), *(prompt.scheduled_at for prompt in existing)])
         waking = waking_hours_of(session, participant.id)
         wanted = {
             prompt.slot: prompt
@@ -450,14 +458,12 @@ def plan_prompts(session: Session, now: datetime, horizon: timedelta = DEFAULT_H
         .order_by(col(StudySchedule.version))
     ):
         schedules[saved.study_id] = saved
-    studies = {
-        study.id: study for study in session.exec(select(Study).where(col(Study.id).in_(schedules)))
-    }
     overrides: dict[uuid.UUID, ParticipantScheduleOverride] = {}
     for record in session.exec(
         select(ParticipantScheduleOverride).order_by(col(ParticipantScheduleOverride.version))
     ):
         overrides[record.participant_id] = record
+    overridden = [key for key, record in overrides.items() if record.schedule is not None]
     waking = {
         record.participant_id: WakingHours(
             wake=time.fromisoformat(record.wake), sleep=time.fromisoformat(record.sleep)
@@ -465,13 +471,21 @@ def plan_prompts(session: Session, now: datetime, horizon: timedelta = DEFAULT_H
         for record in session.exec(select(WakingHoursRecord))
     }
     parsed = {study_id: Schedule.model_validate(s.schedule) for study_id, s in schedules.items()}
+    # A participant with an override is planned even where the study has no schedule.
     participants = session.exec(
-        select(Participant).where(
-            col(Participant.study_id).in_(schedules),
+        select(Participant)
+        .join(Study, col(Study.id) == Participant.study_id)
+        .where(
+            Study.status == StudyStatus.active,
+            or_(col(Participant.study_id).in_(schedules), col(Participant.id).in_(overridden)),
             Participant.status == ParticipantStatus.active,
             col(Participant.enrolled_at).is_not(None),
         )
     ).all()
+    study_ids = {participant.study_id for participant in participants}
+    studies = {
+        study.id: study for study in session.exec(select(Study).where(col(Study.id).in_(study_ids)))
+    }
     # Everything up to a participant's latest prompt was planned by an earlier run (changes
     # go through replan_participant), so each run plans only what lies beyond it.
     planned_until = dict(
