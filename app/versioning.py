@@ -5,16 +5,24 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement
 from sqlmodel import Session, SQLModel, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 Versioned = TypeVar("Versioned", bound=SQLModel)
+
+
+def versions_query(
+    model: type[Versioned], *where: ColumnElement[bool]
+) -> SelectOfScalar[Versioned]:
+    """All versions, newest first (to paginate)."""
+    version: Any = model.version  # type: ignore[attr-defined]
+    return select(model).where(*where).order_by(col(version).desc())
 
 
 def all_versions(
     session: Session, model: type[Versioned], *where: ColumnElement[bool]
 ) -> list[Versioned]:
     """Newest first."""
-    version: Any = model.version  # type: ignore[attr-defined]
-    return list(session.exec(select(model).where(*where).order_by(col(version).desc())))
+    return list(session.exec(versions_query(model, *where)))
 
 
 def latest_version(

@@ -19,6 +19,7 @@ from sqlmodel import Session, col, func, or_, select, update
 from app.audit import service as audit
 from app.audit.service import Actor
 from app.errors import Conflict, NotFound
+from app.pagination import Page, PageParams, paginate
 from app.scheduling.models import (
     ParticipantScheduleOverride,
     Prompt,
@@ -36,7 +37,7 @@ from app.scheduling.planner import (
 )
 from app.scheduling.schedule import Schedule, WakingHours
 from app.studies.models import Participant, ParticipantStatus, Study, StudyStatus
-from app.versioning import all_versions, latest_version, next_version
+from app.versioning import all_versions, latest_version, next_version, versions_query
 
 DEFAULT_HORIZON = timedelta(hours=48)
 # The key of Session.info under which a request's session carries KAIROS_PLAN_HORIZON_HOURS,
@@ -59,8 +60,10 @@ def current_schedule(session: Session, study_id: uuid.UUID) -> StudySchedule | N
     return latest_version(session, StudySchedule, StudySchedule.study_id == study_id)
 
 
-def schedule_versions(session: Session, study_id: uuid.UUID) -> list[StudySchedule]:
-    return all_versions(session, StudySchedule, StudySchedule.study_id == study_id)
+def schedule_versions(session: Session, study_id: uuid.UUID, page: PageParams) -> Page[Any]:
+    """The study's schedule versions, newest first, a page at a time."""
+    query = versions_query(StudySchedule, StudySchedule.study_id == study_id)
+    return paginate(session, query, page)
 
 
 def save_schedule(
