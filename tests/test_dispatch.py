@@ -29,6 +29,7 @@ from app.scheduling.service import plan_prompts
 from app.studies.models import Device
 from tests.conftest import PASSWORD, START
 from tests.fakes.fcm import FakeFcm, ok, quota, unavailable, unregistered
+from tests.test_checkins import BASE
 
 # Europe/Berlin is UTC+1 in early March: 13:00 and 18:00 local are 12:00 and 17:00 UTC.
 SCHEDULE = {
@@ -350,20 +351,12 @@ class AnsweringSender:
             body = {
                 "client_id": uuid.uuid4().hex,
                 "answered_at": FIRST.isoformat(),
-                "answers": CHECKIN,
+                "answers": BASE,
                 "prompt_id": message.prompt_id,
             }
             answered = self.client.post("/v1/checkins", json=body, headers=self.person["headers"])
             assert answered.status_code == 201, answered.text
         return self.sender.send(messages)
-
-
-CHECKIN = {
-    "emotion_avoid": 30, "emotion_open": 70, "cognition_fused": 30, "cognition_defused": 70,
-    "attention_stuck": 30, "attention_present": 70, "self_content": 30, "self_context": 70,
-    "values_remote": 30, "values_clear": 70, "behavior_stuck": 30, "behavior_acting": 70,
-    "distress": 20, "risk": 0,
-}  # fmt: skip
 
 
 @pytest.mark.parametrize("reply", ["ok", "quota"])
