@@ -162,8 +162,10 @@ def set_override(
 
 def waking_hours_of(session: Session, participant_id: uuid.UUID) -> WakingHours | None:
     record = session.get(WakingHoursRecord, participant_id)
-    if record is None:
-        return None
+    return None if record is None else _hours(record)
+
+
+def _hours(record: WakingHoursRecord) -> WakingHours:
     return WakingHours(wake=time.fromisoformat(record.wake), sleep=time.fromisoformat(record.sleep))
 
 
@@ -174,9 +176,7 @@ def waking_hours_by_participant(
     they follow (their override's or their study's), else none."""
     ids = [participant.id for participant in participants]
     own = {
-        record.participant_id: WakingHours(
-            wake=time.fromisoformat(record.wake), sleep=time.fromisoformat(record.sleep)
-        )
+        record.participant_id: _hours(record)
         for record in session.exec(
             select(WakingHoursRecord).where(col(WakingHoursRecord.participant_id).in_(ids))
         )
@@ -349,7 +349,7 @@ def replan_participant(session: Session, participant: Participant, now: datetime
             prompt.slot: prompt
             for prompt in _beside_pushed(session, participant.id, schedule, wanted.values())
         }
-    _refit_reminders(session, participant, schedule, now)
+    _refit_reminders(session, participant, schedule)
     for row in existing:
         if row.sent_at is not None or row.attempts > 0 or row.status not in _MOVABLE:
             wanted.pop(row.slot, None)
@@ -423,9 +423,7 @@ def _beside_pushed(
     )
 
 
-def _refit_reminders(
-    session: Session, participant: Participant, schedule: Schedule | None, now: datetime
-) -> None:
+def _refit_reminders(session: Session, participant: Participant, schedule: Schedule | None) -> None:
     """Drop the reminders still to come of sent prompts that now fall outside the waking
     hours (after the hours or the time zone changed)."""
     waking = waking_hours_of(session, participant.id) or (schedule and schedule.waking_hours)
@@ -468,10 +466,7 @@ def plan_prompts(session: Session, now: datetime, horizon: timedelta = DEFAULT_H
         overrides[record.participant_id] = record
     overridden = [key for key, record in overrides.items() if record.schedule is not None]
     waking = {
-        record.participant_id: WakingHours(
-            wake=time.fromisoformat(record.wake), sleep=time.fromisoformat(record.sleep)
-        )
-        for record in session.exec(select(WakingHoursRecord))
+        record.participant_id: _hours(record) for record in session.exec(select(WakingHoursRecord))
     }
     parsed = {study_id: Schedule.model_validate(s.schedule) for study_id, s in schedules.items()}
     # A participant with an override is planned even where the study has no schedule.
