@@ -15,7 +15,9 @@ from pydantic import ValidationError
 from app.scheduling.planner import (
     PlannedPrompt,
     PlanParticipant,
+    Pushed,
     awake_at,
+    fit_beside,
     next_awake,
     plan,
     preview,
@@ -498,3 +500,20 @@ def test_awake_at_and_next_awake_follow_the_waking_day_in_the_zone() -> None:
     assert not awake_at(late, berlin, asleep)
     assert next_awake(late, berlin, asleep) == datetime(2026, 6, 3, 5, 0, tzinfo=UTC)
     assert awake_at(None, berlin, asleep)
+
+
+def test_fit_beside_keeps_the_gap_and_the_cap_of_a_day_that_had_pushes() -> None:
+    schedule = Schedule(
+        fixed_times=["09:00", "12:00", "15:00"], reminder_minutes=[10], max_per_day=4, last_day=2
+    )
+    day = date(2026, 6, 1)
+    planned = plan(schedule, PlanParticipant("UTC", day), day, day + timedelta(days=1), "s")
+    pushed = [Pushed(day, datetime(2026, 6, 1, 8, 40, tzinfo=UTC), sends=2)]
+    fitted = fit_beside(planned, pushed, gap_minutes=30, cap=4)
+    # 09:00 is 20 minutes after the push; 12:00 and 15:00 share the two sends left, so
+    # their reminders go; the next day is untouched.
+    assert [(p.scheduled_at.hour, len(p.reminders)) for p in fitted if p.local_date == day] == [
+        (12, 0),
+        (15, 0),
+    ]
+    assert [p for p in fitted if p.local_date != day] == [p for p in planned if p.local_date != day]
