@@ -652,3 +652,29 @@ def test_the_plan_job_plans_an_override_in_a_study_without_a_schedule(
     assert len(_prompts(session, person)) == 2  # 48 hours ahead
     assert plan_prompts(session, clock.now() + timedelta(days=2)) == 2
     assert len(_prompts(session, person)) == 4
+
+
+def test_a_retry_due_while_asleep_waits_for_the_wake_up_when_the_prompt_lives_on(
+    client: TestClient,
+    owner: dict,
+    make_study: Callable,
+    enroll: Callable,
+    session: Session,
+    db: Engine,
+    fcm_sender: FcmSender,
+    fake_fcm: FakeFcm,
+) -> None:
+    study = make_study()
+    late = {"schedule": {"fixed_times": ["22:50"], "last_day": 28, "expiry_minutes": 600}}
+    assert client.put(f"/v1/studies/{study['id']}/schedule", json=late, headers=owner).is_success
+    person = _person(client, enroll, study, "tok-a")
+    _sleep_at(client, person, "23:00")
+    night = datetime(2026, 3, 2, 21, 50, tzinfo=START.tzinfo)  # 22:50 in Berlin
+    fake_fcm.script("tok-a", [quota(retry_after=1200)])
+    assert _dispatch(db, fcm_sender, night) == {"retry": 1}
+    # 23:10 is asleep; the prompt lives until 08:50, so it waits for 07:00.
+    assert _dispatch(db, fcm_sender, night + timedelta(minutes=20)) == {"deferred": 1}
+    wake = datetime(2026, 3, 3, 6, 0, tzinfo=START.tzinfo)
+    assert _prompts(session, person)[0].next_push_at == wake
+    assert _dispatch(db, fcm_sender, wake) == {"sent": 1}
+    assert len(fake_fcm.requests_for("tok-a")) == 2
