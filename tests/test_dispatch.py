@@ -3,7 +3,7 @@
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,7 +13,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from app.clock import FrozenClock
-from app.push.base import PushSender
+from app.push.backoff import backoff_ceiling
+from app.push.base import PushMessage, PushResult, PushSender
 from app.push.fcm import FcmSender
 from app.push.log import LogSender
 from app.scheduling.dispatch import (
@@ -23,11 +24,12 @@ from app.scheduling.dispatch import (
     reap_claims,
     worker_lock,
 )
-from app.scheduling.models import Prompt, PromptAttempt, PromptStatus
+from app.scheduling.models import Prompt, PromptAttempt, PromptStatus, WakingHoursRecord
 from app.scheduling.service import plan_prompts
 from app.studies.models import Device
-from tests.conftest import START
-from tests.fakes.fcm import FakeFcm, quota, unregistered
+from tests.conftest import PASSWORD, START
+from tests.fakes.fcm import FakeFcm, ok, quota, unavailable, unregistered
+from tests.test_checkins import BASE
 
 # Europe/Berlin is UTC+1 in early March: 13:00 and 18:00 local are 12:00 and 17:00 UTC.
 SCHEDULE = {
@@ -335,3 +337,344 @@ def test_four_workers_send_each_due_prompt_exactly_once(
         workers = session.exec(select(PromptAttempt.worker)).all()
     assert statuses == [PromptStatus.sent] * people
     assert len(set(workers)) > 1
+
+
+class AnsweringSender:
+    """The production FCM sender, with the participant checking in while the push is in
+    flight: the check-in goes through the API before the provider answers."""
+
+    def __init__(self, sender: FcmSender, client: TestClient, person: dict) -> None:
+        self.sender, self.client, self.person = sender, client, person
+
+    def send(self, messages: Sequence[PushMessage]) -> list[PushResult]:
+        for message in messages:
+            body = {
+                "client_id": uuid.uuid4().hex,
+                "answered_at": FIRST.isoformat(),
+                "answers": BASE,
+                "prompt_id": message.prompt_id,
+            }
+            answered = self.client.post("/v1/checkins", json=body, headers=self.person["headers"])
+            assert answered.status_code == 201, answered.text
+        return self.sender.send(messages)
+
+
+@pytest.mark.parametrize("reply", ["ok", "quota"])
+def test_a_check_in_during_the_send_keeps_the_prompt_answered(
+    reply: str,
+    client: TestClient,
+    enroll: Callable,
+    study: dict,
+    session: Session,
+    db: Engine,
+    clock: FrozenClock,
+    fcm_sender: FcmSender,
+    fake_fcm: FakeFcm,
+) -> None:
+    person = _person(client, enroll, study, "tok-a")
+    if reply == "quota":
+        # Asks for longer than the prompt lives: the retry path would mark it failed.
+        fake_fcm.script("tok-a", [quota(retry_after=7200)])
+    clock.set(FIRST)
+    outcome = "sent" if reply == "ok" else "retry"
+    assert _dispatch(db, AnsweringSender(fcm_sender, client, person), FIRST) == {outcome: 1}
+    prompt = _prompts(session, person)[0]
+    assert (prompt.status, prompt.answered_at, prompt.next_push_at) == (
+        PromptStatus.answered,
+        FIRST,
+        None,
+    )
+    assert (prompt.claimed_by, prompt.attempts) == (None, 1)
+    attempts = session.exec(select(PromptAttempt).where(PromptAttempt.prompt_id == prompt.id)).all()
+    assert [(a.kind, a.outcome) for a in attempts] == [("prompt", outcome)]
+    # No reminder follows the answer.
+    assert _dispatch(db, fcm_sender, FIRST + timedelta(minutes=15)) == {}
+    assert len(fake_fcm.requests_for("tok-a")) == 1
+
+
+def test_a_device_registered_again_gets_only_what_is_due_now(
+    client: TestClient,
+    enroll: Callable,
+    study: dict,
+    session: Session,
+    db: Engine,
+    clock: FrozenClock,
+    fcm_sender: FcmSender,
+    fake_fcm: FakeFcm,
+) -> None:
+    person = _person(client, enroll, study, "tok-old")
+    fake_fcm.script("tok-old", [unregistered()])
+    assert _dispatch(db, fcm_sender, FIRST) == {"unregistered": 1}
+    clock.set(FIRST + timedelta(minutes=10))
+    device = {"token": "tok-new", "platform": "android"}
+    assert client.put("/v1/me/device", json=device, headers=person["headers"]).status_code == 200
+    prompts = _prompts(session, person)
+    assert [p.next_push_at for p in prompts] == [p.scheduled_at for p in prompts]
+    assert _dispatch(db, fcm_sender, clock.now()) == {"sent": 1}
+    assert _dispatch(db, fcm_sender, FIRST + timedelta(minutes=14)) == {}
+    # The token goes stale again at the first reminder; the next device gets that reminder
+    # (it is due), then the second at its own time.
+    fake_fcm.script("tok-new", [unregistered()])
+    assert _dispatch(db, fcm_sender, FIRST + timedelta(minutes=15)) == {"unregistered": 1}
+    clock.set(FIRST + timedelta(minutes=20))
+    device = {"token": "tok-third", "platform": "android"}
+    assert client.put("/v1/me/device", json=device, headers=person["headers"]).status_code == 200
+    session.expire_all()
+    first, second, *_ = _prompts(session, person)
+    assert first.next_push_at == FIRST + timedelta(minutes=15)
+    assert second.next_push_at == second.scheduled_at
+    assert _dispatch(db, fcm_sender, clock.now()) == {"sent": 1}
+    assert _dispatch(db, fcm_sender, FIRST + timedelta(minutes=29)) == {}
+    assert _dispatch(db, fcm_sender, FIRST + timedelta(minutes=30)) == {"sent": 1}
+    kinds = [r.message["data"]["kind"] for r in fake_fcm.requests_for("tok-third")]
+    assert kinds == ["reminder", "reminder"]
+
+
+EVENING = FIRST + timedelta(hours=5)  # 18:00 in Berlin
+
+
+def _sleep_at(client: TestClient, person: dict, sleep: str) -> None:
+    hours = {"wake": "07:00", "sleep": sleep}
+    response = client.put("/v1/me/waking-hours", json=hours, headers=person["headers"])
+    assert response.status_code == 200, response.text
+
+
+def test_a_retry_that_would_come_after_sleep_is_not_sent(
+    client: TestClient,
+    enroll: Callable,
+    study: dict,
+    session: Session,
+    db: Engine,
+    fcm_sender: FcmSender,
+    fake_fcm: FakeFcm,
+) -> None:
+    person = _person(client, enroll, study, "tok-a")
+    _sleep_at(client, person, "18:20")
+    fake_fcm.script("tok-a", [quota(retry_after=1500)])
+    assert _dispatch(db, fcm_sender, EVENING) == {"retry": 1}
+    evening = _prompts(session, person)[1]
+    assert evening.next_push_at == EVENING + timedelta(minutes=25)
+    # 18:25 is asleep, and the next wake-up (07:00) is after the prompt expires.
+    assert _dispatch(db, fcm_sender, evening.next_push_at) == {"outside_waking_hours": 1}
+    session.expire_all()
+    evening = _prompts(session, person)[1]
+    assert (evening.status, evening.status_reason, evening.next_push_at) == (
+        PromptStatus.failed,
+        "outside_waking_hours",
+        None,
+    )
+    assert len(fake_fcm.requests_for("tok-a")) == 1
+
+
+def test_a_device_registered_after_sleep_gets_no_late_push(
+    client: TestClient,
+    enroll: Callable,
+    study: dict,
+    session: Session,
+    db: Engine,
+    clock: FrozenClock,
+    fcm_sender: FcmSender,
+    fake_fcm: FakeFcm,
+) -> None:
+    person = _person(client, enroll, study, None)
+    _sleep_at(client, person, "18:30")
+    assert _dispatch(db, fcm_sender, EVENING) == {"no_device": 1}
+    clock.set(EVENING + timedelta(minutes=40))
+    device = {"token": "tok-late", "platform": "ios"}
+    assert client.put("/v1/me/device", json=device, headers=person["headers"]).status_code == 200
+    assert _dispatch(db, fcm_sender, clock.now()) == {"outside_waking_hours": 1}
+    assert fake_fcm.requests_for("tok-late") == []
+    assert _prompts(session, person)[1].status == PromptStatus.failed
+
+
+def test_reminders_of_a_sent_prompt_follow_new_waking_hours(
+    client: TestClient,
+    enroll: Callable,
+    study: dict,
+    session: Session,
+    db: Engine,
+    clock: FrozenClock,
+    fcm_sender: FcmSender,
+    fake_fcm: FakeFcm,
+) -> None:
+    person = _person(client, enroll, study, "tok-a")
+    assert _dispatch(db, fcm_sender, EVENING) == {"sent": 1}
+    clock.set(EVENING + timedelta(minutes=5))
+    # Asleep from 18:20: the reminder at 18:15 stays, the one at 18:30 is dropped.
+    _sleep_at(client, person, "18:20")
+    evening = _prompts(session, person)[1]
+    assert evening.reminders == [(EVENING + timedelta(minutes=15)).isoformat()]
+    assert evening.next_push_at == EVENING + timedelta(minutes=15)
+    assert _dispatch(db, fcm_sender, EVENING + timedelta(minutes=15)) == {"sent": 1}
+    session.expire_all()
+    assert _prompts(session, person)[1].next_push_at is None
+    assert len(fake_fcm.requests_for("tok-a")) == 2
+
+
+def test_a_reminder_due_while_asleep_is_skipped_at_dispatch(
+    client: TestClient,
+    enroll: Callable,
+    study: dict,
+    session: Session,
+    db: Engine,
+    fcm_sender: FcmSender,
+    fake_fcm: FakeFcm,
+) -> None:
+    person = _person(client, enroll, study, "tok-a")
+    assert _dispatch(db, fcm_sender, EVENING) == {"sent": 1}
+    # The hours change behind the planner's back (no replan): dispatch still checks them.
+    session.add(
+        WakingHoursRecord(
+            participant_id=uuid.UUID(person["id"]), wake="07:00", sleep="18:10", updated_at=EVENING
+        )
+    )
+    session.commit()
+    assert _dispatch(db, fcm_sender, EVENING + timedelta(minutes=15)) == {"reminder_skipped": 1}
+    evening = _prompts(session, person)[1]
+    assert (evening.reminders_sent, evening.reminders) == (
+        0,
+        [(EVENING + timedelta(minutes=30)).isoformat()],
+    )
+    assert _dispatch(db, fcm_sender, EVENING + timedelta(minutes=30)) == {"reminder_skipped": 1}
+    assert len(fake_fcm.requests_for("tok-a")) == 1
+
+
+def test_server_errors_retry_past_ten_attempts_and_each_push_counts_its_own(
+    client: TestClient,
+    enroll: Callable,
+    study: dict,
+    session: Session,
+    db: Engine,
+    fcm_sender: FcmSender,
+    fake_fcm: FakeFcm,
+) -> None:
+    person = _person(client, enroll, study, "tok-a")
+    fake_fcm.script("tok-a", [unavailable()] * 11 + [ok(), unavailable(), ok()])
+    at = FIRST
+    for retry in range(1, 12):
+        assert _dispatch(db, fcm_sender, at) == {"retry": 1}
+        session.expire_all()
+        prompt = _prompts(session, person)[0]
+        assert prompt.status == PromptStatus.planned and prompt.next_push_at is not None
+        assert at < prompt.next_push_at <= at + timedelta(seconds=backoff_ceiling(retry))
+        at = prompt.next_push_at
+    assert _dispatch(db, fcm_sender, at) == {"sent": 1}
+    # The first reminder's own first retry waits at most the first ceiling.
+    at = max(at, FIRST + timedelta(minutes=15))
+    assert _dispatch(db, fcm_sender, at) == {"retry": 1}
+    session.expire_all()
+    prompt = _prompts(session, person)[0]
+    assert prompt.next_push_at is not None
+    assert prompt.next_push_at <= at + timedelta(seconds=backoff_ceiling(1))
+    assert _dispatch(db, fcm_sender, prompt.next_push_at) == {"sent": 1}
+    session.expire_all()
+    prompt = _prompts(session, person)[0]
+    assert (prompt.status, prompt.attempts, prompt.reminders_sent) == (PromptStatus.sent, 14, 1)
+    kinds = [r.message["data"]["kind"] for r in fake_fcm.requests_for("tok-a")]
+    assert kinds == ["prompt"] * 12 + ["reminder"] * 2
+
+
+def _override(client: TestClient, study: dict, person: dict, schedule: dict) -> None:
+    # Hours later than the fixtures' sign-in: the owner signs in again.
+    login = {"username": "owner@example.org", "password": PASSWORD}
+    token = client.post("/v1/auth/token", data=login).json()["access_token"]
+    url = f"/v1/studies/{study['id']}/participants/{person['id']}/schedule-override"
+    body = {"schedule": schedule, "reason": "Works late"}
+    response = client.put(url, json=body, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+
+
+def _planned_on(session: Session, person: dict, day: str) -> list[Prompt]:
+    session.expire_all()
+    return [
+        p
+        for p in _prompts(session, person)
+        if p.slot.startswith(f"{day}/") and p.status != PromptStatus.canceled
+    ]
+
+
+def test_a_mid_day_override_keeps_the_days_cap(
+    client: TestClient,
+    owner: dict,
+    make_study: Callable,
+    enroll: Callable,
+    session: Session,
+    db: Engine,
+    clock: FrozenClock,
+) -> None:
+    study = make_study()
+    capped = {"fixed_times": ["13:00", "18:00"], "last_day": 28, "max_per_day": 2}
+    url = f"/v1/studies/{study['id']}/schedule"
+    assert client.put(url, json={"schedule": capped}, headers=owner).status_code == 200
+    person = _person(client, enroll, study, "tok-a")
+    assert _dispatch(db, LogSender(), FIRST) == {"sent": 1}
+    assert _dispatch(db, LogSender(), EVENING) == {"sent": 1}
+    clock.set(EVENING + timedelta(minutes=30))
+    window = {"windows": [{"start": "19:00", "end": "22:00", "count": 2}]}
+    _override(client, study, person, {"last_day": 28, "max_per_day": 2, **window})
+    assert len(_planned_on(session, person, "2026-03-02")) == 2  # the two that went out
+    assert len(_planned_on(session, person, "2026-03-03")) == 2  # the window's two
+
+
+def test_a_mid_day_override_keeps_the_gap_to_what_went_out(
+    client: TestClient,
+    owner: dict,
+    enroll: Callable,
+    study: dict,
+    session: Session,
+    db: Engine,
+    clock: FrozenClock,
+) -> None:
+    person = _person(client, enroll, study, "tok-a")
+    assert _dispatch(db, LogSender(), EVENING) == {"sent": 1}
+    clock.set(EVENING + timedelta(minutes=5))
+    windows = [
+        {"start": "18:10", "end": "18:25", "count": 1},
+        {"start": "19:00", "end": "21:00", "count": 1},
+    ]
+    _override(client, study, person, {"windows": windows, "last_day": 28})
+    today = _planned_on(session, person, "2026-03-02")
+    assert today[0].scheduled_at == FIRST  # never sent (it expired unsent)
+    # The first window lies closer than the 30-minute gap to the 18:00 prompt that went out.
+    assert [p.slot for p in today[1:]] == ["2026-03-02/fixed/1", "2026-03-02/window/1/0"]
+
+
+def test_the_plan_job_plans_an_override_in_a_study_without_a_schedule(
+    client: TestClient,
+    make_study: Callable,
+    enroll: Callable,
+    session: Session,
+    clock: FrozenClock,
+) -> None:
+    study = make_study()
+    person = _person(client, enroll, study, "tok-a")
+    _override(client, study, person, {"fixed_times": ["13:00"], "last_day": 28})
+    assert len(_prompts(session, person)) == 2  # 48 hours ahead
+    assert plan_prompts(session, clock.now() + timedelta(days=2)) == 2
+    assert len(_prompts(session, person)) == 4
+
+
+def test_a_retry_due_while_asleep_waits_for_the_wake_up_when_the_prompt_lives_on(
+    client: TestClient,
+    owner: dict,
+    make_study: Callable,
+    enroll: Callable,
+    session: Session,
+    db: Engine,
+    fcm_sender: FcmSender,
+    fake_fcm: FakeFcm,
+) -> None:
+    study = make_study()
+    late = {"schedule": {"fixed_times": ["22:50"], "last_day": 28, "expiry_minutes": 600}}
+    assert client.put(f"/v1/studies/{study['id']}/schedule", json=late, headers=owner).is_success
+    person = _person(client, enroll, study, "tok-a")
+    _sleep_at(client, person, "23:00")
+    night = datetime(2026, 3, 2, 21, 50, tzinfo=START.tzinfo)  # 22:50 in Berlin
+    fake_fcm.script("tok-a", [quota(retry_after=1200)])
+    assert _dispatch(db, fcm_sender, night) == {"retry": 1}
+    # 23:10 is asleep; the prompt lives until 08:50, so it waits for 07:00.
+    assert _dispatch(db, fcm_sender, night + timedelta(minutes=20)) == {"deferred": 1}
+    wake = datetime(2026, 3, 3, 6, 0, tzinfo=START.tzinfo)
+    assert _prompts(session, person)[0].next_push_at == wake
+    assert _dispatch(db, fcm_sender, wake) == {"sent": 1}
+    assert len(fake_fcm.requests_for("tok-a")) == 2

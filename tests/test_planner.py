@@ -12,7 +12,16 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from app.scheduling.planner import PlannedPrompt, PlanParticipant, plan, preview
+from app.scheduling.planner import (
+    PlannedPrompt,
+    PlanParticipant,
+    Pushed,
+    awake_at,
+    fit_beside,
+    next_awake,
+    plan,
+    preview,
+)
 from app.scheduling.schedule import (
     WEEKDAYS,
     Schedule,
@@ -150,14 +159,18 @@ def check_plan(
         assert offsets == [o for o in allowed if o in offsets]
         assert all(r < p.expires_at for r in p.reminders)
         day_start = datetime.combine(p.local_date, time(0))
+        local = naive_local(p.scheduled_at, zone)
+        # With sleep after midnight, the waking day's last hours are on the next date.
+        after_midnight = waking is not None and waking.overnight and local.date() > p.local_date
+        clock_date = p.local_date + timedelta(days=after_midnight)
         if p.source == "window":
             window = schedule.windows[int(p.slot.split("/")[2])]
-            local = naive_local(p.scheduled_at, zone)
-            assert day_start + _td(window.start) <= local < day_start + _td(window.end)
+            clock_start = datetime.combine(clock_date, time(0))
+            assert clock_start + _td(window.start) <= local < clock_start + _td(window.end)
             assert p.window_start <= p.scheduled_at < p.window_end
         else:
             nominal = schedule.fixed_times[int(p.slot.split("/")[2])]
-            resolved = datetime.combine(p.local_date, nominal, tzinfo=zone)
+            resolved = datetime.combine(clock_date, nominal, tzinfo=zone)
             assert p.scheduled_at >= resolved  # later only to keep the gap after a clock change
             assert p.window_start == p.window_end == p.scheduled_at
         if waking is not None:
@@ -219,6 +232,58 @@ def test_an_ordinary_day_holds_every_prompt(schedule: Schedule, zone: str, day: 
     assert len(prompts) == schedule.prompts_per_day
     fixed = [naive_local(p.scheduled_at, ZoneInfo(zone)).time() for p in prompts]
     assert set(schedule.fixed_times) <= set(fixed)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    zone=st.sampled_from(ZONES),
+    waking=waking_hours(),
+    at=st.integers(0, 1439),
+    day=st.dates(date(2025, 1, 1), date(2030, 12, 31)),
+)
+def test_a_fixed_time_inside_waking_hours_is_always_planned_once(
+    zone: str, waking: WakingHours, at: int, day: date
+) -> None:
+    """Completeness: on an active day, a fixed time the participant is awake at yields
+    exactly one prompt, whichever waking day it belongs to (also after midnight with a
+    late sleep), and one they are asleep at none. Clock-change days are left out: there a
+    time in the gap moves and a repeated one is sent once (see the planner's docstring)."""
+    assume(all(day + timedelta(days=d) not in transition_dates(zone) for d in (-1, 0, 1)))
+    schedule = Schedule(fixed_times=[hm(at)], last_day=3650)
+    participant = PlanParticipant(zone, day - timedelta(days=10), waking)
+    instant = datetime.combine(day, hm(at), tzinfo=ZoneInfo(zone)).astimezone(UTC)
+    wake, sleep = (
+        waking.wake.hour * 60 + waking.wake.minute,
+        waking.sleep.hour * 60 + waking.sleep.minute,
+    )
+    awake = (at >= wake or at < sleep) if waking.overnight else wake <= at < sleep
+
+    prompts = plan(schedule, participant, day - timedelta(days=1), day + timedelta(days=1), "s")
+
+    assert len({p.scheduled_at for p in prompts}) == len(prompts)
+    assert sum(p.scheduled_at == instant for p in prompts) == (1 if awake else 0)
+
+
+def test_late_sleep_plans_fixed_times_and_windows_after_midnight() -> None:
+    schedule = Schedule(
+        fixed_times=["00:30", "09:00"],
+        windows=[{"start": "01:00", "end": "01:50", "count": 1}],
+        min_gap_minutes=20,
+        last_day=5,
+    )
+    waking = WakingHours(wake="07:00", sleep="02:00")
+    prompts = plan(schedule, PlanParticipant("UTC", date(2026, 6, 1), waking),
+                   date(2026, 6, 1), date(2026, 6, 2), "seed")  # fmt: skip
+    first_day = [p for p in prompts if p.local_date == date(2026, 6, 1)]
+    assert [(p.slot, p.scheduled_at.date()) for p in first_day] == [
+        ("2026-06-01/fixed/1", date(2026, 6, 1)),
+        ("2026-06-01/fixed/0", date(2026, 6, 2)),
+        ("2026-06-01/window/0/0", date(2026, 6, 2)),
+    ]
+    assert first_day[1].scheduled_at == datetime(2026, 6, 2, 0, 30, tzinfo=UTC)
+    assert time(1) <= first_day[2].scheduled_at.time() < time(1, 50)
+    # 00:30 on June 1 itself belongs to the waking day of May 31, outside the study.
+    assert all(p.scheduled_at >= datetime(2026, 6, 1, 7, tzinfo=UTC) for p in prompts)
 
 
 # --- examples: clock-change days -------------------------------------------------------
@@ -424,3 +489,31 @@ def test_adjacent_windows_keep_the_gap_across_their_boundary() -> None:
         assert len(prompts) == 4
         times = [p.scheduled_at for p in prompts]
         assert all(b - a >= timedelta(minutes=30) for a, b in itertools.pairwise(times))
+
+
+def test_awake_at_and_next_awake_follow_the_waking_day_in_the_zone() -> None:
+    late = WakingHours(wake="07:00", sleep="02:00")
+    berlin = "Europe/Berlin"  # UTC+2 in June
+    at = datetime(2026, 6, 2, 23, 30, tzinfo=UTC)  # 01:30 local: the day before is awake
+    assert awake_at(late, berlin, at) and next_awake(late, berlin, at) == at
+    asleep = datetime(2026, 6, 3, 0, 30, tzinfo=UTC)  # 02:30 local
+    assert not awake_at(late, berlin, asleep)
+    assert next_awake(late, berlin, asleep) == datetime(2026, 6, 3, 5, 0, tzinfo=UTC)
+    assert awake_at(None, berlin, asleep)
+
+
+def test_fit_beside_keeps_the_gap_and_the_cap_of_a_day_that_had_pushes() -> None:
+    schedule = Schedule(
+        fixed_times=["09:00", "12:00", "15:00"], reminder_minutes=[10], max_per_day=4, last_day=2
+    )
+    day = date(2026, 6, 1)
+    planned = plan(schedule, PlanParticipant("UTC", day), day, day + timedelta(days=1), "s")
+    pushed = [Pushed(day, datetime(2026, 6, 1, 8, 40, tzinfo=UTC), sends=2)]
+    fitted = fit_beside(planned, pushed, gap_minutes=30, cap=4)
+    # 09:00 is 20 minutes after the push; 12:00 and 15:00 share the two sends left, so
+    # their reminders go; the next day is untouched.
+    assert [(p.scheduled_at.hour, len(p.reminders)) for p in fitted if p.local_date == day] == [
+        (12, 0),
+        (15, 0),
+    ]
+    assert [p for p in fitted if p.local_date != day] == [p for p in planned if p.local_date != day]

@@ -56,7 +56,12 @@ def test_a_schedule_is_versioned_and_only_researchers_change_it(
     assert saved["notification"] == {"en": {"title": "Hi", "body": "Check in?"}}
     assert client.get(url, headers=owner).json()["schedule"]["fixed_times"] == ["10:00:00"]
     versions = client.get(f"{url}/versions", headers=owner).json()
-    assert [v["version"] for v in versions] == [2, 1]
+    assert [v["version"] for v in versions["items"]] == [2, 1]
+    assert versions["next_offset"] is None
+    first = client.get(f"{url}/versions", params={"limit": 1}, headers=owner).json()
+    assert ([v["version"] for v in first["items"]], first["next_offset"]) == ([2], 1)
+    rest = client.get(f"{url}/versions", params={"limit": 1, "offset": 1}, headers=owner).json()
+    assert ([v["version"] for v in rest["items"]], rest["next_offset"]) == ([1], None)
     clinician = make_staff("clinician@example.org")
     member = {"email": "clinician@example.org", "role": "clinician"}
     assert client.put(f"/v1/studies/{study['id']}/members", json=member, headers=owner).is_success

@@ -2,7 +2,7 @@
 
 import uuid
 from collections.abc import Collection, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -16,13 +16,15 @@ from app.auth.models import StaffUser
 from app.auth.security import PARTICIPANT_TOKEN_PREFIX
 from app.clock import Clock
 from app.errors import Unauthorized
+from app.scheduling.service import PLAN_HORIZON
 from app.settings import Settings
 from app.studies.access import CARE, MANAGE, OWNER, READ, StudyAccess, study_for
 from app.studies.models import Participant, Role
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    with Session(request.app.state.engine) as session:
+    horizon = timedelta(hours=request.app.state.settings.plan_horizon_hours)
+    with Session(request.app.state.engine, info={PLAN_HORIZON: horizon}) as session:
         yield session
 
 

@@ -16,6 +16,7 @@ from app.api.deps import (
     staff_actor,
 )
 from app.errors import Invalid, NotFound
+from app.pagination import Page, PageDep, map_page
 from app.scheduling import service
 from app.scheduling.models import ParticipantScheduleOverride, StudySchedule
 from app.scheduling.planner import preview
@@ -66,9 +67,10 @@ def save_schedule(
     return _schedule_out(saved)
 
 
-@router.get("/schedule/versions", response_model=list[ScheduleOut])
-def schedule_versions(access: ReadStudy, session: SessionDep) -> list[ScheduleOut]:
-    return [_schedule_out(saved) for saved in service.schedule_versions(session, access.study.id)]
+@router.get("/schedule/versions", response_model=Page[ScheduleOut])
+def schedule_versions(access: ReadStudy, session: SessionDep, page: PageDep) -> Page[ScheduleOut]:
+    """Every saved version, newest first."""
+    return map_page(service.schedule_versions(session, access.study.id, page), _schedule_out)
 
 
 @router.post("/schedule/preview", response_model=PreviewOut)

@@ -2,7 +2,8 @@
 
 Exponential backoff with full jitter: attempt n waits a uniform random time in
 [0, min(cap, base * 2**(n-1))], but never less than the server's Retry-After. Retry-After
-wins over the cap: the server said not before then.
+wins over the cap: the server said not before then. Retries go on until the prompt
+expires: a prompt is worth sending as long as it can still be answered.
 """
 
 import random
@@ -11,7 +12,6 @@ from datetime import datetime, timedelta
 
 BASE_SECONDS = 5.0
 CAP_SECONDS = 600.0
-MAX_ATTEMPTS = 10
 # 2**62 seconds already dwarfs any cap; clamping the exponent avoids float overflow.
 _MAX_EXPONENT = 62
 
@@ -56,13 +56,10 @@ def decide_retry(
     retry_after: float | None,
     expires_at: datetime,
     rng: random.Random,
-    *,
-    max_attempts: int = MAX_ATTEMPTS,
 ) -> RetryDecision:
-    """Retry number `attempt`, unless attempts are used up or it would come too late: a
-    prompt that cannot go out before it expires is not worth sending."""
-    if attempt > max_attempts:
-        return RetryDecision(None, f"gave up after {max_attempts} retries")
+    """Retry number `attempt` (counted per push: the first push and each reminder start
+    again at 1), unless it would come too late: a prompt that cannot go out before it
+    expires is not worth sending."""
     retry_at = next_attempt_at(now, attempt, retry_after, rng)
     if retry_at >= expires_at:
         return RetryDecision(

@@ -24,12 +24,21 @@ from sqlmodel import Session, col, select, update
 from app.push.backoff import decide_retry
 from app.push.base import PushMessage, PushResult, PushSender
 from app.scheduling.models import Prompt, PromptAttempt, PromptStatus, StudySchedule
-from app.scheduling.service import DEFAULT_NOTIFICATION, current_schedule
+from app.scheduling.planner import awake_at, next_awake
+from app.scheduling.service import (
+    DEFAULT_NOTIFICATION,
+    current_schedule,
+    next_reminder,
+    waking_hours_by_participant,
+)
 from app.studies.models import Device, Participant, ParticipantStatus, Study
 
 DEFAULT_BATCH = 500
 DEFAULT_LEASE = timedelta(minutes=2)
 NO_DEVICE = "no active device"
+OUTSIDE_WAKING_HOURS = "outside_waking_hours"
+# The statuses in which a prompt may still be pushed; every other status is final.
+OPEN = (PromptStatus.planned, PromptStatus.sent)
 
 
 class WorkerRefused(RuntimeError):
@@ -79,7 +88,7 @@ def claim_due(
             session.exec(
                 select(Prompt.id)
                 .where(
-                    col(Prompt.status).in_([PromptStatus.planned, PromptStatus.sent]),
+                    col(Prompt.status).in_(OPEN),
                     col(Prompt.next_push_at) <= now,
                     # Past expiry nothing is sent; the expire job settles those rows.
                     col(Prompt.expires_at) > now,
@@ -137,6 +146,7 @@ def dispatch_once(
             )
             .where(col(Prompt.id).in_(ids), Prompt.claimed_by == worker)
         ).all()
+        waking = waking_hours_by_participant(session, [row[1] for row in rows])
         notifications: dict[uuid.UUID, StudySchedule | None] = {}
         messages: list[PushMessage] = []
         pending: dict[str, tuple[Prompt, Device]] = {}
@@ -149,6 +159,12 @@ def dispatch_once(
                 # Held until a device registers; the prompt still shows in the app's list.
                 _finish(session, prompt, worker, next_push_at=None, reason=NO_DEVICE)
                 stats.add("no_device")
+                continue
+            hours = waking[participant.id]
+            if not awake_at(hours, participant.timezone, now):
+                stats.add(
+                    _asleep(session, prompt, worker, next_awake(hours, participant.timezone, now))
+                )
                 continue
             if study.id not in notifications:
                 notifications[study.id] = current_schedule(session, study.id)
@@ -191,18 +207,37 @@ def _finish(
     next_push_at: Any = None,
     reason: str | None = None,
 ) -> None:
-    values: dict[str, Any] = {"claimed_by": None, "claim_expires_at": None}
+    values: dict[str, Any] = {}
     if canceled is not None:
         values |= {"status": PromptStatus.canceled, "status_reason": canceled, "next_push_at": None}
     else:
         values |= {"next_push_at": next_push_at, "status_reason": reason}
-    session.execute(
-        update(Prompt).where(Prompt.id == prompt.id, Prompt.claimed_by == worker).values(**values)
-    )
+    _write_held(session, prompt, worker, values)
 
 
-def _next_reminder(prompt: Prompt, sent: int) -> datetime | None:
-    return datetime.fromisoformat(prompt.reminders[sent]) if sent < len(prompt.reminders) else None
+def _asleep(session: Session, prompt: Prompt, worker: str, wake: datetime) -> str:
+    """A push that came due while the participant sleeps (a retry, a late push, a reminder
+    planned before their hours changed) is not sent: a reminder is dropped; a first push
+    waits for the wake-up if the prompt is still open then, else fails."""
+    if prompt.status == PromptStatus.sent:
+        reminders = [*prompt.reminders]
+        del reminders[prompt.reminders_sent]
+        values = {
+            "reminders": reminders,
+            "next_push_at": next_reminder(reminders, prompt.reminders_sent),
+        }
+        _write_held(session, prompt, worker, values)
+        return "reminder_skipped"
+    if wake < prompt.expires_at:
+        _write_held(session, prompt, worker, {"next_push_at": wake})
+        return "deferred"
+    values = {
+        "status": PromptStatus.failed,
+        "status_reason": OUTSIDE_WAKING_HOURS,
+        "next_push_at": None,
+    }
+    _write_held(session, prompt, worker, values)
+    return "outside_waking_hours"
 
 
 def _record(
@@ -226,22 +261,21 @@ def _record(
             worker=worker,
         )
     )
-    values: dict[str, Any] = {
-        "claimed_by": None,
-        "claim_expires_at": None,
-        "attempts": prompt.attempts + 1,
-    }
+    values: dict[str, Any] = {}
     is_reminder = message.kind == "reminder"
     if result.outcome == "sent":
         if is_reminder:
             sent = prompt.reminders_sent + 1
-            values |= {"reminders_sent": sent, "next_push_at": _next_reminder(prompt, sent)}
+            values |= {
+                "reminders_sent": sent,
+                "next_push_at": next_reminder(prompt.reminders, sent),
+            }
         else:
             values |= {
                 "status": PromptStatus.sent,
                 "sent_at": now,
                 "last_error": None,
-                "next_push_at": _next_reminder(prompt, 0),
+                "next_push_at": next_reminder(prompt.reminders, 0),
             }
     elif result.outcome == "unregistered":
         session.execute(update(Device).where(Device.id == device.id).values(active=False))
@@ -250,7 +284,7 @@ def _record(
             update(Prompt)
             .where(
                 Prompt.participant_id == prompt.participant_id,
-                col(Prompt.status).in_([PromptStatus.planned, PromptStatus.sent]),
+                col(Prompt.status).in_(OPEN),
             )
             .values(next_push_at=None)
         )
@@ -259,16 +293,54 @@ def _record(
         retry_at = None
         reason = _error(result)
         if result.outcome == "retry":
+            session.flush()  # the attempt just recorded counts
+            retry = _failures_since_sent(session, prompt.id)
             decision = decide_retry(
-                now, prompt.attempts + 1, result.retry_after, prompt.expires_at, _jitter(prompt)
+                now, retry, result.retry_after, prompt.expires_at, _jitter(prompt)
             )
             retry_at, reason = decision.retry_at, decision.reason or reason
         values |= {"next_push_at": retry_at, "last_error": _error(result)}
         if retry_at is None and not is_reminder:
             values |= {"status": PromptStatus.failed, "status_reason": reason[:200]}
-    session.execute(
-        update(Prompt).where(Prompt.id == prompt.id, Prompt.claimed_by == worker).values(**values)
+    _write_held(session, prompt, worker, values, {"attempts": prompt.attempts + 1})
+
+
+def _write_held(
+    session: Session,
+    prompt: Prompt,
+    worker: str,
+    values: dict[str, Any],
+    always: dict[str, Any] | None = None,
+) -> None:
+    """Write a dispatch result to a row the worker still holds, unless the prompt closed
+    meanwhile (a check-in answered it during the send, or it was canceled or expired):
+    a closed prompt keeps its status and gets nothing more pushed. `always` (and the
+    release of the claim) is written either way."""
+    held = (Prompt.id == prompt.id, Prompt.claimed_by == worker)
+    session.execute(update(Prompt).where(*held, col(Prompt.status).in_(OPEN)).values(**values))
+    released = {"claimed_by": None, "claim_expires_at": None, **(always or {})}
+    session.execute(update(Prompt).where(*held).values(**released))
+
+
+def _failures_since_sent(session: Session, prompt_id: uuid.UUID) -> int:
+    """The failed attempts of the push now under way (its retry count): those after the
+    prompt's last successful send (the first push, or the reminder before this one)."""
+    attempts = col(PromptAttempt.prompt_id) == prompt_id
+    # Attempt ids grow in the order attempts are made (several can share a timestamp).
+    last_sent = (
+        select(func.max(PromptAttempt.id))
+        .where(attempts, PromptAttempt.outcome == "sent")
+        .scalar_subquery()
     )
+    return session.exec(
+        select(func.count())
+        .select_from(PromptAttempt)
+        .where(
+            attempts,
+            PromptAttempt.outcome != "sent",
+            or_(last_sent.is_(None), col(PromptAttempt.id) > last_sent),
+        )
+    ).one()
 
 
 def _error(result: PushResult) -> str:

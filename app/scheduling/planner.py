@@ -17,9 +17,12 @@ Local time and clock changes (computed with `zoneinfo`):
   reminder is ever outside waking hours.
 
 Waking hours (the participant's, else the schedule's, else the whole day): date D's waking
-day runs from `wake` on D to `sleep` (on D+1 when sleep is after midnight). Windows are cut
-to it, and a window that then cannot hold its count holds as many prompts as fit; fixed
-times and reminders outside it are not planned.
+day runs from `wake` on D to `sleep` (on D+1 when sleep is after midnight). Each local time
+belongs to exactly one waking day: with sleep after midnight, a fixed time or the part of a
+window between midnight and sleep is planned for the waking day before, on D+1's clock.
+Windows are cut to the waking day, and a window that then cannot hold its count holds as
+many prompts as fit; fixed times and reminders outside it are not planned. `awake_at` and
+`next_awake` answer the same question for any instant, for dispatch.
 
 Daily cap: see `app.scheduling.schedule`; reminders are dropped to fit, second reminders
 first, latest prompt first. Random times are drawn from SHA-256 of (seed, local date,
@@ -122,18 +125,17 @@ def _plan_day(
         return []
     segments = _offsets(zone.key, day)
     midnight = (day - _EPOCH_DATE).days * _DAY
-    awake: list[Span] | None = None
-    if waking is not None:
-        sleep_day = midnight + (_DAY if waking.overnight else 0)
-        awake = _local_span(
-            segments, midnight + minute_of_day(waking.wake), sleep_day + minute_of_day(waking.sleep)
-        )
+    awake = _awake(segments, day, waking)
     gap = schedule.min_gap_minutes
     drafts: list[_Draft] = []
 
+    # In waking-day order: times after midnight (before sleep) fall on the next date.
+    fixed = sorted(
+        (_resolve(_date_of(day, at_time, waking), at_time, zone), index)
+        for index, at_time in enumerate(schedule.fixed_times)
+    )
     previous: int | None = None
-    for index, at_time in enumerate(schedule.fixed_times):
-        at = _resolve(day, at_time, zone)
+    for at, index in fixed:
         if previous is not None:
             at = max(at, previous + gap)
         if awake is not None and not _contains(awake, at):
@@ -142,11 +144,14 @@ def _plan_day(
         previous = at
 
     for index, window in enumerate(schedule.windows):
-        spans = _local_span(
-            segments, midnight + minute_of_day(window.start), midnight + minute_of_day(window.end)
-        )
+        start, end = minute_of_day(window.start), minute_of_day(window.end)
+        spans = _local_span(segments, midnight + start, midnight + end)
         if awake is not None:
             spans = _intersect(spans, awake)
+            if waking is not None and waking.overnight:
+                # The part of the window after midnight belongs to this waking day too.
+                later = _local_span(segments, midnight + _DAY + start, midnight + _DAY + end)
+                spans += _intersect(later, awake)
         if not spans:
             continue
         free = spans
@@ -185,19 +190,115 @@ def _plan_day(
     ]
 
 
+def _awake(
+    segments: Iterable[tuple[int, int, int]], day: date, waking: WakingHours | None
+) -> list[Span] | None:
+    """The UTC spans of date `day`'s waking day (from `wake` on `day` to `sleep`, on the
+    next date when sleep is after midnight); None when the whole day is awake."""
+    if waking is None:
+        return None
+    midnight = (day - _EPOCH_DATE).days * _DAY
+    sleep_day = midnight + (_DAY if waking.overnight else 0)
+    return _local_span(
+        segments, midnight + minute_of_day(waking.wake), sleep_day + minute_of_day(waking.sleep)
+    )
+
+
+def _date_of(day: date, at: time, waking: WakingHours | None) -> date:
+    """The local date on which local time `at` of `day`'s waking day falls: the next date
+    for a time after midnight and before an after-midnight sleep."""
+    if waking is not None and waking.overnight and at < waking.sleep:
+        return day + timedelta(days=1)
+    return day
+
+
+def awake_at(waking: WakingHours | None, timezone: str, instant: datetime) -> bool:
+    """Whether `instant` lies in the participant's waking hours (None: always awake)."""
+    return next_awake(waking, timezone, instant) <= instant
+
+
+def next_awake(waking: WakingHours | None, timezone: str, instant: datetime) -> datetime:
+    """The first instant at or after `instant` inside the waking hours: `instant` itself
+    when awake, else the next wake-up (the instant is taken to the minute)."""
+    if waking is None:
+        return instant
+    minute = _minute(instant)
+    local = instant.astimezone(ZoneInfo(timezone)).date()
+    # The waking day of the date before may run past midnight into this one.
+    for offset in range(-1, 3):
+        day = local + timedelta(days=offset)
+        for start, end in _awake(_offsets(timezone, day), day, waking) or []:
+            if minute < end:
+                return instant if start <= minute else _instant(start)
+    raise AssertionError("every waking day has waking minutes")
+
+
 def _fit_cap(drafts: list[_Draft], cap: int) -> None:
     """Drop reminders until prompts plus reminders fit under the cap (prompts always fit:
-    the schedule is validated so). Lowest priority first: later reminders of a prompt,
+    the schedule is validated so)."""
+    kept = _reminders_under(cap, [(draft.at, len(draft.reminders)) for draft in drafts])
+    for draft, count in zip(drafts, kept, strict=True):
+        del draft.reminders[count:]
+
+
+def _reminders_under(cap: int, prompts: list[tuple[int, int]]) -> list[int]:
+    """How many of its reminders each (time order, reminder count) prompt keeps so that prompts
+    plus reminders fit under `cap`. Lowest priority first: later reminders of a prompt,
     then reminders of later prompts."""
-    excess = len(drafts) + sum(len(draft.reminders) for draft in drafts) - cap
-    if excess <= 0:
-        return
+    kept = [count for _, count in prompts]
+    excess = len(prompts) + sum(kept) - cap
     ranked = sorted(
-        ((position, draft) for draft in drafts for position in range(len(draft.reminders))),
-        key=lambda item: (-item[0], -item[1].at),
+        (
+            (position, index)
+            for index, (_, count) in enumerate(prompts)
+            for position in range(count)
+        ),
+        key=lambda item: (-item[0], -prompts[item[1]][0]),
     )
-    for position, draft in ranked[:excess]:
-        del draft.reminders[position:]
+    for position, index in ranked[: max(excess, 0)]:
+        kept[index] = min(kept[index], position)
+    return kept
+
+
+@dataclass(frozen=True, slots=True)
+class Pushed:
+    """A prompt of a local day that already went out: its time and how many pushes (the
+    prompt and its reminders) it takes from the day's cap."""
+
+    local_date: date
+    scheduled_at: datetime
+    sends: int
+
+
+def fit_beside(
+    planned: Iterable[PlannedPrompt], pushed: Iterable[Pushed], gap_minutes: int, cap: int | None
+) -> list[PlannedPrompt]:
+    """The planned prompts that still fit in days that already had pushes (the schedule
+    changed mid-day): each at least the gap from the day's pushed prompts, and together with
+    them under the daily cap; earliest prompts first, reminders dropped before prompts."""
+    gap = timedelta(minutes=gap_minutes)
+    by_day: dict[date, list[Pushed]] = {}
+    for item in pushed:
+        by_day.setdefault(item.local_date, []).append(item)
+    days: dict[date, list[PlannedPrompt]] = {}
+    for prompt in sorted(planned, key=lambda prompt: prompt.scheduled_at):
+        before = by_day.get(prompt.local_date, [])
+        if all(abs(prompt.scheduled_at - item.scheduled_at) >= gap for item in before):
+            days.setdefault(prompt.local_date, []).append(prompt)
+    fitted: list[PlannedPrompt] = []
+    for day, prompts in days.items():
+        if cap is not None:
+            budget = cap - sum(item.sends for item in by_day.get(day, []))
+            prompts = prompts[: max(budget, 0)]
+            kept = _reminders_under(
+                budget, [(order, len(prompt.reminders)) for order, prompt in enumerate(prompts)]
+            )
+            prompts = [
+                prompt.model_copy(update={"reminders": prompt.reminders[:count]})
+                for prompt, count in zip(prompts, kept, strict=True)
+            ]
+        fitted.extend(prompts)
+    return fitted
 
 
 def _resolve(day: date, at: time, zone: ZoneInfo) -> int:

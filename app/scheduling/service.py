@@ -9,16 +9,17 @@ that went out is never touched again, so no slot is ever sent twice.
 
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, col, func, select, update
+from sqlmodel import Session, col, func, or_, select, update
 
 from app.audit import service as audit
 from app.audit.service import Actor
 from app.errors import Conflict, NotFound
+from app.pagination import Page, PageParams
 from app.scheduling.models import (
     ParticipantScheduleOverride,
     Prompt,
@@ -26,12 +27,22 @@ from app.scheduling.models import (
     StudySchedule,
     WakingHoursRecord,
 )
-from app.scheduling.planner import PlannedPrompt, PlanParticipant, plan
+from app.scheduling.planner import (
+    PlannedPrompt,
+    PlanParticipant,
+    Pushed,
+    awake_at,
+    fit_beside,
+    plan,
+)
 from app.scheduling.schedule import Schedule, WakingHours
 from app.studies.models import Participant, ParticipantStatus, Study, StudyStatus
-from app.versioning import all_versions, latest_version, next_version
+from app.versioning import all_versions, latest_version, next_version, version_page
 
 DEFAULT_HORIZON = timedelta(hours=48)
+# The key of Session.info under which a request's session carries KAIROS_PLAN_HORIZON_HOURS,
+# so a replan anywhere in the request plans as far ahead as the worker's plan job.
+PLAN_HORIZON = "kairos.plan_horizon"
 _MINUTE = timedelta(minutes=1)
 DEFAULT_NOTIFICATION = {"en": {"title": "Time for a check-in", "body": "How are you right now?"}}
 _INSERT_CHUNK = 2000
@@ -49,8 +60,9 @@ def current_schedule(session: Session, study_id: uuid.UUID) -> StudySchedule | N
     return latest_version(session, StudySchedule, StudySchedule.study_id == study_id)
 
 
-def schedule_versions(session: Session, study_id: uuid.UUID) -> list[StudySchedule]:
-    return all_versions(session, StudySchedule, StudySchedule.study_id == study_id)
+def schedule_versions(session: Session, study_id: uuid.UUID, page: PageParams) -> Page[Any]:
+    """The study's schedule versions, newest first, a page at a time."""
+    return version_page(session, StudySchedule, page, StudySchedule.study_id == study_id)
 
 
 def save_schedule(
@@ -149,9 +161,39 @@ def set_override(
 
 def waking_hours_of(session: Session, participant_id: uuid.UUID) -> WakingHours | None:
     record = session.get(WakingHoursRecord, participant_id)
-    if record is None:
-        return None
+    return None if record is None else _hours(record)
+
+
+def _hours(record: WakingHoursRecord) -> WakingHours:
     return WakingHours(wake=time.fromisoformat(record.wake), sleep=time.fromisoformat(record.sleep))
+
+
+def waking_hours_by_participant(
+    session: Session, participants: Sequence[Participant]
+) -> dict[uuid.UUID, WakingHours | None]:
+    """The waking hours each participant is held to: their own, else those of the schedule
+    they follow (their override's or their study's), else none."""
+    ids = [participant.id for participant in participants]
+    own = {
+        record.participant_id: _hours(record)
+        for record in session.exec(
+            select(WakingHoursRecord).where(col(WakingHoursRecord.participant_id).in_(ids))
+        )
+    }
+    overrides: dict[uuid.UUID, ParticipantScheduleOverride] = {}
+    for record in session.exec(
+        select(ParticipantScheduleOverride)
+        .where(col(ParticipantScheduleOverride.participant_id).in_(ids))
+        .order_by(col(ParticipantScheduleOverride.version))
+    ):
+        overrides[record.participant_id] = record
+    studies = {participant.study_id for participant in participants}
+    schedules = {study_id: current_schedule(session, study_id) for study_id in studies}
+    hours: dict[uuid.UUID, WakingHours | None] = {}
+    for participant in participants:
+        schedule = _effective(schedules[participant.study_id], overrides.get(participant.id))
+        hours[participant.id] = own.get(participant.id) or (schedule and schedule.waking_hours)
+    return hours
 
 
 def set_waking_hours(
@@ -254,6 +296,11 @@ def _insert_missing(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     return created
 
 
+def plan_horizon(session: Session) -> timedelta:
+    """How far ahead this session plans: the configured horizon, else the default."""
+    return session.info.get(PLAN_HORIZON, DEFAULT_HORIZON)
+
+
 def _effective(
     study_schedule: StudySchedule | None, override: ParticipantScheduleOverride | None
 ) -> Schedule | None:
@@ -290,12 +337,18 @@ def replan_participant(session: Session, participant: Participant, now: datetime
     ):
         # Never narrower than what is already planned, so nothing is canceled only for
         # lying beyond this call's horizon.
-        end = max([now + DEFAULT_HORIZON, *(prompt.scheduled_at for prompt in existing)])
+        end = max([now + plan_horizon(session), *(prompt.scheduled_at for prompt in existing)])
         waking = waking_hours_of(session, participant.id)
         wanted = {
             prompt.slot: prompt
             for prompt in _plan_window(schedule, study, participant, waking, now, end)
         }
+    if schedule is not None and wanted:
+        wanted = {
+            prompt.slot: prompt
+            for prompt in _beside_pushed(session, participant.id, schedule, wanted.values())
+        }
+    _refit_reminders(session, participant, schedule)
     for row in existing:
         if row.sent_at is not None or row.attempts > 0 or row.status not in _MOVABLE:
             wanted.pop(row.slot, None)
@@ -332,6 +385,69 @@ def replan_participant(session: Session, participant: Participant, now: datetime
 _MOVABLE = frozenset({PromptStatus.planned, PromptStatus.canceled})
 
 
+def _beside_pushed(
+    session: Session,
+    participant_id: uuid.UUID,
+    schedule: Schedule,
+    wanted: Iterable[PlannedPrompt],
+) -> list[PlannedPrompt]:
+    """The wanted prompts that fit beside what already went out on their local days (a
+    schedule changed mid-day keeps the day's cap and gap). Slots that went out are kept as
+    they are, so they are not counted twice."""
+    wanted = list(wanted)
+    days = {prompt.local_date for prompt in wanted}
+    rows = session.exec(
+        select(Prompt).where(
+            Prompt.participant_id == participant_id,
+            col(Prompt.sent_at).is_not(None),
+            or_(*(col(Prompt.slot).startswith(f"{day}/") for day in days)),
+        )
+    ).all()
+    pushed = [
+        Pushed(
+            local_date=date.fromisoformat(row.slot.split("/", 1)[0]),
+            scheduled_at=row.scheduled_at,
+            # A prompt still open may send the rest of its reminders.
+            sends=1
+            + (len(row.reminders) if row.status == PromptStatus.sent else row.reminders_sent),
+        )
+        for row in rows
+    ]
+    sent_slots = {row.slot for row in rows}
+    return fit_beside(
+        [prompt for prompt in wanted if prompt.slot not in sent_slots],
+        pushed,
+        schedule.min_gap_minutes,
+        schedule.max_per_day,
+    )
+
+
+def _refit_reminders(session: Session, participant: Participant, schedule: Schedule | None) -> None:
+    """Drop the reminders still to come of sent prompts that now fall outside the waking
+    hours (after the hours or the time zone changed)."""
+    waking = waking_hours_of(session, participant.id) or (schedule and schedule.waking_hours)
+    if waking is None:
+        return
+    pending = session.exec(
+        select(Prompt).where(
+            Prompt.participant_id == participant.id,
+            Prompt.status == PromptStatus.sent,
+            col(Prompt.next_push_at).is_not(None),
+        )
+    )
+    for row in pending:
+        done, to_come = row.reminders[: row.reminders_sent], row.reminders[row.reminders_sent :]
+        kept = [
+            at
+            for at in to_come
+            if awake_at(waking, participant.timezone, datetime.fromisoformat(at))
+        ]
+        if kept != to_come:
+            row.reminders = done + kept
+            row.next_push_at = next_reminder(row.reminders, row.reminders_sent)
+            session.add(row)
+
+
 def plan_prompts(session: Session, now: datetime, horizon: timedelta = DEFAULT_HORIZON) -> int:
     """Materialize the missing prompts of every active participant up to now + horizon."""
     schedules: dict[uuid.UUID, StudySchedule] = {}
@@ -342,28 +458,31 @@ def plan_prompts(session: Session, now: datetime, horizon: timedelta = DEFAULT_H
         .order_by(col(StudySchedule.version))
     ):
         schedules[saved.study_id] = saved
-    studies = {
-        study.id: study for study in session.exec(select(Study).where(col(Study.id).in_(schedules)))
-    }
     overrides: dict[uuid.UUID, ParticipantScheduleOverride] = {}
     for record in session.exec(
         select(ParticipantScheduleOverride).order_by(col(ParticipantScheduleOverride.version))
     ):
         overrides[record.participant_id] = record
+    overridden = [key for key, record in overrides.items() if record.schedule is not None]
     waking = {
-        record.participant_id: WakingHours(
-            wake=time.fromisoformat(record.wake), sleep=time.fromisoformat(record.sleep)
-        )
-        for record in session.exec(select(WakingHoursRecord))
+        record.participant_id: _hours(record) for record in session.exec(select(WakingHoursRecord))
     }
     parsed = {study_id: Schedule.model_validate(s.schedule) for study_id, s in schedules.items()}
+    # A participant with an override is planned even where the study has no schedule.
     participants = session.exec(
-        select(Participant).where(
-            col(Participant.study_id).in_(schedules),
+        select(Participant)
+        .join(Study, col(Study.id) == Participant.study_id)
+        .where(
+            Study.status == StudyStatus.active,
+            or_(col(Participant.study_id).in_(schedules), col(Participant.id).in_(overridden)),
             Participant.status == ParticipantStatus.active,
             col(Participant.enrolled_at).is_not(None),
         )
     ).all()
+    study_ids = {participant.study_id for participant in participants}
+    studies = {
+        study.id: study for study in session.exec(select(Study).where(col(Study.id).in_(study_ids)))
+    }
     # Everything up to a participant's latest prompt was planned by an earlier run (changes
     # go through replan_participant), so each run plans only what lies beyond it.
     planned_until = dict(
@@ -430,18 +549,32 @@ def cancel_open_prompts(
     )
 
 
+def next_reminder(reminders: Sequence[str], sent: int) -> datetime | None:
+    """When the reminder after the first `sent` ones is due; None when none is left."""
+    return datetime.fromisoformat(reminders[sent]) if sent < len(reminders) else None
+
+
 def resume_pushes(session: Session, participant_id: uuid.UUID, now: datetime) -> None:
-    """A device came (back): open prompts that were held for want of one are pushed again."""
-    session.execute(
-        update(Prompt)
-        .where(
+    """A device came (back): open prompts that were held for want of one get their pushes
+    back, each at the time it would have gone out (its scheduled time, or its next reminder
+    once it was sent), so only what is due now goes now."""
+    participant = session.get(Participant, participant_id)
+    held = session.exec(
+        select(Prompt).where(
             Prompt.participant_id == participant_id,
-            Prompt.status == PromptStatus.planned,
+            col(Prompt.status).in_([PromptStatus.planned, PromptStatus.sent]),
             col(Prompt.next_push_at).is_(None),
             Prompt.expires_at > now,
         )
-        .values(next_push_at=func.coalesce(Prompt.next_push_at, now), status_reason=None)
     )
+    for prompt in held:
+        if prompt.status == PromptStatus.planned:
+            prompt.next_push_at, prompt.status_reason = prompt.scheduled_at, None
+        elif participant is not None and participant.status == ParticipantStatus.active:
+            # A pause also stops the reminders of sent prompts: only an active
+            # participant's come back.
+            prompt.next_push_at = next_reminder(prompt.reminders, prompt.reminders_sent)
+        session.add(prompt)
 
 
 # --- what the app sees ---------------------------------------------------------------
