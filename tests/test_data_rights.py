@@ -164,3 +164,34 @@ def test_a_participant_downloads_all_their_data(
         f"/v1/studies/{world['study']}/audit-events?action=participant.data_access", headers=owner
     ).json()["items"]
     assert events[0]["actor_id"] == world["erase"]["id"]
+
+
+def test_erasure_empties_the_audit_details_by_or_about_the_person(
+    client: TestClient, owner: dict, world: dict
+) -> None:
+    study = world["study"]
+    for person in (world["erase"], world["keep"]):
+        hours = {"wake": "06:45", "sleep": "22:15"}
+        assert client.put("/v1/me/waking-hours", json=hours, headers=person["headers"]).is_success
+        paused = client.post(
+            f"/v1/studies/{study}/participants/{person['id']}/status",
+            json={"status": "paused", "reason": f"in hospital ({person['pseudonym']})"},
+            headers=owner,
+        )
+        assert paused.status_code == 200, paused.text
+    assert erase(client, world, owner, "P-ERASE").status_code == 200
+    events = client.get(f"/v1/studies/{study}/audit-events?limit=200", headers=owner).json()
+    about = {"erase": [], "keep": []}
+    for event in events["items"]:
+        for who in about:
+            if world[who]["id"] in (event["actor_id"], event["resource_id"]):
+                about[who].append(event)
+    erased = [e for e in about["erase"] if e["action"] != "participant.erase"]
+    # The record of who did what stays; what it said about the person goes.
+    assert {"participant.waking_hours", "participant.status"} <= {e["action"] for e in erased}
+    assert all(event["details"] == {} for event in erased)
+    text = str(events)
+    assert "in hospital (P-ERASE)" not in text and "06:45" in text  # the other person's stays
+    assert "in hospital (P-KEEP)" in text
+    erasure = next(e for e in about["erase"] if e["action"] == "participant.erase")
+    assert erasure["details"]["audit_events_cleared"] == len(erased)

@@ -13,10 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from fastapi.encoders import jsonable_encoder
-from sqlalchemy import ColumnElement, Table, delete, or_, select
-from sqlmodel import Session
+from sqlalchemy import ColumnElement, Table, delete, or_, select, update
+from sqlmodel import Session, col
 
 from app.audit import service as audit
+from app.audit.models import AuditEvent
 from app.audit.service import Actor
 from app.db import metadata
 from app.errors import Invalid
@@ -67,6 +68,7 @@ def erase(
     for table, condition in reversed(personal_tables(participant.id).items()):
         if table.name not in RETAINED:
             removed[table.name] = session.execute(delete(table).where(condition)).rowcount
+    audit_events_cleared = _forget_audit_details(session, participant.id)
     participant.external_ref = None
     participant.strata = {}
     participant.locale = None
@@ -87,11 +89,28 @@ def erase(
         resource_type="participant",
         resource_id=participant.id,
         study_id=participant.study_id,
-        details={"pseudonym": participant.pseudonym, "rows_removed": removed},
+        details={
+            "pseudonym": participant.pseudonym,
+            "rows_removed": removed,
+            "audit_events_cleared": audit_events_cleared,
+        },
     )
     session.commit()
     session.refresh(participant)
     return participant
+
+
+def _forget_audit_details(session: Session, participant_id: uuid.UUID) -> int:
+    """Empty the details of the audit events by or about the person (waking hours, reasons
+    typed by staff, personalization); who did what, and when, stays on the record."""
+    by_or_about = or_(
+        (col(AuditEvent.actor_type) == "participant")
+        & (col(AuditEvent.actor_id) == str(participant_id)),
+        (col(AuditEvent.resource_type) == "participant")
+        & (col(AuditEvent.resource_id) == str(participant_id)),
+    )
+    result = session.execute(update(AuditEvent).where(by_or_about).values(details={}))
+    return result.rowcount
 
 
 def _visible(row: dict[str, Any]) -> dict[str, Any]:
