@@ -32,8 +32,8 @@ def codebook(ctx: StudyContext, relative: bool) -> dict[str, Any]:
             else "absolute: timestamps are UTC instants (RFC 3339)"
         ),
         "randomization": {
-            "method": "permuted blocks, stratified; each block shuffled from "
-            "sha256(seed, stratum, block_no)",
+            "method": "permuted blocks, stratified; each block a Fisher-Yates shuffle driven "
+            "by sha256(seed, stratum, block_no), as app/studies/randomization.py spells out",
             "seed": study.randomization_seed,
             "block_size": study.block_size or (default_block_size(weights) if weights else None),
             "stratify_by": list(study.stratify_by),
