@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from filelock import FileLock, Timeout
-from sqlalchemy import Engine, func, literal, or_
+from sqlalchemy import Engine, case, func, literal, or_
 from sqlmodel import Session, col, select, update
 
 from app.push.backoff import decide_retry
@@ -316,10 +316,19 @@ def _write_held(
     meanwhile (a check-in answered it during the send, or it was canceled or expired):
     a closed prompt keeps its status and gets nothing more pushed. `always` (and the
     release of the claim) is written either way."""
-    held = (Prompt.id == prompt.id, Prompt.claimed_by == worker)
-    session.execute(update(Prompt).where(*held, col(Prompt.status).in_(OPEN)).values(**values))
+    still_open = col(Prompt.status).in_(OPEN)
+    columns = Prompt.__table__.c  # type: ignore[attr-defined]
+    # One statement: each SET reads the row as it was, so the status test holds for all.
+    guarded = {
+        name: case((still_open, literal(value, columns[name].type)), else_=columns[name])
+        for name, value in values.items()
+    }
     released = {"claimed_by": None, "claim_expires_at": None, **(always or {})}
-    session.execute(update(Prompt).where(*held).values(**released))
+    session.execute(
+        update(Prompt)
+        .where(Prompt.id == prompt.id, Prompt.claimed_by == worker)
+        .values(**guarded, **released)
+    )
 
 
 def _failures_since_sent(session: Session, prompt_id: uuid.UUID) -> int:
