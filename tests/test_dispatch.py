@@ -726,6 +726,31 @@ def test_a_window_changed_mid_day_is_planned_beside_the_one_that_went_out(
     assert noon + timedelta(hours=2) <= today[1].scheduled_at < noon + timedelta(hours=4)
 
 
+def test_a_canceled_prompt_in_the_past_does_not_block_its_slot_planned_again(
+    client: TestClient,
+    enroll: Callable,
+    study: dict,
+    session: Session,
+    clock: FrozenClock,
+) -> None:
+    person = _person(client, enroll, study, "tok-a")
+    url = f"/v1/studies/{study['id']}/participants/{person['id']}/status"
+    clock.set(FIRST - timedelta(hours=1))
+    paused = client.post(url, json={"status": "paused"}, headers=_owner_again(client))
+    assert paused.status_code == 200, paused.text
+    clock.set(FIRST + timedelta(minutes=30))
+    resumed = client.post(url, json={"status": "active"}, headers=_owner_again(client))
+    assert resumed.status_code == 200, resumed.text
+    # 13:00 in Berlin stays canceled in the past; 13:00 in New York is 18:00 UTC, ahead.
+    moved = client.patch("/v1/me", json={"timezone": "America/New_York"}, headers=person["headers"])
+    assert moved.status_code == 200, moved.text
+    today = _planned_on(session, person, "2026-03-02")
+    assert [(p.slot, p.scheduled_at.hour) for p in today] == [
+        ("2026-03-02/fixed/13:00", 18),
+        ("2026-03-02/fixed/18:00", 23),
+    ]
+
+
 def test_the_plan_job_plans_an_override_in_a_study_without_a_schedule(
     client: TestClient,
     make_study: Callable,
