@@ -259,7 +259,7 @@ def test_a_time_zone_change_moves_unsent_prompts_and_never_resends_a_sent_slot(
     sent = [p for p in prompts if p.status == PromptStatus.sent]
     assert [p.scheduled_at for p in sent] == [FIRST]
     # 18:00 in New York is 23:00 UTC (EST, UTC-5).
-    evening = next(p for p in prompts if p.slot == "2026-03-02/fixed/1")
+    evening = next(p for p in prompts if p.slot == "2026-03-02/fixed/18:00")
     assert evening.scheduled_at == datetime(2026, 3, 2, 23, 0, tzinfo=START.tzinfo)
 
 
@@ -574,13 +574,23 @@ def test_server_errors_retry_past_ten_attempts_and_each_push_counts_its_own(
     assert kinds == ["prompt"] * 12 + ["reminder"] * 2
 
 
-def _override(client: TestClient, study: dict, person: dict, schedule: dict) -> None:
+def _owner_again(client: TestClient) -> dict[str, str]:
     # Hours later than the fixtures' sign-in: the owner signs in again.
     login = {"username": "owner@example.org", "password": PASSWORD}
     token = client.post("/v1/auth/token", data=login).json()["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _override(client: TestClient, study: dict, person: dict, schedule: dict) -> None:
     url = f"/v1/studies/{study['id']}/participants/{person['id']}/schedule-override"
     body = {"schedule": schedule, "reason": "Works late"}
-    response = client.put(url, json=body, headers={"Authorization": f"Bearer {token}"})
+    response = client.put(url, json=body, headers=_owner_again(client))
+    assert response.status_code == 200, response.text
+
+
+def _reschedule(client: TestClient, study: dict, schedule: dict) -> None:
+    url = f"/v1/studies/{study['id']}/schedule"
+    response = client.put(url, json={"schedule": schedule}, headers=_owner_again(client))
     assert response.status_code == 200, response.text
 
 
@@ -636,7 +646,109 @@ def test_a_mid_day_override_keeps_the_gap_to_what_went_out(
     today = _planned_on(session, person, "2026-03-02")
     assert today[0].scheduled_at == FIRST  # never sent (it expired unsent)
     # The first window lies closer than the 30-minute gap to the 18:00 prompt that went out.
-    assert [p.slot for p in today[1:]] == ["2026-03-02/fixed/1", "2026-03-02/window/1/0"]
+    slots = [p.slot for p in today[1:]]
+    assert slots == ["2026-03-02/fixed/18:00", "2026-03-02/window/19:00-21:00/0"]
+
+
+def test_a_fixed_time_changed_mid_day_is_planned_and_a_kept_one_is_not_planned_twice(
+    client: TestClient,
+    enroll: Callable,
+    study: dict,
+    session: Session,
+    db: Engine,
+    clock: FrozenClock,
+) -> None:
+    person = _person(client, enroll, study, "tok-a")
+    assert _dispatch(db, LogSender(), FIRST) == {"sent": 1}  # 13:00 in Berlin
+    clock.set(FIRST + timedelta(hours=1))
+    # 13:00 becomes 15:00 once 13:00 went out; 18:00 stays.
+    _reschedule(client, study, SCHEDULE | {"fixed_times": ["15:00", "18:00"]})
+    today = _planned_on(session, person, "2026-03-02")
+    assert [(p.slot, p.status, p.scheduled_at) for p in today] == [
+        ("2026-03-02/fixed/13:00", PromptStatus.sent, FIRST),
+        ("2026-03-02/fixed/15:00", PromptStatus.planned, FIRST + timedelta(hours=2)),
+        ("2026-03-02/fixed/18:00", PromptStatus.planned, EVENING),
+    ]
+    # Planning again, with the same schedule saved again or by the job, creates nothing.
+    before = [(p.id, p.slot, p.status, p.scheduled_at) for p in _prompts(session, person)]
+    _reschedule(client, study, SCHEDULE | {"fixed_times": ["15:00", "18:00"]})
+    assert plan_prompts(session, clock.now()) == 0
+    session.expire_all()
+    after = [(p.id, p.slot, p.status, p.scheduled_at) for p in _prompts(session, person)]
+    assert after == before
+
+
+def test_a_time_kept_across_a_change_after_it_went_out_is_not_sent_again(
+    client: TestClient,
+    enroll: Callable,
+    study: dict,
+    session: Session,
+    db: Engine,
+    clock: FrozenClock,
+) -> None:
+    person = _person(client, enroll, study, "tok-a")
+    assert _dispatch(db, LogSender(), EVENING) == {"sent": 1}
+    clock.set(EVENING + timedelta(minutes=5))
+    # 18:00 becomes the schedule's first time, and 20:00 takes its place as the second.
+    _reschedule(client, study, SCHEDULE | {"fixed_times": ["18:00", "20:00"]})
+    tonight = [p for p in _planned_on(session, person, "2026-03-02") if p.scheduled_at >= EVENING]
+    assert [(p.slot, p.status) for p in tonight] == [
+        ("2026-03-02/fixed/18:00", PromptStatus.sent),
+        ("2026-03-02/fixed/20:00", PromptStatus.planned),
+    ]
+    assert _dispatch(db, LogSender(), EVENING + timedelta(minutes=10)) == {}
+
+
+def test_a_window_changed_mid_day_is_planned_beside_the_one_that_went_out(
+    client: TestClient,
+    owner: dict,
+    make_study: Callable,
+    enroll: Callable,
+    session: Session,
+    db: Engine,
+    clock: FrozenClock,
+) -> None:
+    study = make_study()
+    morning = {"windows": [{"start": "10:30", "end": "12:00"}], "last_day": 28}
+    url = f"/v1/studies/{study['id']}/schedule"
+    assert client.put(url, json={"schedule": morning}, headers=owner).status_code == 200
+    person = _person(client, enroll, study, "tok-a")
+    (drawn,) = _prompts(session, person)[:1]
+    assert _dispatch(db, LogSender(), drawn.scheduled_at) == {"sent": 1}
+    noon = datetime(2026, 3, 2, 11, 0, tzinfo=START.tzinfo)  # 12:00 in Berlin
+    clock.set(noon)
+    _reschedule(client, study, {"windows": [{"start": "14:00", "end": "16:00"}], "last_day": 28})
+    today = _planned_on(session, person, "2026-03-02")
+    assert [(p.slot, p.status) for p in today] == [
+        ("2026-03-02/window/10:30-12:00/0", PromptStatus.sent),
+        ("2026-03-02/window/14:00-16:00/0", PromptStatus.planned),
+    ]
+    assert noon + timedelta(hours=2) <= today[1].scheduled_at < noon + timedelta(hours=4)
+
+
+def test_a_canceled_prompt_in_the_past_does_not_block_its_slot_planned_again(
+    client: TestClient,
+    enroll: Callable,
+    study: dict,
+    session: Session,
+    clock: FrozenClock,
+) -> None:
+    person = _person(client, enroll, study, "tok-a")
+    url = f"/v1/studies/{study['id']}/participants/{person['id']}/status"
+    clock.set(FIRST - timedelta(hours=1))
+    paused = client.post(url, json={"status": "paused"}, headers=_owner_again(client))
+    assert paused.status_code == 200, paused.text
+    clock.set(FIRST + timedelta(minutes=30))
+    resumed = client.post(url, json={"status": "active"}, headers=_owner_again(client))
+    assert resumed.status_code == 200, resumed.text
+    # 13:00 in Berlin stays canceled in the past; 13:00 in New York is 18:00 UTC, ahead.
+    moved = client.patch("/v1/me", json={"timezone": "America/New_York"}, headers=person["headers"])
+    assert moved.status_code == 200, moved.text
+    today = _planned_on(session, person, "2026-03-02")
+    assert [(p.slot, p.scheduled_at.hour) for p in today] == [
+        ("2026-03-02/fixed/13:00", 18),
+        ("2026-03-02/fixed/18:00", 23),
+    ]
 
 
 def test_the_plan_job_plans_an_override_in_a_study_without_a_schedule(

@@ -142,6 +142,8 @@ def check_plan(
     zone = ZoneInfo(participant.timezone)
     waking = participant.waking_hours or schedule.waking_hours
     gap = timedelta(minutes=schedule.min_gap_minutes)
+    # A window prompt's slot names the window by its bounds.
+    windows = {f"{w.start:%H:%M}-{w.end:%H:%M}": w for w in schedule.windows}
     assert len({p.slot for p in prompts}) == len(prompts)
     assert [p.scheduled_at for p in prompts] == sorted(p.scheduled_at for p in prompts)
     by_day: dict[date, list[PlannedPrompt]] = defaultdict(list)
@@ -164,12 +166,13 @@ def check_plan(
         after_midnight = waking is not None and waking.overnight and local.date() > p.local_date
         clock_date = p.local_date + timedelta(days=after_midnight)
         if p.source == "window":
-            window = schedule.windows[int(p.slot.split("/")[2])]
+            window = windows[p.slot.split("/")[2]]
             clock_start = datetime.combine(clock_date, time(0))
             assert clock_start + _td(window.start) <= local < clock_start + _td(window.end)
             assert p.window_start <= p.scheduled_at < p.window_end
         else:
-            nominal = schedule.fixed_times[int(p.slot.split("/")[2])]
+            nominal = time.fromisoformat(p.slot.split("/")[2])
+            assert nominal in schedule.fixed_times
             resolved = datetime.combine(clock_date, nominal, tzinfo=zone)
             assert p.scheduled_at >= resolved  # later only to keep the gap after a clock change
             assert p.window_start == p.window_end == p.scheduled_at
@@ -188,8 +191,8 @@ def check_plan(
         for p in day_prompts:
             if p.source == "window":
                 per_window[p.slot.split("/")[2]] += 1
-        for index, count in per_window.items():
-            assert count <= schedule.windows[int(index)].count
+        for bounds, count in per_window.items():
+            assert count <= windows[bounds].count
 
 
 def _td(at: time) -> timedelta:
@@ -276,9 +279,9 @@ def test_late_sleep_plans_fixed_times_and_windows_after_midnight() -> None:
                    date(2026, 6, 1), date(2026, 6, 2), "seed")  # fmt: skip
     first_day = [p for p in prompts if p.local_date == date(2026, 6, 1)]
     assert [(p.slot, p.scheduled_at.date()) for p in first_day] == [
-        ("2026-06-01/fixed/1", date(2026, 6, 1)),
-        ("2026-06-01/fixed/0", date(2026, 6, 2)),
-        ("2026-06-01/window/0/0", date(2026, 6, 2)),
+        ("2026-06-01/fixed/09:00", date(2026, 6, 1)),
+        ("2026-06-01/fixed/00:30", date(2026, 6, 2)),
+        ("2026-06-01/window/01:00-01:50/0", date(2026, 6, 2)),
     ]
     assert first_day[1].scheduled_at == datetime(2026, 6, 2, 0, 30, tzinfo=UTC)
     assert time(1) <= first_day[2].scheduled_at.time() < time(1, 50)
@@ -298,7 +301,7 @@ def test_spring_forward_gap_shifts_a_fixed_time_forward_by_the_gap() -> None:
     first, second = only_day(schedule, "America/New_York", date(2026, 3, 8))
     assert first.scheduled_at == datetime(2026, 3, 8, 6, 30, tzinfo=UTC)  # 01:30 EST
     assert second.scheduled_at == datetime(2026, 3, 8, 7, 30, tzinfo=UTC)  # 03:30 EDT
-    assert second.slot == "2026-03-08/fixed/1"
+    assert second.slot == "2026-03-08/fixed/02:30"
 
 
 def test_fall_back_repeat_uses_the_first_occurrence() -> None:
@@ -364,7 +367,7 @@ def test_waking_hours_after_midnight_cut_windows_and_reminders() -> None:
     prompts = only_day(schedule, "Europe/London", date(2026, 6, 1), waking)
     assert [p.source for p in prompts] == ["window", "window", "fixed"]  # 06:00 is asleep
     late = prompts[-1]
-    assert late.slot == "2026-06-01/fixed/1"
+    assert late.slot == "2026-06-01/fixed/23:50"
     assert late.reminders == (late.scheduled_at + timedelta(minutes=30),)  # 01:10 is asleep
 
 
@@ -378,6 +381,24 @@ def test_the_daily_cap_drops_second_reminders_then_late_first_reminders() -> Non
     )
     prompts = only_day(schedule, "Asia/Kolkata", date(2026, 1, 5))
     assert [len(p.reminders) for p in prompts] == [1, 1, 0]
+
+
+def test_a_slot_names_the_time_or_window_not_its_place_in_the_schedule() -> None:
+    before = Schedule(
+        fixed_times=["09:00", "18:00"],
+        windows=[{"start": "10:00", "end": "12:00", "count": 2}],
+        last_day=1,
+    )
+    after = before.model_copy(update={"fixed_times": [time(8), time(13), time(18)]})
+    participant = PlanParticipant("Europe/Berlin", date(2026, 3, 2))
+    slots = [{p.slot for p in plan(s, participant, date(2026, 3, 2), date(2026, 3, 2), "s")}
+             for s in (before, after)]  # fmt: skip
+    assert slots[0] & slots[1] == {
+        "2026-03-02/fixed/18:00",
+        "2026-03-02/window/10:00-12:00/0",
+        "2026-03-02/window/10:00-12:00/1",
+    }
+    assert slots[1] - slots[0] == {"2026-03-02/fixed/08:00", "2026-03-02/fixed/13:00"}
 
 
 def test_same_seed_same_plan_other_seed_other_times() -> None:

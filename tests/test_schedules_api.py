@@ -98,6 +98,8 @@ def test_preview_across_a_daylight_saving_change(
         "2026-03-09T02:30:00-04:00",
         "2026-03-09T09:00:00-04:00",
     ]
+    # The slot names the schedule's time, also when the clock change moves it.
+    assert response.json()["prompts"][2]["slot"] == "2026-03-08/fixed/02:30"
 
 
 def test_preview_fits_prompts_into_waking_hours(

@@ -231,7 +231,9 @@ def _prompt_columns(ctx: StudyContext) -> list[Column]:
         Column(
             "slot",
             ColumnType.string,
-            "The schedule slot; unique per participant, identifies the prompt "
+            "The schedule slot; unique per participant, identifies the prompt: "
+            "<local date>/fixed/<HH:MM> for a fixed time, <local date>/window/"
+            "<HH:MM>-<HH:MM>/<k> for the k-th (from 0) random prompt of that window "
             "(holds the local date, so it is left out with relative dates)",
             col(Prompt.slot),
             reveals_date=True,

@@ -3,6 +3,11 @@
 No database and no clock: the same inputs always give the same plan, so planning twice
 creates nothing new (prompts are keyed by `slot`) and any day can be replayed.
 
+A slot names one decision point by what the schedule says, not by its position in it:
+`{waking day}/fixed/{HH:MM}` for a fixed time and `{waking day}/window/{HH:MM}-{HH:MM}/{k}`
+for the k-th prompt of a window. A time or window that survives a schedule change keeps
+its slot (so it is not planned twice), and a new time or window gets a new one.
+
 Local time and clock changes (computed with `zoneinfo`):
 
 - A fixed time that does not exist that day (spring-forward gap) is sent at the instant
@@ -131,16 +136,16 @@ def _plan_day(
 
     # In waking-day order: times after midnight (before sleep) fall on the next date.
     fixed = sorted(
-        (_resolve(_date_of(day, at_time, waking), at_time, zone), index)
-        for index, at_time in enumerate(schedule.fixed_times)
+        (_resolve(_date_of(day, at_time, waking), at_time, zone), at_time)
+        for at_time in schedule.fixed_times
     )
     previous: int | None = None
-    for at, index in fixed:
+    for at, at_time in fixed:
         if previous is not None:
             at = max(at, previous + gap)
         if awake is not None and not _contains(awake, at):
             continue
-        drafts.append(_Draft(f"{day}/fixed/{index}", "fixed", at, (at, at), []))
+        drafts.append(_Draft(f"{day}/fixed/{at_time:%H:%M}", "fixed", at, (at, at), []))
         previous = at
 
     for index, window in enumerate(schedule.windows):
@@ -159,9 +164,9 @@ def _plan_day(
             free = without(free, draft.at - gap + 1, draft.at + gap)
         picked = _sample(free, window.count, gap, f"{seed}\x1f{day}\x1fwindow\x1f{index}")
         bounds = (spans[0][0], spans[-1][1])
+        slot = f"{day}/window/{window.start:%H:%M}-{window.end:%H:%M}"
         drafts.extend(
-            _Draft(f"{day}/window/{index}/{k}", "window", at, bounds, [])
-            for k, at in enumerate(picked)
+            _Draft(f"{slot}/{k}", "window", at, bounds, []) for k, at in enumerate(picked)
         )
 
     for draft in drafts:

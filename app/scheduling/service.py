@@ -315,8 +315,8 @@ def replan_participant(session: Session, participant: Participant, now: datetime
     """Bring a participant's future prompts in line with what they depend on now.
 
     Future prompts never pushed are moved to their new time or canceled when they no longer
-    fit; canceled ones that fit again come back; missing slots are inserted. Anything that
-    was pushed keeps its row as it is. The caller commits.
+    fit; canceled ones whose slot is wanted again come back (even from the past); missing
+    slots are inserted. Anything that was pushed keeps its row as it is. The caller commits.
     """
     study = session.get(Study, participant.study_id)
     assert study is not None
@@ -349,6 +349,15 @@ def replan_participant(session: Session, participant: Participant, now: datetime
             for prompt in _beside_pushed(session, participant.id, schedule, wanted.values())
         }
     _refit_reminders(session, participant, schedule)
+    # A wanted slot may already have a row that lies in the past (canceled, then moved into
+    # the future by a time zone change or new random draws): that row is the slot's.
+    existing += session.exec(
+        select(Prompt).where(
+            Prompt.participant_id == participant.id,
+            Prompt.scheduled_at <= now,
+            col(Prompt.slot).in_(list(wanted)),
+        )
+    )
     for row in existing:
         if row.sent_at is not None or row.attempts > 0 or row.status not in _MOVABLE:
             wanted.pop(row.slot, None)
