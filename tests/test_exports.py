@@ -17,11 +17,13 @@ from sqlmodel import Session, select
 
 from app.audit.models import AuditEvent
 from app.audit.service import SYSTEM
+from app.checkins.models import CheckIn, Detection
 from app.clock import FrozenClock
 from app.export import service
 from app.export.formats import Format
 from app.export.tables import TABLES
 from app.scheduling.models import Prompt, PromptAttempt, PromptStatus
+from app.skills.models import Delivery
 from app.studies.models import Study
 from tests.conftest import START
 from tests.test_checkins import FUSED, checkin
@@ -409,3 +411,52 @@ def test_relative_dates_leave_no_date_in_any_table(
         content = archive.read(f"{table['name']}.{fmt}")
         assert b"2026-" not in content, table["name"]
         assert columns_of(fmt, content) == [c["name"] for c in table["columns"]]
+
+
+AWKWARD_TEXT = ['a, "quoted"\nline', "", "é, \r\nend", None]
+AWKWARD_NUMBERS = [30.0, 33.5, 0.1 + 0.2, 1e-05, 1e15, 1234567890123456.5, -0.0, 1e16, 0.0001]
+
+
+def test_copy_and_the_csv_writer_write_the_same_bytes(
+    db: Engine, world: dict, session: Session
+) -> None:
+    """PostgreSQL's COPY (absolute dates) and the csv module (SQLite, relative dates) must
+    give the same file for the same rows: numbers, empty strings, NULLs, booleans, JSON."""
+    if db.dialect.name != "postgresql":
+        pytest.skip("COPY is PostgreSQL's")
+    study_id = uuid.UUID(world["study"]["id"])
+    detections = session.exec(select(Detection).where(Detection.study_id == study_id)).all()
+    for n, detection in enumerate(detections):
+        poles = sorted(detection.scores) or ["cognitive_fusion"]
+        detection.scores = {
+            pole: AWKWARD_NUMBERS[(n + i) % len(AWKWARD_NUMBERS)] for i, pole in enumerate(poles)
+        }
+        detection.reason = AWKWARD_TEXT[n % 3] or ""
+        detection.distress = AWKWARD_NUMBERS[n % len(AWKWARD_NUMBERS)]
+        detection.fired = ['x, "y"', "é\n"]
+    for n, checkin_row in enumerate(
+        session.exec(select(CheckIn).where(CheckIn.study_id == study_id))
+    ):
+        checkin_row.answers = {**checkin_row.answers, "cognition_fused": [30, 33.5, 7][n % 3]}
+        checkin_row.late = n % 2 == 0
+    for n, prompt in enumerate(session.exec(select(Prompt).where(Prompt.study_id == study_id))):
+        prompt.status_reason = AWKWARD_TEXT[n % len(AWKWARD_TEXT)]
+    for delivery in session.exec(select(Delivery).where(Delivery.study_id == study_id)):
+        delivery.probabilities = {"é": 0.25, 'q"uote': 0.75}
+        delivery.draw = None
+    session.commit()
+    ctx = service.study_context(session, session.get_one(Study, study_id))
+    files = {}
+    with service.read_connection(db) as connection:
+        for spec in TABLES.values():
+            args = (connection, spec, ctx, Format.csv, service.Filters(), lambda _: None)
+            copied = b"".join(service.table_chunks(*args))
+            assert copied == b"".join(service.client_chunks(*args)), spec.name
+            files[spec.name] = copied.decode()
+    # The rows did hold what makes the two differ when they are not made to agree.
+    assert ",33.5," in files["checkins"] and ",30," in files["checkins"]
+    for number in ("1e-05", "1e+15", "1.2345678901234565e+15", "-0", "0.30000000000000004"):
+        assert number in files["detections"]
+    assert '"a, ""quoted""\nline"' in files["detections"] and ',""\n' not in files["prompts"]
+    assert "true" in files["checkins"] and "false" in files["checkins"]
+    assert '"{""\\u00e9"": 0.25' in files["deliveries"]

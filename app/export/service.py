@@ -41,6 +41,11 @@ from app.studies.models import Arm, Participant, Study
 
 T = TypeVar("T")
 STAMPS_AS_TEXT = frozenset({ColumnType.timestamp})
+RENDERED_AS_TEXT = {
+    Format.csv: frozenset(TEXT_RENDERERS),
+    Format.ndjson: STAMPS_AS_TEXT,
+    Format.parquet: frozenset(),
+}
 BATCH_ROWS = 10_000
 EXTENSIONS = {Format.csv: "csv", Format.ndjson: "ndjson", Format.parquet: "parquet"}
 
@@ -261,12 +266,25 @@ def table_chunks(
     filters: Filters,
     tally: Callable[[int], None],
 ) -> Iterator[bytes]:
-    columns = [(c.name, c.type) for c in output_columns(spec, ctx, filters.relative)]
     if fmt == Format.csv and not filters.relative and connection.dialect.name == "postgresql":
         query = table_query(spec, ctx, filters, frozenset(TEXT_RENDERERS))
         return server_csv(connection, query, tally)
-    # Text formats take timestamps as text from the database: no parsing, no re-formatting.
-    as_text = STAMPS_AS_TEXT if fmt != Format.parquet and not filters.relative else frozenset()
+    return client_chunks(connection, spec, ctx, fmt, filters, tally)
+
+
+def client_chunks(
+    connection: Connection,
+    spec: TableSpec,
+    ctx: StudyContext,
+    fmt: Format,
+    filters: Filters,
+    tally: Callable[[int], None],
+) -> Iterator[bytes]:
+    """A table encoded here, by the format writers: every format on every database."""
+    columns = [(c.name, c.type) for c in output_columns(spec, ctx, filters.relative)]
+    # Text formats take timestamps as text from the database: no parsing, no re-formatting
+    # (unless they become study days); CSV takes every column COPY renders as COPY has it.
+    as_text = RENDERED_AS_TEXT[fmt] - (STAMPS_AS_TEXT if filters.relative else frozenset())
     batches = prefetched(row_batches(connection, spec, ctx, filters, as_text))
     return write(fmt, columns, _counted(batches, tally))
 
@@ -276,8 +294,9 @@ def server_csv(
 ) -> Iterator[bytes]:
     """CSV encoded by PostgreSQL itself: COPY (the export's select) TO STDOUT, streamed.
 
-    It runs in the export's transaction and snapshot. Values are rendered as the Python
-    writer renders them (ISO 8601 UTC timestamps, true/false), so the file is the same.
+    It runs in the export's transaction and snapshot. The query renders values as text the
+    way client_chunks has them for the csv module (TEXT_RENDERERS) and formats.csv_number
+    writes numbers as COPY does, so both paths write the same bytes (tests prove it).
     """
     compiled = query.compile(
         dialect=connection.dialect, compile_kwargs={"render_postcompile": True}

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, get_args
 
-from sqlalchemy import ColumnElement, String, case, literal, null
+from sqlalchemy import ColumnElement, String, Text, case, cast, func, literal, null
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -65,10 +65,24 @@ def bool_text(value: Any) -> Any:
     return case((value.is_(None), null()), (value, literal("true")), else_=literal("false"))
 
 
-# How the database renders a column type as text, for formats that are text anyway.
+def string_text(value: Any) -> Any:
+    """A string with the empty string as NULL: CSV writes both as an empty field (COPY would
+    quote an empty string, the csv module would not)."""
+    return func.nullif(value, "")
+
+
+def json_text(value: Any) -> Any:
+    """A JSON document as the database holds its text."""
+    return cast(value, Text)
+
+
+# How the database renders a column type for CSV, on both CSV paths (COPY and the csv
+# module), so they write the same bytes; numbers are left to each (formats.csv_number).
 TEXT_RENDERERS: dict[ColumnType, Callable[[Any], Any]] = {
     ColumnType.timestamp: utc_text,
     ColumnType.boolean: bool_text,
+    ColumnType.string: string_text,
+    ColumnType.json: json_text,
 }
 
 
