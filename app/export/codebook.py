@@ -85,6 +85,20 @@ def _cell(text: object) -> str:
     return "" if text is None else str(text).replace("|", "\\|").replace("\n", " ")
 
 
+def _library_lines(lib: dict[str, Any]) -> list[str]:
+    """A library version and its skills as selection sees them (targets; modalities)."""
+    heading = (
+        f"- Skill library {lib['name']} v{lib['version']}"
+        + (" (published)" if lib["published"] else " (draft)")
+        + (" — pinned" if lib["pinned"] else "")
+    )
+    return [heading] + [
+        f"  - `{skill['key']}`: targets {_listed(skill['targets'])}; "
+        f"modalities {_listed(skill['modalities'])}"
+        for skill in lib["skills"]
+    ]
+
+
 def markdown(book: dict[str, Any]) -> str:
     study, randomization = book["study"], book["randomization"]
     lines = [
@@ -115,10 +129,9 @@ def markdown(book: dict[str, Any]) -> str:
         f"- Questionnaire versions: {_listed(book['versions'].get('questionnaires'))}",
         f"- Rule-set versions: {_listed(book['versions'].get('rule_sets'))}",
         *(
-            f"- Skill library {lib['name']} v{lib['version']}"
-            + (" (published)" if lib["published"] else " (draft)")
-            + (" — pinned" if lib["pinned"] else "")
+            line
             for lib in book["versions"].get("skill_libraries", [])
+            for line in _library_lines(lib)
         ),
         "",
         "## Process poles",

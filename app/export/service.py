@@ -84,6 +84,12 @@ def study_context(session: Session, study: Study) -> StudyContext:
                 "name": library.name,
                 "published": library.published_at is not None,
                 "pinned": pinned is not None and library.id == pinned.id,
+                # What selection reads of each skill, in library order: with a delivery's
+                # inputs and seed, enough to replay it from the export alone.
+                "skills": [
+                    {"key": skill.key, "targets": skill.targets, "modalities": skill.modalities}
+                    for skill in skills.skills_of(library)
+                ],
             }
             for library in skills.list_libraries(session, study.id)
         ],

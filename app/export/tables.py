@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, get_args
 
-from sqlalchemy import ColumnElement, String, Text, case, cast, func, literal, null
+from sqlalchemy import JSON, ColumnElement, String, Text, case, cast, func, literal, null
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -58,6 +58,47 @@ def _utc_text_postgresql(element: utc_text, compiler: SQLCompiler, **kw: Any) ->
 def _utc_text_sqlite(element: utc_text, compiler: SQLCompiler, **kw: Any) -> str:
     # UTCDateTime stores naive UTC as 'YYYY-MM-DD HH:MM:SS.ffffff' on SQLite.
     return f"(replace({compiler.process(element.clauses, **kw)}, ' ', 'T') || 'Z')"
+
+
+class replay_inputs(FunctionElement[Any]):
+    """A delivery's recorded policy inputs as exported: target, personalization and history,
+    with each of the participant's own skills cut to what selection reads (key, targets,
+    modalities): their titles and steps are written for the person and may name them."""
+
+    type = JSON()
+    name = "replay_inputs"
+    inherit_cache = True
+
+
+_SKILL_FIELDS = ("key", "targets", "modalities")
+
+
+@compiles(replay_inputs, "postgresql")
+def _replay_inputs_postgresql(element: replay_inputs, compiler: SQLCompiler, **kw: Any) -> str:
+    value = f"({compiler.process(element.clauses, **kw)})::jsonb"
+    fields = ", ".join(f"'{name}', skill -> '{name}'" for name in _SKILL_FIELDS)
+    skills = (
+        f"coalesce((SELECT jsonb_agg(jsonb_build_object({fields})) FROM jsonb_array_elements("
+        f"{value} #> '{{personalization,extra_skills}}') AS skill), '[]'::jsonb)"
+    )
+    return (
+        f"CASE WHEN {value} ? 'personalization' THEN "
+        f"jsonb_set({value}, '{{personalization,extra_skills}}', {skills}) ELSE {value} END"
+    )
+
+
+@compiles(replay_inputs, "sqlite")
+def _replay_inputs_sqlite(element: replay_inputs, compiler: SQLCompiler, **kw: Any) -> str:
+    value = compiler.process(element.clauses, **kw)
+    fields = ", ".join(f"'{name}', json(skill.value -> '$.{name}')" for name in _SKILL_FIELDS)
+    skills = (
+        f"json((SELECT json_group_array(json_object({fields})) FROM json_each({value}, "
+        "'$.personalization.extra_skills') AS skill))"
+    )
+    return (
+        f"CASE WHEN json_type({value}, '$.personalization') IS NOT NULL THEN "
+        f"json_set({value}, '$.personalization.extra_skills', {skills}) ELSE {value} END"
+    )
 
 
 def bool_text(value: Any) -> Any:
@@ -502,8 +543,17 @@ def _delivery_columns(ctx: StudyContext) -> list[Column]:
         Column(
             "library_version",
             ColumnType.integer,
-            "The skill-library version used",
+            "The skill-library version used (its skills are in the codebook's versions)",
             col(Delivery.library_version),
+        ),
+        Column(
+            "inputs",
+            ColumnType.json,
+            "What the policy was given, for replay: target, personalization (preferred, "
+            "disliked and disabled skills and modalities; the participant's own skills as key, "
+            "targets and modalities) and history (earlier skills offered with their "
+            "helpfulness and sequence); {} for a safety decision",
+            replay_inputs(col(Delivery.inputs)),
         ),
         _timestamp(Delivery, "opened_at", "When the participant opened the skill"),
         _timestamp(Delivery, "completed_at", "When the participant completed the skill"),
