@@ -88,6 +88,45 @@ def columns_of(fmt: str, content: bytes) -> list[str]:
     return pq.read_schema(io.BytesIO(content)).names
 
 
+# Every item type the questionnaire can hold, beyond the default sliders.
+EXTRA_ITEMS = [
+    {
+        "key": "mood",
+        "type": "likert",
+        "text": {"en": "How is your mood?"},
+        "min": 1,
+        "max": 7,
+        "anchors": {"en": ["Very low", "Very good"]},
+        "required": False,
+    },
+    {
+        "key": "where",
+        "type": "choice",
+        "text": {"en": "Where are you?"},
+        "choices": [
+            {"key": "home", "label": {"en": "At home"}},
+            {"key": "work", "label": {"en": "At work"}},
+        ],
+        "required": False,
+    },
+    {"key": "alone", "type": "boolean", "text": {"en": "Are you alone?"}, "required": False},
+    {"key": "note", "type": "text", "text": {"en": "Anything else?"}, "required": False},
+]
+
+
+def with_every_item_type(client: TestClient, owner: dict, study: dict) -> dict:
+    """Add EXTRA_ITEMS to a draft study's questionnaire, then activate the study."""
+    url = f"/v1/studies/{study['id']}"
+    items = client.get(f"{url}/questionnaire", headers=owner).json()["items"]
+    saved = client.put(
+        f"{url}/questionnaire", json={"items": [*items, *EXTRA_ITEMS]}, headers=owner
+    )
+    assert saved.status_code == 200, saved.text
+    activated = client.post(f"{url}/activate", headers=owner)
+    assert activated.status_code == 200, activated.text
+    return activated.json()
+
+
 @pytest.fixture
 def world(
     client: TestClient,
@@ -365,6 +404,31 @@ def test_codebook_lists_arms_policies_poles_and_columns(
     assert book["versions"]["rule_sets"] == [1] and book["versions"]["questionnaires"] == [1]
     assert [lib["pinned"] for lib in book["versions"]["skill_libraries"]] == [True]
     assert "`values_remoteness`" in markdown.text
+
+
+def test_codebook_gives_item_scales_labels_and_feedback_ranges(
+    client: TestClient, owner: dict, make_study: Callable
+) -> None:
+    study = with_every_item_type(client, owner, make_study(activate=False))
+    url = f"/v1/studies/{study['id']}/codebook"
+    book = client.get(url, headers=owner).json()
+    columns = {(t["name"], c["name"]): c for t in book["tables"] for c in t["columns"]}
+    mood = columns["checkins", "item_mood"]
+    assert mood["unit"] == "likert 1 to 7"
+    assert mood["labels"] == {"1": "Very low", "7": "Very good"}
+    where = columns["checkins", "item_where"]
+    assert where["values"] == ["home", "work"]
+    assert where["labels"] == {"home": "At home", "work": "At work"}
+    assert "Anything else?" in columns["checkins", "item_note"]["meaning"]
+    assert columns["detections", "distress"]["unit"].startswith("0 to 100")
+    assert columns["deliveries", "distress_after"]["unit"] == "0 to 100"
+    assert columns["deliveries", "helpfulness"]["unit"] == "0 to 10"
+    assert columns["safety_events", "tier"]["values"] == ["high", "medium", "low"]
+    markdown = client.get(url, params={"format": "md"}, headers=owner).text
+    assert "| likert 1 to 7 |  | 1 = Very low; 7 = Very good |" in markdown
+    assert "| home, work | home = At home; work = At work |" in markdown
+    assert "| `tier` | string |  | high, medium, low |" in markdown
+    assert "| `distress_after` | integer | 0 to 100 |" in markdown
 
 
 @pytest.mark.parametrize("fmt", list(Format))

@@ -63,6 +63,7 @@ def codebook(ctx: StudyContext, relative: bool) -> dict[str, Any]:
                         "type": str(column.type),
                         "unit": column.unit,
                         "values": [str(value) for value in column.values] or None,
+                        "labels": column.labels or None,
                         "meaning": column.meaning,
                     }
                     for column in output_columns(spec, ctx, relative)
@@ -79,6 +80,10 @@ def json_text(book: dict[str, Any]) -> str:
 
 def _listed(values: list[Any] | None) -> str:
     return ", ".join(str(value) for value in values or []) or "none"
+
+
+def _labels(labels: dict[str, str] | None) -> str:
+    return "; ".join(f"{value} = {label}" for value, label in (labels or {}).items())
 
 
 def _cell(text: object) -> str:
@@ -150,11 +155,12 @@ def markdown(book: dict[str, Any]) -> str:
             "",
             table["meaning"],
             "",
-            "| column | type | unit or range | values | meaning |",
-            "|---|---|---|---|---|",
+            "| column | type | unit or range | values | labels | meaning |",
+            "|---|---|---|---|---|---|",
             *(
                 f"| `{column['name']}` | {column['type']} | {_cell(column['unit'])} | "
-                f"{_cell(', '.join(column['values'] or []))} | {_cell(column['meaning'])} |"
+                f"{_cell(', '.join(column['values'] or []))} | "
+                f"{_cell(_labels(column['labels']))} | {_cell(column['meaning'])} |"
                 for column in table["columns"]
             ),
         ]

@@ -20,7 +20,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import SQLModel, col
 
 from app.checkins.models import CheckIn, Detection
-from app.checkins.questionnaire import SLIDER_RANGE, Item
+from app.checkins.questionnaire import Item, RiskTier
 from app.push.base import Outcome, PushKind
 from app.rules.process import Pole
 from app.safety.models import SafetyEvent
@@ -135,6 +135,8 @@ class Column:
     expr: Any  # a SQL expression over the spec's model, Participant or Arm
     unit: str | None = None  # unit or range, for the codebook
     values: tuple[str, ...] = ()  # the allowed values of a categorical column
+    # Value labels, in the study's default locale: a scale's end anchors, choice labels.
+    labels: dict[str, str] = field(default_factory=dict)
     reveals_date: bool = False  # left out when dates are relative
 
 
@@ -373,25 +375,41 @@ def _checkin_ref() -> Column:
     )
 
 
+def _in_locale(texts: dict[str, Any], ctx: StudyContext) -> Any:
+    return texts.get(ctx.study.default_locale) or next(iter(texts.values()))
+
+
 def _item_column(item: Item, ctx: StudyContext) -> Column:
     answer = col(CheckIn.answers)[item.key]
-    text = item.text.get(ctx.study.default_locale) or next(iter(item.text.values()))
-    meaning = f"Answer to '{text}'" + (f" (measures {item.pole})" if item.pole else "")
+    meaning = f"Answer to '{_in_locale(item.text, ctx)}'" + (
+        f" (measures {item.pole})" if item.pole else ""
+    )
     if item.risk:
         meaning += "; screened for safety"
+    name = f"item_{item.key}"
     if item.type == "boolean":
-        return Column(f"item_{item.key}", ColumnType.boolean, meaning, answer.as_boolean())
-    if item.type in ("slider", "likert"):
-        low, high = (item.min, item.max) if item.type == "likert" else SLIDER_RANGE
+        return Column(name, ColumnType.boolean, meaning, answer.as_boolean())
+    if item.range is not None:
+        low, high = item.range
+        anchors = _in_locale(item.anchors, ctx) if item.anchors else None
         return Column(
-            f"item_{item.key}",
+            name,
             ColumnType.number,
             meaning,
             answer.as_float(),
             unit=f"{item.type} {low} to {high}",
+            labels=dict(zip((str(low), str(high)), anchors, strict=True)) if anchors else {},
         )
-    values = tuple(choice.key for choice in item.choices or ())
-    return Column(f"item_{item.key}", ColumnType.string, meaning, answer.as_string(), values=values)
+    choices = item.choices or ()
+    return Column(
+        name,
+        ColumnType.string,
+        meaning,
+        answer.as_string(),
+        unit="free text" if item.type == "text" else None,
+        values=tuple(choice.key for choice in choices),
+        labels={choice.key: _in_locale(choice.label, ctx) for choice in choices},
+    )
 
 
 def _checkin_columns(ctx: StudyContext) -> list[Column]:
@@ -480,8 +498,10 @@ def _detection_columns(ctx: StudyContext) -> list[Column]:
         Column(
             "distress",
             ColumnType.number,
-            "The distress answer used by the rules",
+            "The distress answer used by the rules (empty when the rule set names no "
+            "distress item)",
             col(Detection.distress),
+            unit="0 to 100 (the answer rescaled to 0-100, as the rules compare it)",
         ),
         Column("fired", ColumnType.json, "Keys of the rules that fired", col(Detection.fired)),
         Column(
@@ -569,6 +589,7 @@ def _delivery_columns(ctx: StudyContext) -> list[Column]:
             ColumnType.integer,
             "Distress reported after the skill",
             col(Delivery.distress_after),
+            unit="0 to 100",
         ),
         _timestamp(Delivery, "feedback_at", "When the feedback came"),
     ]
@@ -578,7 +599,13 @@ def _safety_columns(ctx: StudyContext) -> list[Column]:
     return [
         *_who(ctx),
         _checkin_ref(),
-        Column("tier", ColumnType.string, "Risk tier of the screen", col(SafetyEvent.tier)),
+        Column(
+            "tier",
+            ColumnType.string,
+            "Risk tier of the screen",
+            col(SafetyEvent.tier),
+            values=get_args(RiskTier),
+        ),
         Column(
             "items",
             ColumnType.json,
