@@ -337,6 +337,36 @@ def test_relative_dates_replace_timestamps_with_study_day_and_local_time(
     assert table.column("scheduled_day").to_pylist()[:1] == [2]
 
 
+def test_relative_check_in_times_are_the_phones_own_local_time(
+    client: TestClient, owner: dict, make_study: Callable, enroll: Callable, clock: FrozenClock
+) -> None:
+    """The participant answered in New York, then moved to Tokyo: the answer's time of day is
+    the phone's (its recorded offset), the others are in the zone as stored now."""
+    study = make_study()
+    person = enroll(study["id"], pseudonym="P-1")
+    clock.set(START + timedelta(minutes=2))
+    answered = {"answered_at": "2026-03-02T04:01:00-05:00"}
+    posted = client.post(
+        "/v1/checkins", json={**checkin(FUSED), **answered}, headers=person["headers"]
+    )
+    assert posted.status_code == 201, posted.text
+    moved = client.patch("/v1/me", json={"timezone": "Asia/Tokyo"}, headers=person["headers"])
+    assert moved.status_code == 200, moved.text
+    response = client.get(
+        f"/v1/studies/{study['id']}/exports/checkins",
+        params={"format": "ndjson", "dates": "relative"},
+        headers=owner,
+    )
+    [row] = parse("ndjson", response.content)
+    assert (row["answered_day"], row["answered_time"]) == (1, "04:01:00")
+    assert (row["received_day"], row["received_time"]) == (1, "18:02:00")
+    book = client.get(
+        f"/v1/studies/{study['id']}/codebook", params={"dates": "relative"}, headers=owner
+    ).json()
+    meanings = {c["name"]: c["meaning"] for t in book["tables"] for c in t["columns"]}
+    assert "phone's own clock" in meanings["answered_time"]
+
+
 def test_only_owners_and_researchers_export(
     client: TestClient, owner: dict, world: dict, make_staff: Callable
 ) -> None:

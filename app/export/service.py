@@ -11,7 +11,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from queue import Full, Queue
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -166,7 +166,11 @@ def table_query(
     return query.order_by(*spec.ordering())
 
 
-def _relative_rows(rows: list[Any], stamps: frozenset[int], zones: dict[str, ZoneInfo]) -> list:
+def _relative_rows(
+    rows: list[Any], stamps: dict[int, int | None], zones: dict[str, ZoneInfo]
+) -> list:
+    """Each timestamp as study day and local time of day: in the time zone of the offset
+    column named for it (the phone's own clock), else the participant's zone as stored."""
     out = []
     for row in rows:
         *values, zone_name, origin = row
@@ -179,7 +183,10 @@ def _relative_rows(rows: list[Any], stamps: frozenset[int], zones: dict[str, Zon
             elif value is None:
                 converted += [None, None]
             else:
-                local = value.astimezone(zone)
+                offset = values[stamps[index]] if stamps[index] is not None else None
+                local = value.astimezone(
+                    zone if offset is None else timezone(timedelta(minutes=offset))
+                )
                 converted += [(local.date() - first_day).days + 1, local.time()]
         out.append(converted)
     return out
@@ -195,11 +202,13 @@ def row_batches(
     result = connection.execution_options(stream_results=True, yield_per=BATCH_ROWS).execute(
         table_query(spec, ctx, filters, as_text)
     )
-    stamps = frozenset(
-        index
-        for index, column in enumerate(source_columns(spec, ctx, filters.relative))
+    columns = source_columns(spec, ctx, filters.relative)
+    positions = {column.name: index for index, column in enumerate(columns)}
+    stamps = {
+        index: positions.get(column.local_offset) if column.local_offset else None
+        for index, column in enumerate(columns)
         if column.type == ColumnType.timestamp
-    )
+    }
     zones: dict[str, ZoneInfo] = {}
     for partition in result.partitions():
         yield _relative_rows(partition, stamps, zones) if filters.relative else partition

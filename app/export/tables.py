@@ -9,7 +9,7 @@ are never columns. Adding a table later is one more entry in TABLES.
 """
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, get_args
 
@@ -138,6 +138,9 @@ class Column:
     # Value labels, in the study's default locale: a scale's end anchors, choice labels.
     labels: dict[str, str] = field(default_factory=dict)
     reveals_date: bool = False  # left out when dates are relative
+    # A timestamp's column of UTC offset minutes: with relative dates, its local time is
+    # in that offset rather than in the participant's zone.
+    local_offset: str | None = None
 
 
 @dataclass(frozen=True)
@@ -424,7 +427,10 @@ def _checkin_columns(ctx: StudyContext) -> list[Column]:
             col(Prompt.slot),
             reveals_date=True,
         ),
-        _timestamp(CheckIn, "answered_at", "When the participant answered (phone clock)"),
+        replace(
+            _timestamp(CheckIn, "answered_at", "When the participant answered (phone clock)"),
+            local_offset="answered_offset_minutes",
+        ),
         Column(
             "answered_offset_minutes",
             ColumnType.integer,
@@ -720,11 +726,16 @@ def output_columns(spec: TableSpec, ctx: StudyContext, relative: bool) -> list[C
                 unit="day number; 0 or less before day 1",
             )
         )
+        zone = (
+            f"at the offset in {column.local_offset} (the phone's own clock)"
+            if column.local_offset
+            else "in the participant's time zone as stored now"
+        )
         out.append(
             Column(
                 f"{stem}_time",
                 ColumnType.time,
-                f"{column.meaning}: local time of day in the participant's time zone",
+                f"{column.meaning}: local time of day {zone}",
                 None,
                 unit="HH:MM:SS local time",
             )
