@@ -195,3 +195,26 @@ def test_erasure_empties_the_audit_details_by_or_about_the_person(
     assert "in hospital (P-KEEP)" in text
     erasure = next(e for e in about["erase"] if e["action"] == "participant.erase")
     assert erasure["details"]["audit_events_cleared"] == len(erased)
+
+
+def test_erasure_empties_the_audit_details_of_a_phone_that_moved_away(
+    client: TestClient, owner: dict, world: dict
+) -> None:
+    """P-ERASE's phone now belongs to P-KEEP: the device.moved event, by P-KEEP, names
+    P-ERASE in its details until P-ERASE is erased."""
+    moved = client.put(
+        "/v1/me/device",
+        json={"token": "device-0", "platform": "ios"},
+        headers=world["keep"]["headers"],
+    )
+    assert moved.is_success, moved.text
+    url = f"/v1/studies/{world['study']}/audit-events?limit=200"
+
+    def moved_events() -> list[dict]:
+        events = client.get(url, headers=owner).json()["items"]
+        return [event for event in events if event["action"] == "device.moved"]
+
+    assert [e["details"] for e in moved_events()] == [{"from_participant": world["erase"]["id"]}]
+    assert erase(client, world, owner, "P-ERASE").status_code == 200
+    [event] = moved_events()
+    assert event["details"] == {} and event["actor_id"] == world["keep"]["id"]
