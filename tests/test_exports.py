@@ -20,8 +20,8 @@ from app.audit.service import SYSTEM
 from app.checkins.models import CheckIn, Detection
 from app.clock import FrozenClock
 from app.export import service
-from app.export.formats import Format
-from app.export.tables import TABLES
+from app.export.formats import ARROW_TYPES, Format, csv_number
+from app.export.tables import TABLES, ColumnType
 from app.scheduling.models import Prompt, PromptAttempt, PromptStatus
 from app.skills.models import Delivery
 from app.studies.models import Study
@@ -249,6 +249,97 @@ def test_every_table_round_trips_and_the_codebook_describes_every_column(
     first = answered[0]["scheduled_at"]
     expected = START.replace(hour=23)
     assert first == (expected if fmt == "parquet" else iso(expected))
+
+
+def cell(fmt: str, value: Any) -> Any:
+    """How a value reads back from a file of the format."""
+    if fmt == "parquet":
+        return value
+    if isinstance(value, datetime):
+        return iso(value)
+    if fmt == "ndjson":
+        return value
+    return "true" if value is True else "false" if value is False else str(csv_number(value))
+
+
+NOTE = 'Slept badly, "again"\nthen better'
+
+
+@pytest.mark.parametrize("fmt", ["csv", "ndjson", "parquet"])
+def test_answers_an_opened_prompt_and_feedback_come_out_as_they_went_in(
+    client: TestClient,
+    owner: dict,
+    make_study: Callable,
+    enroll: Callable,
+    session: Session,
+    clock: FrozenClock,
+    fmt: str,
+) -> None:
+    study = with_every_item_type(
+        client, owner, make_study(activate=False, arms=[{"key": "act", "policy": "tailored"}])
+    )
+    person = enroll(study["id"], pseudonym="P-1")
+    prompt = Prompt(
+        study_id=uuid.UUID(study["id"]),
+        participant_id=uuid.UUID(person["id"]),
+        slot="2026-03-02/morning",
+        scheduled_at=START,
+        window_start=START,
+        window_end=START + timedelta(hours=1),
+        expires_at=START + timedelta(hours=2),
+        status=PromptStatus.sent,
+        created_at=START,
+        sent_at=START,
+    )
+    session.add(prompt)
+    session.commit()
+    clock.set(START + timedelta(minutes=2))
+    opened = client.post(f"/v1/prompts/{prompt.id}/opened", headers=person["headers"])
+    assert opened.status_code == 200, opened.text
+    answers = {**FUSED, "mood": 5, "where": "work", "alone": True, "note": NOTE}
+    posted = client.post("/v1/checkins", json=checkin(answers), headers=person["headers"])
+    assert posted.status_code == 201, posted.text
+    clock.set(START + timedelta(minutes=9))
+    feedback = {"opened": True, "completed": True, "helpfulness": 7, "distress_after": 40}
+    given = client.post(
+        f"/v1/deliveries/{posted.json()['delivery']['id']}/feedback",
+        json=feedback,
+        headers=person["headers"],
+    )
+    assert given.status_code == 204, given.text
+    book = client.get(f"/v1/studies/{study['id']}/codebook", headers=owner).json()
+    types = {t["name"]: {c["name"]: c["type"] for c in t["columns"]} for t in book["tables"]}
+
+    def rows(table: str) -> list[dict[str, Any]]:
+        url = f"/v1/studies/{study['id']}/exports/{table}"
+        content = client.get(url, params={"format": fmt}, headers=owner).content
+        if fmt == "parquet":  # every column typed as the codebook says
+            schema = pq.read_schema(io.BytesIO(content))
+            assert {name: schema.field(name).type for name in schema.names} == {
+                name: ARROW_TYPES[ColumnType(kind)] for name, kind in types[table].items()
+            }
+        return parse(fmt, content)
+
+    [row] = rows("checkins")
+    assert {key: row[f"item_{key}"] for key in ("mood", "where", "alone", "note")} == {
+        "mood": cell(fmt, 5.0),
+        "where": "work",
+        "alone": cell(fmt, True),
+        "note": NOTE,
+    }
+    [row] = rows("prompts")
+    assert row["opened_at"] == cell(fmt, START + timedelta(minutes=2))
+    [row] = rows("deliveries")
+    assert row["skill"]
+    at = START + timedelta(minutes=9)
+    assert {key: row[key] for key in ("helpfulness", "distress_after", "feedback_at")} == {
+        "helpfulness": cell(fmt, 7),
+        "distress_after": cell(fmt, 40),
+        "feedback_at": cell(fmt, at),
+    }
+    assert row["opened_at"] == row["completed_at"] == cell(fmt, at)
+    for table in sorted(set(types) - {"checkins", "prompts", "deliveries"}):
+        rows(table)  # the types of the other tables agree too
 
 
 def test_exports_hold_no_other_study_and_no_device_or_contact_data(
