@@ -568,6 +568,19 @@ def test_an_abandoned_export_is_audited_as_incomplete(
     assert b"".join(job.table(TABLES["prompts"]))
 
 
+def test_a_bundle_streams_no_empty_chunks_and_tallies_its_rows(
+    world: dict, db: Engine, session: Session
+) -> None:
+    study = session.get_one(Study, uuid.UUID(world["study"]["id"]))
+    job = service.ExportJob(
+        db, service.study_context(session, study), Format.csv, service.Filters(), SYSTEM, START
+    )
+    chunks = list(job.bundle())
+    assert chunks and all(chunks)
+    event = session.exec(select(AuditEvent).where(AuditEvent.action == "export.bundle")).one()
+    assert job.rows == event.details["rows"] and job.rows["prompts"] == 9
+
+
 def test_prefetching_hands_over_every_batch_and_the_producers_error() -> None:
     assert list(service.prefetched(iter(range(50)))) == list(range(50))
 

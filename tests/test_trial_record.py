@@ -147,6 +147,7 @@ def test_the_command_line_exports_a_table_and_a_bundle(
         f"/v1/studies/{world['study']}/audit-events?action=export.bundle", headers=owner
     ).json()["items"]
     assert events[0]["actor_type"] == "cli" and events[0]["details"]["rows"]["prompts"] == 16
+    assert f"Wrote {sum(events[0]['details']['rows'].values())} rows" in result.output
 
 
 def test_the_command_line_refuses_bad_requests(world: dict, env: dict, tmp_path: Path) -> None:

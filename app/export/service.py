@@ -10,7 +10,7 @@ import threading
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from queue import Full, Queue
 from typing import Any, TypeVar
@@ -331,12 +331,6 @@ def server_csv(
         tally(cursor.rowcount - counted)  # the exact count, from the server
 
 
-def count_rows(engine: Engine, spec: TableSpec, ctx: StudyContext, filters: Filters) -> int:
-    counted = sa.select(func.count()).select_from(table_query(spec, ctx, filters).subquery())
-    with read_connection(engine) as connection:
-        return connection.execute(counted).scalar_one()
-
-
 @dataclass
 class ExportJob:
     """One export: what it streams, and the audit event it leaves behind."""
@@ -348,6 +342,8 @@ class ExportJob:
     actor: Actor
     now: datetime
     progress: Callable[[int], None] | None = None  # told the row count of every batch
+    # Rows streamed so far, by table: the tally the audit event records.
+    rows: dict[str, int] = field(default_factory=dict)
 
     def _audited(
         self, action: str, details: dict[str, Any], rows: dict[str, int], body: Iterator[bytes]
@@ -385,7 +381,7 @@ class ExportJob:
         return tally
 
     def table(self, spec: TableSpec) -> Iterator[bytes]:
-        rows = {spec.name: 0}
+        rows = self.rows = {spec.name: 0}
         tally = self._tally(rows, spec.name)
 
         def body() -> Iterator[bytes]:
@@ -395,7 +391,7 @@ class ExportJob:
         return self._audited("export.table", {"table": spec.name}, rows, body())
 
     def bundle(self) -> Iterator[bytes]:
-        rows = dict.fromkeys(TABLES, 0)
+        rows = self.rows = dict.fromkeys(TABLES, 0)
 
         def body() -> Iterator[bytes]:
             sink = Drain()
@@ -413,7 +409,8 @@ class ExportJob:
                             connection, spec, self.ctx, self.fmt, self.filters, tally
                         ):
                             member.write(chunk)
-                            yield sink.drain()
+                            if compressed := sink.drain():  # the deflater may hold it all
+                                yield compressed
                 book = codebooks.codebook(self.ctx, self.filters.relative)
                 archive.writestr("codebook.json", codebooks.json_text(book))
                 archive.writestr("codebook.md", codebooks.markdown(book))
