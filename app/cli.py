@@ -195,17 +195,19 @@ def export_study(
             exports.check_filters(session, ctx, filters, "option")
         except Problem as exc:
             raise _fail(exc.detail) from exc
-    total = sum(exports.count_rows(engine, spec, ctx, filters) for spec in specs)
     actor = Actor("cli", getpass.getuser())
-    with typer.progressbar(length=total, label="Exporting rows", file=sys.stderr) as bar:
-        job = exports.ExportJob(
-            engine, ctx, format, filters, actor, SystemClock().now(), bar.update
-        )
-        chunks = job.table(specs[0]) if table else job.bundle()
-        with out.open("wb") as file:
-            for chunk in chunks:
-                file.write(chunk)
-    typer.echo(f"Wrote {total} rows to {out}.")
+    job = exports.ExportJob(engine, ctx, format, filters, actor, SystemClock().now())
+    chunks = job.table(specs[0]) if table else job.bundle()
+    # The total is not known before the export's own snapshot has been read through, so the
+    # bar counts the rows the job streams (it is advanced by rows, not by chunks).
+    with (
+        typer.progressbar(chunks, label="Exporting rows", show_pos=True, file=sys.stderr) as bar,
+        out.open("wb") as file,
+    ):
+        job.progress = bar.update
+        for chunk in chunks:
+            file.write(chunk)
+    typer.echo(f"Wrote {sum(job.rows.values())} rows to {out}.")
 
 
 @cli.command("replay")

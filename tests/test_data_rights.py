@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, select
 from sqlmodel import Session
 
 from app.clock import FrozenClock
@@ -18,7 +18,7 @@ from app.studies.data_rights import RETAINED, personal_tables
 from app.studies.models import Participant
 from tests.conftest import START
 from tests.test_checkins import FUSED, checkin
-from tests.test_exports import add_prompts
+from tests.test_exports import add_prompts, with_every_item_type
 
 
 def rows_by_table(session: Session, participant_id: str) -> dict[str, int]:
@@ -195,3 +195,84 @@ def test_erasure_empties_the_audit_details_by_or_about_the_person(
     assert "in hospital (P-KEEP)" in text
     erasure = next(e for e in about["erase"] if e["action"] == "participant.erase")
     assert erasure["details"]["audit_events_cleared"] == len(erased)
+
+
+def test_erasure_empties_the_audit_details_of_a_phone_that_moved_away(
+    client: TestClient, owner: dict, world: dict
+) -> None:
+    """P-ERASE's phone now belongs to P-KEEP: the device.moved event, by P-KEEP, names
+    P-ERASE in its details until P-ERASE is erased."""
+    moved = client.put(
+        "/v1/me/device",
+        json={"token": "device-0", "platform": "ios"},
+        headers=world["keep"]["headers"],
+    )
+    assert moved.is_success, moved.text
+    url = f"/v1/studies/{world['study']}/audit-events?limit=200"
+
+    def moved_events() -> list[dict]:
+        events = client.get(url, headers=owner).json()["items"]
+        return [event for event in events if event["action"] == "device.moved"]
+
+    assert [e["details"] for e in moved_events()] == [{"from_participant": world["erase"]["id"]}]
+    assert erase(client, world, owner, "P-ERASE").status_code == 200
+    [event] = moved_events()
+    assert event["details"] == {} and event["actor_id"] == world["keep"]["id"]
+
+
+NOTE, REASON, OWN_SKILL = "Purple-elephant-9931", "Zanzibar-retreat-4711", "Ring-Greta-5520"
+WAKE, SLEEP = "06:47", "22:13"
+
+
+def test_erasure_leaves_no_trace_of_the_persons_words_in_any_table(
+    client: TestClient,
+    owner: dict,
+    make_study: Callable,
+    enroll: Callable,
+    session: Session,
+    clock: FrozenClock,
+) -> None:
+    """A free-text answer, waking hours, a status reason and a skill written for the person
+    go in through the API; after erasure no column of any table holds them."""
+    study = with_every_item_type(client, owner, make_study(activate=False))
+    person = enroll(study["id"], pseudonym="P-ERASE")
+    other = enroll(study["id"], pseudonym="P-KEEP")
+    headers = person["headers"]
+    base = f"/v1/studies/{study['id']}/participants/{person['id']}"
+    hours = {"wake": WAKE, "sleep": SLEEP}
+    assert client.put("/v1/me/waking-hours", json=hours, headers=headers).is_success
+    skill = {
+        "key": "ring_a_friend",
+        "title": OWN_SKILL,
+        "steps": [OWN_SKILL],
+        "duration_seconds": 60,
+        "targets": ["cognitive_fusion"],
+    }
+    assert client.put(
+        f"{base}/personalization", json={"extra_skills": [skill]}, headers=owner
+    ).is_success
+    clock.set(START + timedelta(minutes=2))
+    for who, note in ((person, NOTE), (other, "nothing to add")):
+        body = checkin({**FUSED, "note": note, "where": "home"})
+        posted = client.post("/v1/checkins", json=body, headers=who["headers"])
+        assert posted.status_code == 201, posted.text
+    for status, reason in (("paused", REASON), ("active", f"back from {REASON}")):
+        changed = client.post(
+            f"{base}/status", json={"status": status, "reason": reason}, headers=owner
+        )
+        assert changed.status_code == 200, changed.text
+    distinctive = (NOTE, REASON, OWN_SKILL, WAKE, SLEEP)
+
+    def traces() -> set[str]:
+        found = set()
+        for table in metadata.sorted_tables:
+            cells = [cast(column, Text) for column in table.columns]
+            for row in session.execute(select(*cells)):
+                found |= {word for word in distinctive for cell in row if cell and word in cell}
+        return found
+
+    assert traces() == set(distinctive)  # the scan sees every one of them before
+    assert erase(client, {"study": study["id"], "erase": person}, owner, "P-ERASE").is_success
+    session.expire_all()
+    assert traces() == set()
+    assert "nothing to add" in str(client.get("/v1/me/data", headers=other["headers"]).json())

@@ -17,11 +17,13 @@ from sqlmodel import Session, select
 
 from app.audit.models import AuditEvent
 from app.audit.service import SYSTEM
+from app.checkins.models import CheckIn, Detection
 from app.clock import FrozenClock
 from app.export import service
-from app.export.formats import Format
-from app.export.tables import TABLES
+from app.export.formats import ARROW_TYPES, Format, csv_number
+from app.export.tables import TABLES, ColumnType
 from app.scheduling.models import Prompt, PromptAttempt, PromptStatus
+from app.skills.models import Delivery
 from app.studies.models import Study
 from tests.conftest import START
 from tests.test_checkins import FUSED, checkin
@@ -84,6 +86,45 @@ def columns_of(fmt: str, content: bytes) -> list[str]:
     if fmt == "ndjson":
         return list(json.loads(content.decode().splitlines()[0]))
     return pq.read_schema(io.BytesIO(content)).names
+
+
+# Every item type the questionnaire can hold, beyond the default sliders.
+EXTRA_ITEMS = [
+    {
+        "key": "mood",
+        "type": "likert",
+        "text": {"en": "How is your mood?"},
+        "min": 1,
+        "max": 7,
+        "anchors": {"en": ["Very low", "Very good"]},
+        "required": False,
+    },
+    {
+        "key": "where",
+        "type": "choice",
+        "text": {"en": "Where are you?"},
+        "choices": [
+            {"key": "home", "label": {"en": "At home"}},
+            {"key": "work", "label": {"en": "At work"}},
+        ],
+        "required": False,
+    },
+    {"key": "alone", "type": "boolean", "text": {"en": "Are you alone?"}, "required": False},
+    {"key": "note", "type": "text", "text": {"en": "Anything else?"}, "required": False},
+]
+
+
+def with_every_item_type(client: TestClient, owner: dict, study: dict) -> dict:
+    """Add EXTRA_ITEMS to a draft study's questionnaire, then activate the study."""
+    url = f"/v1/studies/{study['id']}"
+    items = client.get(f"{url}/questionnaire", headers=owner).json()["items"]
+    saved = client.put(
+        f"{url}/questionnaire", json={"items": [*items, *EXTRA_ITEMS]}, headers=owner
+    )
+    assert saved.status_code == 200, saved.text
+    activated = client.post(f"{url}/activate", headers=owner)
+    assert activated.status_code == 200, activated.text
+    return activated.json()
 
 
 @pytest.fixture
@@ -210,6 +251,97 @@ def test_every_table_round_trips_and_the_codebook_describes_every_column(
     assert first == (expected if fmt == "parquet" else iso(expected))
 
 
+def cell(fmt: str, value: Any) -> Any:
+    """How a value reads back from a file of the format."""
+    if fmt == "parquet":
+        return value
+    if isinstance(value, datetime):
+        return iso(value)
+    if fmt == "ndjson":
+        return value
+    return "true" if value is True else "false" if value is False else str(csv_number(value))
+
+
+NOTE = 'Slept badly, "again"\nthen better'
+
+
+@pytest.mark.parametrize("fmt", ["csv", "ndjson", "parquet"])
+def test_answers_an_opened_prompt_and_feedback_come_out_as_they_went_in(
+    client: TestClient,
+    owner: dict,
+    make_study: Callable,
+    enroll: Callable,
+    session: Session,
+    clock: FrozenClock,
+    fmt: str,
+) -> None:
+    study = with_every_item_type(
+        client, owner, make_study(activate=False, arms=[{"key": "act", "policy": "tailored"}])
+    )
+    person = enroll(study["id"], pseudonym="P-1")
+    prompt = Prompt(
+        study_id=uuid.UUID(study["id"]),
+        participant_id=uuid.UUID(person["id"]),
+        slot="2026-03-02/morning",
+        scheduled_at=START,
+        window_start=START,
+        window_end=START + timedelta(hours=1),
+        expires_at=START + timedelta(hours=2),
+        status=PromptStatus.sent,
+        created_at=START,
+        sent_at=START,
+    )
+    session.add(prompt)
+    session.commit()
+    clock.set(START + timedelta(minutes=2))
+    opened = client.post(f"/v1/prompts/{prompt.id}/opened", headers=person["headers"])
+    assert opened.status_code == 200, opened.text
+    answers = {**FUSED, "mood": 5, "where": "work", "alone": True, "note": NOTE}
+    posted = client.post("/v1/checkins", json=checkin(answers), headers=person["headers"])
+    assert posted.status_code == 201, posted.text
+    clock.set(START + timedelta(minutes=9))
+    feedback = {"opened": True, "completed": True, "helpfulness": 7, "distress_after": 40}
+    given = client.post(
+        f"/v1/deliveries/{posted.json()['delivery']['id']}/feedback",
+        json=feedback,
+        headers=person["headers"],
+    )
+    assert given.status_code == 204, given.text
+    book = client.get(f"/v1/studies/{study['id']}/codebook", headers=owner).json()
+    types = {t["name"]: {c["name"]: c["type"] for c in t["columns"]} for t in book["tables"]}
+
+    def rows(table: str) -> list[dict[str, Any]]:
+        url = f"/v1/studies/{study['id']}/exports/{table}"
+        content = client.get(url, params={"format": fmt}, headers=owner).content
+        if fmt == "parquet":  # every column typed as the codebook says
+            schema = pq.read_schema(io.BytesIO(content))
+            assert {name: schema.field(name).type for name in schema.names} == {
+                name: ARROW_TYPES[ColumnType(kind)] for name, kind in types[table].items()
+            }
+        return parse(fmt, content)
+
+    [row] = rows("checkins")
+    assert {key: row[f"item_{key}"] for key in ("mood", "where", "alone", "note")} == {
+        "mood": cell(fmt, 5.0),
+        "where": "work",
+        "alone": cell(fmt, True),
+        "note": NOTE,
+    }
+    [row] = rows("prompts")
+    assert row["opened_at"] == cell(fmt, START + timedelta(minutes=2))
+    [row] = rows("deliveries")
+    assert row["skill"]
+    at = START + timedelta(minutes=9)
+    assert {key: row[key] for key in ("helpfulness", "distress_after", "feedback_at")} == {
+        "helpfulness": cell(fmt, 7),
+        "distress_after": cell(fmt, 40),
+        "feedback_at": cell(fmt, at),
+    }
+    assert row["opened_at"] == row["completed_at"] == cell(fmt, at)
+    for table in sorted(set(types) - {"checkins", "prompts", "deliveries"}):
+        rows(table)  # the types of the other tables agree too
+
+
 def test_exports_hold_no_other_study_and_no_device_or_contact_data(
     client: TestClient, owner: dict, world: dict
 ) -> None:
@@ -296,6 +428,36 @@ def test_relative_dates_replace_timestamps_with_study_day_and_local_time(
     assert table.column("scheduled_day").to_pylist()[:1] == [2]
 
 
+def test_relative_check_in_times_are_the_phones_own_local_time(
+    client: TestClient, owner: dict, make_study: Callable, enroll: Callable, clock: FrozenClock
+) -> None:
+    """The participant answered in New York, then moved to Tokyo: the answer's time of day is
+    the phone's (its recorded offset), the others are in the zone as stored now."""
+    study = make_study()
+    person = enroll(study["id"], pseudonym="P-1")
+    clock.set(START + timedelta(minutes=2))
+    answered = {"answered_at": "2026-03-02T04:01:00-05:00"}
+    posted = client.post(
+        "/v1/checkins", json={**checkin(FUSED), **answered}, headers=person["headers"]
+    )
+    assert posted.status_code == 201, posted.text
+    moved = client.patch("/v1/me", json={"timezone": "Asia/Tokyo"}, headers=person["headers"])
+    assert moved.status_code == 200, moved.text
+    response = client.get(
+        f"/v1/studies/{study['id']}/exports/checkins",
+        params={"format": "ndjson", "dates": "relative"},
+        headers=owner,
+    )
+    [row] = parse("ndjson", response.content)
+    assert (row["answered_day"], row["answered_time"]) == (1, "04:01:00")
+    assert (row["received_day"], row["received_time"]) == (1, "18:02:00")
+    book = client.get(
+        f"/v1/studies/{study['id']}/codebook", params={"dates": "relative"}, headers=owner
+    ).json()
+    meanings = {c["name"]: c["meaning"] for t in book["tables"] for c in t["columns"]}
+    assert "phone's own clock" in meanings["answered_time"]
+
+
 def test_only_owners_and_researchers_export(
     client: TestClient, owner: dict, world: dict, make_staff: Callable
 ) -> None:
@@ -365,6 +527,31 @@ def test_codebook_lists_arms_policies_poles_and_columns(
     assert "`values_remoteness`" in markdown.text
 
 
+def test_codebook_gives_item_scales_labels_and_feedback_ranges(
+    client: TestClient, owner: dict, make_study: Callable
+) -> None:
+    study = with_every_item_type(client, owner, make_study(activate=False))
+    url = f"/v1/studies/{study['id']}/codebook"
+    book = client.get(url, headers=owner).json()
+    columns = {(t["name"], c["name"]): c for t in book["tables"] for c in t["columns"]}
+    mood = columns["checkins", "item_mood"]
+    assert mood["unit"] == "likert 1 to 7"
+    assert mood["labels"] == {"1": "Very low", "7": "Very good"}
+    where = columns["checkins", "item_where"]
+    assert where["values"] == ["home", "work"]
+    assert where["labels"] == {"home": "At home", "work": "At work"}
+    assert "Anything else?" in columns["checkins", "item_note"]["meaning"]
+    assert columns["detections", "distress"]["unit"].startswith("0 to 100")
+    assert columns["deliveries", "distress_after"]["unit"] == "0 to 100"
+    assert columns["deliveries", "helpfulness"]["unit"] == "0 to 10"
+    assert columns["safety_events", "tier"]["values"] == ["high", "medium", "low"]
+    markdown = client.get(url, params={"format": "md"}, headers=owner).text
+    assert "| likert 1 to 7 |  | 1 = Very low; 7 = Very good |" in markdown
+    assert "| home, work | home = At home; work = At work |" in markdown
+    assert "| `tier` | string |  | high, medium, low |" in markdown
+    assert "| `distress_after` | integer | 0 to 100 |" in markdown
+
+
 @pytest.mark.parametrize("fmt", list(Format))
 def test_an_abandoned_export_is_audited_as_incomplete(
     world: dict, db: Engine, session: Session, fmt: Format
@@ -379,6 +566,19 @@ def test_an_abandoned_export_is_audited_as_incomplete(
     assert event.details["complete"] is False and event.actor_type == "system"
     # The connection went back to the pool in a usable state.
     assert b"".join(job.table(TABLES["prompts"]))
+
+
+def test_a_bundle_streams_no_empty_chunks_and_tallies_its_rows(
+    world: dict, db: Engine, session: Session
+) -> None:
+    study = session.get_one(Study, uuid.UUID(world["study"]["id"]))
+    job = service.ExportJob(
+        db, service.study_context(session, study), Format.csv, service.Filters(), SYSTEM, START
+    )
+    chunks = list(job.bundle())
+    assert chunks and all(chunks)
+    event = session.exec(select(AuditEvent).where(AuditEvent.action == "export.bundle")).one()
+    assert job.rows == event.details["rows"] and job.rows["prompts"] == 9
 
 
 def test_prefetching_hands_over_every_batch_and_the_producers_error() -> None:
@@ -409,3 +609,52 @@ def test_relative_dates_leave_no_date_in_any_table(
         content = archive.read(f"{table['name']}.{fmt}")
         assert b"2026-" not in content, table["name"]
         assert columns_of(fmt, content) == [c["name"] for c in table["columns"]]
+
+
+AWKWARD_TEXT = ['a, "quoted"\nline', "", "é, \r\nend", None]
+AWKWARD_NUMBERS = [30.0, 33.5, 0.1 + 0.2, 1e-05, 1e15, 1234567890123456.5, -0.0, 1e16, 0.0001]
+
+
+def test_copy_and_the_csv_writer_write_the_same_bytes(
+    db: Engine, world: dict, session: Session
+) -> None:
+    """PostgreSQL's COPY (absolute dates) and the csv module (SQLite, relative dates) must
+    give the same file for the same rows: numbers, empty strings, NULLs, booleans, JSON."""
+    if db.dialect.name != "postgresql":
+        pytest.skip("COPY is PostgreSQL's")
+    study_id = uuid.UUID(world["study"]["id"])
+    detections = session.exec(select(Detection).where(Detection.study_id == study_id)).all()
+    for n, detection in enumerate(detections):
+        poles = sorted(detection.scores) or ["cognitive_fusion"]
+        detection.scores = {
+            pole: AWKWARD_NUMBERS[(n + i) % len(AWKWARD_NUMBERS)] for i, pole in enumerate(poles)
+        }
+        detection.reason = AWKWARD_TEXT[n % 3] or ""
+        detection.distress = AWKWARD_NUMBERS[n % len(AWKWARD_NUMBERS)]
+        detection.fired = ['x, "y"', "é\n"]
+    for n, checkin_row in enumerate(
+        session.exec(select(CheckIn).where(CheckIn.study_id == study_id))
+    ):
+        checkin_row.answers = {**checkin_row.answers, "cognition_fused": [30, 33.5, 7][n % 3]}
+        checkin_row.late = n % 2 == 0
+    for n, prompt in enumerate(session.exec(select(Prompt).where(Prompt.study_id == study_id))):
+        prompt.status_reason = AWKWARD_TEXT[n % len(AWKWARD_TEXT)]
+    for delivery in session.exec(select(Delivery).where(Delivery.study_id == study_id)):
+        delivery.probabilities = {"é": 0.25, 'q"uote': 0.75}
+        delivery.draw = None
+    session.commit()
+    ctx = service.study_context(session, session.get_one(Study, study_id))
+    files = {}
+    with service.read_connection(db) as connection:
+        for spec in TABLES.values():
+            args = (connection, spec, ctx, Format.csv, service.Filters(), lambda _: None)
+            copied = b"".join(service.table_chunks(*args))
+            assert copied == b"".join(service.client_chunks(*args)), spec.name
+            files[spec.name] = copied.decode()
+    # The rows did hold what makes the two differ when they are not made to agree.
+    assert ",33.5," in files["checkins"] and ",30," in files["checkins"]
+    for number in ("1e-05", "1e+15", "1.2345678901234565e+15", "-0", "0.30000000000000004"):
+        assert number in files["detections"]
+    assert '"a, ""quoted""\nline"' in files["detections"] and ',""\n' not in files["prompts"]
+    assert "true" in files["checkins"] and "false" in files["checkins"]
+    assert '"{""\\u00e9"": 0.25' in files["deliveries"]

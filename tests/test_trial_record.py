@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 import zipfile
 from collections.abc import Callable
 from datetime import timedelta
@@ -15,8 +16,12 @@ from typer.testing import CliRunner
 
 from app.cli import cli
 from app.clock import FrozenClock
+from app.rules.process import Pole
+from app.skills.content import Skill
 from app.skills.models import Delivery
-from app.studies.models import Allocation
+from app.skills.policies import PastDelivery, Personalization
+from app.skills.policies import select as select_skill
+from app.studies.models import Allocation, Policy
 from tests.conftest import START
 from tests.test_checkins import FUSED, checkin
 from tests.test_exports import add_prompts
@@ -142,6 +147,7 @@ def test_the_command_line_exports_a_table_and_a_bundle(
         f"/v1/studies/{world['study']}/audit-events?action=export.bundle", headers=owner
     ).json()["items"]
     assert events[0]["actor_type"] == "cli" and events[0]["details"]["rows"]["prompts"] == 16
+    assert f"Wrote {sum(events[0]['details']['rows'].values())} rows" in result.output
 
 
 def test_the_command_line_refuses_bad_requests(world: dict, env: dict, tmp_path: Path) -> None:
@@ -156,3 +162,77 @@ def test_the_command_line_refuses_bad_requests(world: dict, env: dict, tmp_path:
     missing = runner.invoke(cli, ["replay", "00000000-0000-0000-0000-000000000000"], env=env)
     assert missing.exit_code == 1 and "No study" in missing.output
     assert not (tmp_path / "x.csv").exists()
+
+
+PRIVATE = "Call Anna Lindqvist at Elm Street 12"
+
+
+def test_a_skill_decision_replays_from_the_export_alone(
+    client: TestClient, owner: dict, make_study: Callable, enroll: Callable, clock: FrozenClock
+) -> None:
+    """The deliveries' inputs and the codebook's library skills are all a replay needs; the
+    participant's own skills appear without the words written for them."""
+    study = make_study(arms=[{"key": "tailored", "policy": "tailored"}])
+    person = enroll(study["id"], pseudonym="P-1")
+    own_skill = {
+        "key": "call_a_friend",
+        "title": PRIVATE,
+        "steps": [PRIVATE],
+        "duration_seconds": 60,
+        "targets": ["cognitive_fusion"],
+        "modalities": ["social"],
+    }
+    saved = client.put(
+        f"/v1/studies/{study['id']}/participants/{person['id']}/personalization",
+        json={"extra_skills": [own_skill], "disabled_skills": ["leaves_on_stream"]},
+        headers=owner,
+    )
+    assert saved.status_code == 200, saved.text
+    clock.set(START + timedelta(minutes=2))
+    for _ in range(3):
+        posted = client.post("/v1/checkins", json=checkin(FUSED), headers=person["headers"])
+        assert posted.status_code == 201, posted.text
+        clock.advance(timedelta(minutes=1))
+    bundle = client.get(
+        f"/v1/studies/{study['id']}/exports/bundle", params={"format": "ndjson"}, headers=owner
+    )
+    assert bundle.status_code == 200, bundle.text
+    archive = zipfile.ZipFile(io.BytesIO(bundle.content))
+    for name in archive.namelist():
+        assert PRIVATE not in archive.read(name).decode(), name
+    book = json.loads(archive.read("codebook.json"))
+    assert "inputs" in {
+        column["name"]
+        for table in book["tables"]
+        if table["name"] == "deliveries"
+        for column in table["columns"]
+    }
+    libraries = {lib["version"]: lib["skills"] for lib in book["versions"]["skill_libraries"]}
+
+    def skill(fields: dict[str, Any]) -> Skill:  # what selection does not read is filler
+        return Skill(**fields, title="-", steps=["-"], duration_seconds=60)
+
+    rows = [json.loads(line) for line in archive.read("deliveries.ndjson").splitlines()]
+    assert len(rows) == 3 and rows[-1]["inputs"]["history"]
+    for row in rows:
+        inputs = row["inputs"]
+        assert inputs["personalization"]["extra_skills"] == [
+            {key: own_skill[key] for key in ("key", "targets", "modalities")}
+        ]
+        personalization = {
+            **inputs["personalization"],
+            "extra_skills": [skill(own) for own in inputs["personalization"]["extra_skills"]],
+        }
+        replayed = select_skill(
+            Policy(row["policy"]),
+            Pole(inputs["target"]),
+            [skill(fields) for fields in libraries[row["library_version"]]],
+            Personalization.model_validate(personalization),
+            [PastDelivery.model_validate(past) for past in inputs["history"]],
+            row["seed"],
+        )
+        assert (replayed.skill_key, replayed.probabilities) == (
+            row["skill"],
+            row["probabilities"],
+        )
+    assert "call_a_friend" in {key for row in rows for key in row["candidates"]}

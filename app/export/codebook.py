@@ -63,6 +63,7 @@ def codebook(ctx: StudyContext, relative: bool) -> dict[str, Any]:
                         "type": str(column.type),
                         "unit": column.unit,
                         "values": [str(value) for value in column.values] or None,
+                        "labels": column.labels or None,
                         "meaning": column.meaning,
                     }
                     for column in output_columns(spec, ctx, relative)
@@ -81,8 +82,26 @@ def _listed(values: list[Any] | None) -> str:
     return ", ".join(str(value) for value in values or []) or "none"
 
 
+def _labels(labels: dict[str, str] | None) -> str:
+    return "; ".join(f"{value} = {label}" for value, label in (labels or {}).items())
+
+
 def _cell(text: object) -> str:
     return "" if text is None else str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _library_lines(lib: dict[str, Any]) -> list[str]:
+    """A library version and its skills as selection sees them (targets; modalities)."""
+    heading = (
+        f"- Skill library {lib['name']} v{lib['version']}"
+        + (" (published)" if lib["published"] else " (draft)")
+        + (" — pinned" if lib["pinned"] else "")
+    )
+    return [heading] + [
+        f"  - `{skill['key']}`: targets {_listed(skill['targets'])}; "
+        f"modalities {_listed(skill['modalities'])}"
+        for skill in lib["skills"]
+    ]
 
 
 def markdown(book: dict[str, Any]) -> str:
@@ -115,10 +134,9 @@ def markdown(book: dict[str, Any]) -> str:
         f"- Questionnaire versions: {_listed(book['versions'].get('questionnaires'))}",
         f"- Rule-set versions: {_listed(book['versions'].get('rule_sets'))}",
         *(
-            f"- Skill library {lib['name']} v{lib['version']}"
-            + (" (published)" if lib["published"] else " (draft)")
-            + (" — pinned" if lib["pinned"] else "")
+            line
             for lib in book["versions"].get("skill_libraries", [])
+            for line in _library_lines(lib)
         ),
         "",
         "## Process poles",
@@ -137,11 +155,12 @@ def markdown(book: dict[str, Any]) -> str:
             "",
             table["meaning"],
             "",
-            "| column | type | unit or range | values | meaning |",
-            "|---|---|---|---|---|",
+            "| column | type | unit or range | values | labels | meaning |",
+            "|---|---|---|---|---|---|",
             *(
                 f"| `{column['name']}` | {column['type']} | {_cell(column['unit'])} | "
-                f"{_cell(', '.join(column['values'] or []))} | {_cell(column['meaning'])} |"
+                f"{_cell(', '.join(column['values'] or []))} | "
+                f"{_cell(_labels(column['labels']))} | {_cell(column['meaning'])} |"
                 for column in table["columns"]
             ),
         ]

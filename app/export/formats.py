@@ -7,8 +7,10 @@ Parquet writes one row group per batch.
 import csv
 import io
 import json
+import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, time
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -49,19 +51,25 @@ def _json_value(value: Any) -> Any:
 
 
 def _json_text(value: Any) -> str | None:
-    # As the JSON columns store it, so CSV cells match PostgreSQL's COPY of them.
     return None if value is None else json.dumps(value, default=_json_value)
 
 
-def _csv_bool(value: bool | None) -> str | None:
-    return None if value is None else ("true" if value else "false")
+def csv_number(value: Any) -> Any:
+    """A number as PostgreSQL's COPY writes it: shortest round-trip digits, no '.0' on whole
+    values, an exponent from 1e15 up and below 1e-4 ('1e+15', '1e-05')."""
+    if not isinstance(value, float):
+        return value
+    if not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    text = repr(value)
+    if "e" not in text and abs(value) >= 1e15:  # Python's repr switches at 1e16
+        return format(Decimal(text).normalize(), "e")
+    return text.removesuffix(".0")
 
 
-# CSV leaves strings, numbers and times (rendered as text by the query) to the csv module.
-_CSV_CONVERT: dict[ColumnType, Callable[[Any], Any]] = {
-    ColumnType.boolean: _csv_bool,
-    ColumnType.json: _json_text,
-}
+# The query renders booleans, JSON, strings and timestamps for CSV (TEXT_RENDERERS), as
+# for COPY; numbers are written as COPY writes them.
+_CSV_CONVERT: dict[ColumnType, Callable[[Any], Any]] = {ColumnType.number: csv_number}
 
 
 def _converted(

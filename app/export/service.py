@@ -10,8 +10,8 @@ import threading
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from queue import Full, Queue
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -41,6 +41,11 @@ from app.studies.models import Arm, Participant, Study
 
 T = TypeVar("T")
 STAMPS_AS_TEXT = frozenset({ColumnType.timestamp})
+RENDERED_AS_TEXT = {
+    Format.csv: frozenset(TEXT_RENDERERS),
+    Format.ndjson: STAMPS_AS_TEXT,
+    Format.parquet: frozenset(),
+}
 BATCH_ROWS = 10_000
 EXTENSIONS = {Format.csv: "csv", Format.ndjson: "ndjson", Format.parquet: "parquet"}
 
@@ -79,6 +84,12 @@ def study_context(session: Session, study: Study) -> StudyContext:
                 "name": library.name,
                 "published": library.published_at is not None,
                 "pinned": pinned is not None and library.id == pinned.id,
+                # What selection reads of each skill, in library order: with a delivery's
+                # inputs and seed, enough to replay it from the export alone.
+                "skills": [
+                    {"key": skill.key, "targets": skill.targets, "modalities": skill.modalities}
+                    for skill in skills.skills_of(library)
+                ],
             }
             for library in skills.list_libraries(session, study.id)
         ],
@@ -155,7 +166,11 @@ def table_query(
     return query.order_by(*spec.ordering())
 
 
-def _relative_rows(rows: list[Any], stamps: frozenset[int], zones: dict[str, ZoneInfo]) -> list:
+def _relative_rows(
+    rows: list[Any], stamps: dict[int, int | None], zones: dict[str, ZoneInfo]
+) -> list:
+    """Each timestamp as study day and local time of day: in the time zone of the offset
+    column named for it (the phone's own clock), else the participant's zone as stored."""
     out = []
     for row in rows:
         *values, zone_name, origin = row
@@ -168,7 +183,10 @@ def _relative_rows(rows: list[Any], stamps: frozenset[int], zones: dict[str, Zon
             elif value is None:
                 converted += [None, None]
             else:
-                local = value.astimezone(zone)
+                offset = values[stamps[index]] if stamps[index] is not None else None
+                local = value.astimezone(
+                    zone if offset is None else timezone(timedelta(minutes=offset))
+                )
                 converted += [(local.date() - first_day).days + 1, local.time()]
         out.append(converted)
     return out
@@ -184,11 +202,13 @@ def row_batches(
     result = connection.execution_options(stream_results=True, yield_per=BATCH_ROWS).execute(
         table_query(spec, ctx, filters, as_text)
     )
-    stamps = frozenset(
-        index
-        for index, column in enumerate(source_columns(spec, ctx, filters.relative))
+    columns = source_columns(spec, ctx, filters.relative)
+    positions = {column.name: index for index, column in enumerate(columns)}
+    stamps = {
+        index: positions.get(column.local_offset) if column.local_offset else None
+        for index, column in enumerate(columns)
         if column.type == ColumnType.timestamp
-    )
+    }
     zones: dict[str, ZoneInfo] = {}
     for partition in result.partitions():
         yield _relative_rows(partition, stamps, zones) if filters.relative else partition
@@ -261,12 +281,25 @@ def table_chunks(
     filters: Filters,
     tally: Callable[[int], None],
 ) -> Iterator[bytes]:
-    columns = [(c.name, c.type) for c in output_columns(spec, ctx, filters.relative)]
     if fmt == Format.csv and not filters.relative and connection.dialect.name == "postgresql":
         query = table_query(spec, ctx, filters, frozenset(TEXT_RENDERERS))
         return server_csv(connection, query, tally)
-    # Text formats take timestamps as text from the database: no parsing, no re-formatting.
-    as_text = STAMPS_AS_TEXT if fmt != Format.parquet and not filters.relative else frozenset()
+    return client_chunks(connection, spec, ctx, fmt, filters, tally)
+
+
+def client_chunks(
+    connection: Connection,
+    spec: TableSpec,
+    ctx: StudyContext,
+    fmt: Format,
+    filters: Filters,
+    tally: Callable[[int], None],
+) -> Iterator[bytes]:
+    """A table encoded here, by the format writers: every format on every database."""
+    columns = [(c.name, c.type) for c in output_columns(spec, ctx, filters.relative)]
+    # Text formats take timestamps as text from the database: no parsing, no re-formatting
+    # (unless they become study days); CSV takes every column COPY renders as COPY has it.
+    as_text = RENDERED_AS_TEXT[fmt] - (STAMPS_AS_TEXT if filters.relative else frozenset())
     batches = prefetched(row_batches(connection, spec, ctx, filters, as_text))
     return write(fmt, columns, _counted(batches, tally))
 
@@ -276,8 +309,9 @@ def server_csv(
 ) -> Iterator[bytes]:
     """CSV encoded by PostgreSQL itself: COPY (the export's select) TO STDOUT, streamed.
 
-    It runs in the export's transaction and snapshot. Values are rendered as the Python
-    writer renders them (ISO 8601 UTC timestamps, true/false), so the file is the same.
+    It runs in the export's transaction and snapshot. The query renders values as text the
+    way client_chunks has them for the csv module (TEXT_RENDERERS) and formats.csv_number
+    writes numbers as COPY does, so both paths write the same bytes (tests prove it).
     """
     compiled = query.compile(
         dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
@@ -297,12 +331,6 @@ def server_csv(
         tally(cursor.rowcount - counted)  # the exact count, from the server
 
 
-def count_rows(engine: Engine, spec: TableSpec, ctx: StudyContext, filters: Filters) -> int:
-    counted = sa.select(func.count()).select_from(table_query(spec, ctx, filters).subquery())
-    with read_connection(engine) as connection:
-        return connection.execute(counted).scalar_one()
-
-
 @dataclass
 class ExportJob:
     """One export: what it streams, and the audit event it leaves behind."""
@@ -314,6 +342,8 @@ class ExportJob:
     actor: Actor
     now: datetime
     progress: Callable[[int], None] | None = None  # told the row count of every batch
+    # Rows streamed so far, by table: the tally the audit event records.
+    rows: dict[str, int] = field(default_factory=dict)
 
     def _audited(
         self, action: str, details: dict[str, Any], rows: dict[str, int], body: Iterator[bytes]
@@ -351,7 +381,7 @@ class ExportJob:
         return tally
 
     def table(self, spec: TableSpec) -> Iterator[bytes]:
-        rows = {spec.name: 0}
+        rows = self.rows = {spec.name: 0}
         tally = self._tally(rows, spec.name)
 
         def body() -> Iterator[bytes]:
@@ -361,7 +391,7 @@ class ExportJob:
         return self._audited("export.table", {"table": spec.name}, rows, body())
 
     def bundle(self) -> Iterator[bytes]:
-        rows = dict.fromkeys(TABLES, 0)
+        rows = self.rows = dict.fromkeys(TABLES, 0)
 
         def body() -> Iterator[bytes]:
             sink = Drain()
@@ -379,7 +409,8 @@ class ExportJob:
                             connection, spec, self.ctx, self.fmt, self.filters, tally
                         ):
                             member.write(chunk)
-                            yield sink.drain()
+                            if compressed := sink.drain():  # the deflater may hold it all
+                                yield compressed
                 book = codebooks.codebook(self.ctx, self.filters.relative)
                 archive.writestr("codebook.json", codebooks.json_text(book))
                 archive.writestr("codebook.md", codebooks.markdown(book))

@@ -9,18 +9,18 @@ are never columns. Adding a table later is one more entry in TABLES.
 """
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any, get_args
 
-from sqlalchemy import ColumnElement, String, case, literal, null
+from sqlalchemy import JSON, ColumnElement, String, Text, case, cast, func, literal, null
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import SQLModel, col
 
 from app.checkins.models import CheckIn, Detection
-from app.checkins.questionnaire import SLIDER_RANGE, Item
+from app.checkins.questionnaire import Item, RiskTier
 from app.push.base import Outcome, PushKind
 from app.rules.process import Pole
 from app.safety.models import SafetyEvent
@@ -60,15 +60,70 @@ def _utc_text_sqlite(element: utc_text, compiler: SQLCompiler, **kw: Any) -> str
     return f"(replace({compiler.process(element.clauses, **kw)}, ' ', 'T') || 'Z')"
 
 
+class replay_inputs(FunctionElement[Any]):
+    """A delivery's recorded policy inputs as exported: target, personalization and history,
+    with each of the participant's own skills cut to what selection reads (key, targets,
+    modalities): their titles and steps are written for the person and may name them."""
+
+    type = JSON()
+    name = "replay_inputs"
+    inherit_cache = True
+
+
+_SKILL_FIELDS = ("key", "targets", "modalities")
+
+
+@compiles(replay_inputs, "postgresql")
+def _replay_inputs_postgresql(element: replay_inputs, compiler: SQLCompiler, **kw: Any) -> str:
+    value = f"({compiler.process(element.clauses, **kw)})::jsonb"
+    fields = ", ".join(f"'{name}', skill -> '{name}'" for name in _SKILL_FIELDS)
+    skills = (
+        f"coalesce((SELECT jsonb_agg(jsonb_build_object({fields})) FROM jsonb_array_elements("
+        f"{value} #> '{{personalization,extra_skills}}') AS skill), '[]'::jsonb)"
+    )
+    return (
+        f"CASE WHEN {value} ? 'personalization' THEN "
+        f"jsonb_set({value}, '{{personalization,extra_skills}}', {skills}) ELSE {value} END"
+    )
+
+
+@compiles(replay_inputs, "sqlite")
+def _replay_inputs_sqlite(element: replay_inputs, compiler: SQLCompiler, **kw: Any) -> str:
+    value = compiler.process(element.clauses, **kw)
+    fields = ", ".join(f"'{name}', json(skill.value -> '$.{name}')" for name in _SKILL_FIELDS)
+    skills = (
+        f"json((SELECT json_group_array(json_object({fields})) FROM json_each({value}, "
+        "'$.personalization.extra_skills') AS skill))"
+    )
+    return (
+        f"CASE WHEN json_type({value}, '$.personalization') IS NOT NULL THEN "
+        f"json_set({value}, '$.personalization.extra_skills', {skills}) ELSE {value} END"
+    )
+
+
 def bool_text(value: Any) -> Any:
     """A boolean rendered as 'true' or 'false' (NULL stays NULL) by the database."""
     return case((value.is_(None), null()), (value, literal("true")), else_=literal("false"))
 
 
-# How the database renders a column type as text, for formats that are text anyway.
+def string_text(value: Any) -> Any:
+    """A string with the empty string as NULL: CSV writes both as an empty field (COPY would
+    quote an empty string, the csv module would not)."""
+    return func.nullif(value, "")
+
+
+def json_text(value: Any) -> Any:
+    """A JSON document as the database holds its text."""
+    return cast(value, Text)
+
+
+# How the database renders a column type for CSV, on both CSV paths (COPY and the csv
+# module), so they write the same bytes; numbers are left to each (formats.csv_number).
 TEXT_RENDERERS: dict[ColumnType, Callable[[Any], Any]] = {
     ColumnType.timestamp: utc_text,
     ColumnType.boolean: bool_text,
+    ColumnType.string: string_text,
+    ColumnType.json: json_text,
 }
 
 
@@ -80,7 +135,12 @@ class Column:
     expr: Any  # a SQL expression over the spec's model, Participant or Arm
     unit: str | None = None  # unit or range, for the codebook
     values: tuple[str, ...] = ()  # the allowed values of a categorical column
+    # Value labels, in the study's default locale: a scale's end anchors, choice labels.
+    labels: dict[str, str] = field(default_factory=dict)
     reveals_date: bool = False  # left out when dates are relative
+    # A timestamp's column of UTC offset minutes: with relative dates, its local time is
+    # in that offset rather than in the participant's zone.
+    local_offset: str | None = None
 
 
 @dataclass(frozen=True)
@@ -320,25 +380,41 @@ def _checkin_ref() -> Column:
     )
 
 
+def _in_locale(texts: dict[str, Any], ctx: StudyContext) -> Any:
+    return texts.get(ctx.study.default_locale) or next(iter(texts.values()))
+
+
 def _item_column(item: Item, ctx: StudyContext) -> Column:
     answer = col(CheckIn.answers)[item.key]
-    text = item.text.get(ctx.study.default_locale) or next(iter(item.text.values()))
-    meaning = f"Answer to '{text}'" + (f" (measures {item.pole})" if item.pole else "")
+    meaning = f"Answer to '{_in_locale(item.text, ctx)}'" + (
+        f" (measures {item.pole})" if item.pole else ""
+    )
     if item.risk:
         meaning += "; screened for safety"
+    name = f"item_{item.key}"
     if item.type == "boolean":
-        return Column(f"item_{item.key}", ColumnType.boolean, meaning, answer.as_boolean())
-    if item.type in ("slider", "likert"):
-        low, high = (item.min, item.max) if item.type == "likert" else SLIDER_RANGE
+        return Column(name, ColumnType.boolean, meaning, answer.as_boolean())
+    if item.range is not None:
+        low, high = item.range
+        anchors = _in_locale(item.anchors, ctx) if item.anchors else None
         return Column(
-            f"item_{item.key}",
+            name,
             ColumnType.number,
             meaning,
             answer.as_float(),
             unit=f"{item.type} {low} to {high}",
+            labels=dict(zip((str(low), str(high)), anchors, strict=True)) if anchors else {},
         )
-    values = tuple(choice.key for choice in item.choices or ())
-    return Column(f"item_{item.key}", ColumnType.string, meaning, answer.as_string(), values=values)
+    choices = item.choices or ()
+    return Column(
+        name,
+        ColumnType.string,
+        meaning,
+        answer.as_string(),
+        unit="free text" if item.type == "text" else None,
+        values=tuple(choice.key for choice in choices),
+        labels={choice.key: _in_locale(choice.label, ctx) for choice in choices},
+    )
 
 
 def _checkin_columns(ctx: StudyContext) -> list[Column]:
@@ -353,7 +429,10 @@ def _checkin_columns(ctx: StudyContext) -> list[Column]:
             col(Prompt.slot),
             reveals_date=True,
         ),
-        _timestamp(CheckIn, "answered_at", "When the participant answered (phone clock)"),
+        replace(
+            _timestamp(CheckIn, "answered_at", "When the participant answered (phone clock)"),
+            local_offset="answered_offset_minutes",
+        ),
         Column(
             "answered_offset_minutes",
             ColumnType.integer,
@@ -427,8 +506,10 @@ def _detection_columns(ctx: StudyContext) -> list[Column]:
         Column(
             "distress",
             ColumnType.number,
-            "The distress answer used by the rules",
+            "The distress answer used by the rules (empty when the rule set names no "
+            "distress item)",
             col(Detection.distress),
+            unit="0 to 100 (the answer rescaled to 0-100, as the rules compare it)",
         ),
         Column("fired", ColumnType.json, "Keys of the rules that fired", col(Detection.fired)),
         Column(
@@ -490,8 +571,17 @@ def _delivery_columns(ctx: StudyContext) -> list[Column]:
         Column(
             "library_version",
             ColumnType.integer,
-            "The skill-library version used",
+            "The skill-library version used (its skills are in the codebook's versions)",
             col(Delivery.library_version),
+        ),
+        Column(
+            "inputs",
+            ColumnType.json,
+            "What the policy was given, for replay: target, personalization (preferred, "
+            "disliked and disabled skills and modalities; the participant's own skills as key, "
+            "targets and modalities) and history (earlier skills offered with their "
+            "helpfulness and sequence); {} for a safety decision",
+            replay_inputs(col(Delivery.inputs)),
         ),
         _timestamp(Delivery, "opened_at", "When the participant opened the skill"),
         _timestamp(Delivery, "completed_at", "When the participant completed the skill"),
@@ -507,6 +597,7 @@ def _delivery_columns(ctx: StudyContext) -> list[Column]:
             ColumnType.integer,
             "Distress reported after the skill",
             col(Delivery.distress_after),
+            unit="0 to 100",
         ),
         _timestamp(Delivery, "feedback_at", "When the feedback came"),
     ]
@@ -516,7 +607,13 @@ def _safety_columns(ctx: StudyContext) -> list[Column]:
     return [
         *_who(ctx),
         _checkin_ref(),
-        Column("tier", ColumnType.string, "Risk tier of the screen", col(SafetyEvent.tier)),
+        Column(
+            "tier",
+            ColumnType.string,
+            "Risk tier of the screen",
+            col(SafetyEvent.tier),
+            values=get_args(RiskTier),
+        ),
         Column(
             "items",
             ColumnType.json,
@@ -631,11 +728,16 @@ def output_columns(spec: TableSpec, ctx: StudyContext, relative: bool) -> list[C
                 unit="day number; 0 or less before day 1",
             )
         )
+        zone = (
+            f"at the offset in {column.local_offset} (the phone's own clock)"
+            if column.local_offset
+            else "in the participant's time zone as stored now"
+        )
         out.append(
             Column(
                 f"{stem}_time",
                 ColumnType.time,
-                f"{column.meaning}: local time of day in the participant's time zone",
+                f"{column.meaning}: local time of day {zone}",
                 None,
                 unit="HH:MM:SS local time",
             )

@@ -108,6 +108,9 @@ def _forget_audit_details(session: Session, participant_id: uuid.UUID) -> int:
         & (col(AuditEvent.actor_id) == str(participant_id)),
         (col(AuditEvent.resource_type) == "participant")
         & (col(AuditEvent.resource_id) == str(participant_id)),
+        # A phone that moved to someone else names its former participant in the details.
+        (col(AuditEvent.action) == "device.moved")
+        & (col(AuditEvent.details)["from_participant"].as_string() == str(participant_id)),
     )
     result = session.execute(update(AuditEvent).where(by_or_about).values(details={}))
     return result.rowcount
