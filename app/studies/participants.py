@@ -1,7 +1,6 @@
 """Participants: creation with a one-time enrollment code, enrollment with arm allocation,
 status transitions, tokens and devices."""
 
-import hashlib
 import secrets
 import uuid
 from datetime import datetime, timedelta
@@ -17,6 +16,7 @@ from app.auth.security import (
     normalize_enrollment_code,
     secret_digest,
 )
+from app.db import lock_keys
 from app.errors import Conflict, Invalid, NotFound
 from app.pagination import Page, PageParams, paginate
 from app.patching import apply_patch
@@ -280,26 +280,14 @@ def change_status(
     return participant
 
 
-def _lock_stratum(session: Session, study: Study, stratum: str) -> None:
-    """Make concurrent enrollments into one stratum take their slots one after another.
-
-    On PostgreSQL a transaction-scoped advisory lock on (study, stratum) is held until
-    commit, so the next sequence number is read only after the previous one is committed.
-    SQLite already serializes writers (BEGIN IMMEDIATE). The unique (study, stratum,
-    sequence) constraint stays as the safety net.
-    """
-    if session.get_bind().dialect.name != "postgresql":
-        return
-    digest = hashlib.sha256(f"{study.id}\x1f{stratum}".encode()).digest()
-    session.exec(select(func.pg_advisory_xact_lock(int.from_bytes(digest[:8], signed=True))))
-
-
 def _allocate_arm(session: Session, study: Study, participant: Participant, now: datetime) -> Arm:
     """Allocate the next slot of the participant's stratum."""
     arms = list(session.exec(select(Arm).where(Arm.study_id == study.id)))
     weights = [ArmWeight(arm.key, arm.weight) for arm in arms]
     stratum = stratum_key(study.stratify_by, participant.strata)
-    _lock_stratum(session, study, stratum)
+    # Concurrent enrollments into one stratum take their slots one after another (the
+    # unique (study, stratum, sequence) constraint stays as the safety net).
+    lock_keys(session, f"allocation:{study.id}:{stratum}")
     next_no = session.exec(
         select(func.coalesce(func.max(Allocation.sequence_no) + 1, 0)).where(
             Allocation.study_id == study.id, Allocation.stratum == stratum
