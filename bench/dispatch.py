@@ -40,11 +40,17 @@ def _worker(url: str, credentials: str, endpoint: str, name: str, start: Any, do
     engine = make_engine(url)
     sender = FcmSender(Path(credentials), endpoint=endpoint)
     start.wait()
-    while dispatch_once(engine, sender, NOW, name, batch=500).claimed:
-        pass
-    sender.close()
-    engine.dispose()
-    done.put(name)
+    try:
+        while dispatch_once(engine, sender, NOW, name, batch=500).claimed:
+            pass
+    except Exception as error:
+        # A worker that dies must end the run, not leave the benchmark waiting for it.
+        done.put(f"{name} failed: {error!r}")
+        raise
+    finally:
+        sender.close()
+        engine.dispose()
+    done.put(None)
 
 
 def _due_prompts(engine: Engine, count: int) -> None:
@@ -90,7 +96,8 @@ def _dispatch_run(
     began = time.perf_counter()
     start.set()
     for _ in processes:
-        done.get()
+        if (failure := done.get()) is not None:
+            raise RuntimeError(failure)
     elapsed = time.perf_counter() - began
     for process in processes:
         process.join()
