@@ -76,6 +76,11 @@ class PlannedPrompt(BaseModel):
     reminders: tuple[datetime, ...] = ()
 
 
+def waking_hours_held_to(own: WakingHours | None, schedule: Schedule | None) -> WakingHours | None:
+    """The waking hours a participant is held to: their own, else their schedule's, else none."""
+    return own or (schedule.waking_hours if schedule is not None else None)
+
+
 def plan(
     schedule: Schedule, participant: PlanParticipant, start: date, end: date, seed: str
 ) -> list[PlannedPrompt]:
@@ -83,7 +88,7 @@ def plan(
     if end < start:
         raise ValueError("end is before start")
     zone = ZoneInfo(participant.timezone)
-    waking = participant.waking_hours or schedule.waking_hours
+    waking = waking_hours_held_to(participant.waking_hours, schedule)
     prompts: list[PlannedPrompt] = []
     for offset in range((end - start).days + 1):
         day = start + timedelta(days=offset)

@@ -34,6 +34,7 @@ from app.scheduling.planner import (
     awake_at,
     fit_beside,
     plan,
+    waking_hours_held_to,
 )
 from app.scheduling.schedule import Schedule, WakingHours
 from app.studies.models import Participant, ParticipantStatus, Study, StudyStatus
@@ -192,7 +193,7 @@ def waking_hours_by_participant(
     hours: dict[uuid.UUID, WakingHours | None] = {}
     for participant in participants:
         schedule = _effective(schedules[participant.study_id], overrides.get(participant.id))
-        hours[participant.id] = own.get(participant.id) or (schedule and schedule.waking_hours)
+        hours[participant.id] = waking_hours_held_to(own.get(participant.id), schedule)
     return hours
 
 
@@ -328,6 +329,7 @@ def replan_participant(session: Session, participant: Participant, now: datetime
     schedule = _effective(
         current_schedule(session, study.id), current_override(session, participant.id)
     )
+    own_hours = waking_hours_of(session, participant.id)
     wanted: dict[str, PlannedPrompt] = {}
     if (
         schedule is not None
@@ -338,17 +340,12 @@ def replan_participant(session: Session, participant: Participant, now: datetime
         # Never narrower than what is already planned, so nothing is canceled only for
         # lying beyond this call's horizon.
         end = max([now + plan_horizon(session), *(prompt.scheduled_at for prompt in existing)])
-        waking = waking_hours_of(session, participant.id)
+        planned = _plan_window(schedule, study, participant, own_hours, now, end)
         wanted = {
             prompt.slot: prompt
-            for prompt in _plan_window(schedule, study, participant, waking, now, end)
+            for prompt in _beside_pushed(session, participant.id, schedule, planned)
         }
-    if schedule is not None and wanted:
-        wanted = {
-            prompt.slot: prompt
-            for prompt in _beside_pushed(session, participant.id, schedule, wanted.values())
-        }
-    _refit_reminders(session, participant, schedule)
+    _refit_reminders(session, participant, waking_hours_held_to(own_hours, schedule))
     # A wanted slot may already have a row that lies in the past (canceled, then moved into
     # the future by a time zone change or new random draws): that row is the slot's.
     existing += session.exec(
@@ -404,6 +401,8 @@ def _beside_pushed(
     schedule changed mid-day keeps the day's cap and gap). Slots that went out are kept as
     they are, so they are not counted twice."""
     wanted = list(wanted)
+    if not wanted:
+        return []
     days = {prompt.local_date for prompt in wanted}
     rows = session.exec(
         select(Prompt).where(
@@ -431,10 +430,11 @@ def _beside_pushed(
     )
 
 
-def _refit_reminders(session: Session, participant: Participant, schedule: Schedule | None) -> None:
+def _refit_reminders(
+    session: Session, participant: Participant, waking: WakingHours | None
+) -> None:
     """Drop the reminders still to come of sent prompts that now fall outside the waking
     hours (after the hours or the time zone changed)."""
-    waking = waking_hours_of(session, participant.id) or (schedule and schedule.waking_hours)
     if waking is None:
         return
     pending = session.exec(
