@@ -17,7 +17,7 @@ from starlette.types import ASGIApp
 from app.audit.service import Actor
 from app.auth import service as auth_service
 from app.clock import SystemClock
-from app.db import make_engine
+from app.db import make_engine, unit_of_work
 from app.errors import Problem
 from app.export import replay as trial_replay
 from app.export import service as exports
@@ -91,7 +91,7 @@ def worker() -> None:
 
     from app.push import sender_from_settings
     from app.scheduling.dispatch import WorkerRefused, worker_lock
-    from app.scheduling.jobs import Jobs, default_worker_id, schedule_jobs
+    from app.worker import Jobs, default_worker_id, schedule_jobs
 
     settings = Settings()
     _log_to_stderr()
@@ -130,7 +130,7 @@ def create_user(
         require_current_schema(engine)
     except SchemaBehind as exc:
         raise _fail(str(exc)) from exc
-    with Session(engine) as session:
+    with unit_of_work(engine) as session:
         try:
             user = auth_service.create_user(
                 session,
@@ -187,7 +187,7 @@ def export_study(
         arms=tuple(arm or ()),
         relative=relative_dates,
     )
-    with Session(engine) as session:
+    with unit_of_work(engine) as session:
         study = _study(session, study_id)
         ctx = exports.study_context(session, study)
         try:
@@ -215,7 +215,7 @@ def replay_study(
     study_id: Annotated[uuid.UUID, typer.Argument(metavar="STUDY", help="Study id")],
 ) -> None:
     """Replay the study's allocations from the recorded seed; exit 1 on any mismatch."""
-    with Session(_current_engine()) as session:
+    with unit_of_work(_current_engine()) as session:
         report = trial_replay.replay(session, _study(session, study_id))
     for m in report.mismatches:
         typer.echo(

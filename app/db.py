@@ -1,5 +1,7 @@
-"""Engine, sessions and the column types every table shares."""
+"""Engine, the unit of work and the column types every table shares."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -48,6 +50,22 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "begin", _sqlite_begin_immediate)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+@contextmanager
+def unit_of_work(engine: Engine, **options: Any) -> Iterator[Session]:
+    """One transaction at an edge (a request, a job run, a command): the services below
+    only flush; this commits once when the work is done, or rolls back if it raised.
+
+    What was loaded stays readable after the commit (a command printing what it created,
+    a streamed export reading its study), so objects are not expired by it."""
+    with Session(engine, expire_on_commit=False, **options) as session:
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+        session.commit()
 
 
 def _ensure_sqlite_dir(url: str) -> None:

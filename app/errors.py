@@ -131,12 +131,18 @@ def field_path(loc: Sequence[str | int]) -> str:
     return path
 
 
+def problem_json(problem: Problem) -> JSONResponse:
+    """The response for a Problem: what the handler sends for a raised one, and what a
+    router returns when the refusal must commit with the request."""
+    return problem_response(
+        problem.status, problem.code, problem.title, problem.detail, problem.errors, problem.headers
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     def _problem(_request: Request, exc: Problem) -> JSONResponse:
-        return problem_response(
-            exc.status, exc.code, exc.title, exc.detail, exc.errors, exc.headers
-        )
+        return problem_json(exc)
 
     @app.exception_handler(RequestValidationError)
     def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -16,9 +16,12 @@ from app.api import (
     me,
     participants,
     prompts,
+    questionnaires,
+    rules,
+    safety,
     schedules,
+    skills,
     studies,
-    tailoring,
 )
 from app.bodylimit import BodyLimitMiddleware
 from app.clock import Clock, SystemClock
@@ -28,8 +31,8 @@ from app.migrate import require_current_schema
 from app.push import sender_from_settings
 from app.requestid import RequestIdMiddleware
 from app.scheduling.dispatch import WorkerRefused, worker_lock
-from app.scheduling.jobs import Jobs, default_worker_id, schedule_jobs
 from app.settings import Settings
+from app.worker import Jobs, default_worker_id, schedule_jobs
 
 DESCRIPTION = """Kairos: ecological momentary interventions with tailored ACT skill coaching.
 
@@ -61,19 +64,23 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(RequestIdMiddleware)
-    for module in (
-        health,
-        auth,
-        studies,
-        participants,
-        me,
-        schedules,
-        prompts,
-        tailoring,
-        checkins,
-        exports,
+    for router in (
+        health.router,
+        auth.router,
+        studies.router,
+        participants.router,
+        me.router,
+        schedules.router,
+        prompts.router,
+        questionnaires.router,
+        rules.router,
+        skills.router,
+        safety.router,
+        checkins.staff_router,
+        checkins.router,
+        exports.router,
     ):
-        app.include_router(module.router)
+        app.include_router(router)
     return app
 
 

@@ -3,7 +3,7 @@
 from app.audit.models import AuditEvent
 from app.auth.models import LoginFailure, StaffUser
 from app.checkins.models import CheckIn, Detection, Questionnaire, RuleSetVersion
-from app.safety.models import SafetyEvent, StudyTailoring
+from app.safety.models import SafetyEvent, StudySafety
 from app.scheduling.models import (
     ParticipantScheduleOverride,
     Prompt,
@@ -11,7 +11,13 @@ from app.scheduling.models import (
     StudySchedule,
     WakingHoursRecord,
 )
-from app.skills.models import Delivery, PersonalizationRecord, SkillLibrary, SkillPreferences
+from app.skills.models import (
+    Delivery,
+    PersonalizationRecord,
+    SkillLibrary,
+    SkillPreferences,
+    StudyLibrary,
+)
 from app.studies.models import (
     Allocation,
     Arm,
@@ -47,7 +53,8 @@ __all__ = [
     "SkillPreferences",
     "StaffUser",
     "Study",
+    "StudyLibrary",
+    "StudySafety",
     "StudySchedule",
-    "StudyTailoring",
     "WakingHoursRecord",
 ]

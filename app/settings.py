@@ -70,6 +70,10 @@ class Settings(BaseSettings):
         return timedelta(seconds=self.checkin_clock_skew_seconds)
 
     @property
+    def plan_horizon(self) -> timedelta:
+        return timedelta(hours=self.plan_horizon_hours)
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 

@@ -16,7 +16,8 @@ from app.auth.models import StaffUser
 from app.db import make_engine
 from app.migrate import upgrade
 from app.scheduling.models import StudySchedule
-from app.studies.models import Arm, Device, Participant, ParticipantStatus, Study, StudyStatus
+from app.studies.models import Arm, Device, Participant, Study
+from app.vocabulary import ParticipantStatus, StudyStatus
 
 SERVER = os.environ.get(
     "KAIROS_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

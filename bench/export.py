@@ -26,12 +26,12 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from app.audit.service import SYSTEM
-from app.checkins.questionnaire import default_items
 from app.checkins.service import setup_study
 from app.db import make_engine
 from app.export import service as exports
 from app.export.formats import Format
 from app.export.tables import TABLES, TEXT_RENDERERS, StudyContext
+from app.rules.items import default_items
 from app.studies.models import Study
 from bench.common import throwaway_database
 

@@ -21,7 +21,7 @@ from sqlmodel import Session
 import app.models  # noqa: F401
 from app.auth import service as auth_service
 from app.clock import FrozenClock
-from app.db import make_engine, metadata
+from app.db import make_engine, metadata, unit_of_work
 from app.main import create_app
 from app.migrate import upgrade
 from app.push.fcm import FcmSender
@@ -145,7 +145,7 @@ def make_staff(
 
     def make(email: str | None = None) -> dict[str, str]:
         email = email or f"{uuid.uuid4().hex[:8]}@example.org"
-        with Session(db) as session:
+        with unit_of_work(db) as session:
             auth_service.create_user(
                 session, settings, email=email, password=PASSWORD, full_name=None, now=clock.now()
             )

@@ -12,12 +12,13 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from app.auth.models import StaffUser
-from app.checkins import service
 from app.checkins.models import CheckIn, Detection, RuleSetVersion
 from app.clock import FrozenClock
-from app.safety.models import SafetyEvent, StudyTailoring
+from app.flows import checkins as checkin_flow
+from app.safety.models import SafetyEvent, StudySafety
 from app.scheduling.models import Prompt, PromptStatus
-from app.skills.models import Delivery, PersonalizationRecord, SkillLibrary
+from app.skills import service as skills_service
+from app.skills.models import Delivery, PersonalizationRecord, SkillLibrary, StudyLibrary
 from app.skills.replay import replay_deliveries
 from tests.conftest import START
 from tests.test_bad_input import table_counts
@@ -214,8 +215,8 @@ def _break_rule_set(writer: Session, study_id: uuid.UUID) -> None:
 
 
 def _break_pinned_library(writer: Session, study_id: uuid.UUID) -> None:
-    tailoring = writer.get_one(StudyTailoring, study_id)
-    library = writer.get_one(SkillLibrary, tailoring.library_id)
+    pin = writer.get_one(StudyLibrary, study_id)
+    library = writer.get_one(SkillLibrary, pin.library_id)
     library.skills = [{"key": "half_written"}]
     writer.add(library)
 
@@ -233,9 +234,9 @@ def _break_personalization(writer: Session, study_id: uuid.UUID, participant_id:
 
 
 def _break_crisis_resources(writer: Session, study_id: uuid.UUID) -> None:
-    tailoring = writer.get_one(StudyTailoring, study_id)
-    tailoring.crisis_resources = {}
-    writer.add(tailoring)
+    safety = writer.get_one(StudySafety, study_id)
+    safety.crisis_resources = {}
+    writer.add(safety)
 
 
 @pytest.mark.parametrize(
@@ -288,7 +289,7 @@ def test_even_a_failing_safety_decision_keeps_the_event_and_resources(
     def fails(*_: object) -> None:
         raise RuntimeError("simulated failure")
 
-    monkeypatch.setattr(service, "safety_decision", fails)
+    monkeypatch.setattr(checkin_flow, "safety_decision", fails)
     response = post(client, trial["by_arm"]["tailored"], checkin({**FUSED, "risk": 95}))
     assert response.status_code == 201, response.text
     body = response.json()
@@ -595,7 +596,7 @@ def test_past_deliveries_received_in_the_same_instant_keep_their_order(
 ) -> None:
     person = trial["by_arm"]["random"]  # a skill every time; the clock stands still
     offered = [post(client, person, checkin(BASE)).json()["delivery"] for _ in range(6)]
-    history = service.past_deliveries(session, uuid.UUID(person["id"]))
+    history = skills_service.past_deliveries(session, uuid.UUID(person["id"]))
     assert [past.skill_key for past in history] == [d["skill"]["key"] for d in offered]
     assert [past.sequence for past in history] == list(range(6))
 

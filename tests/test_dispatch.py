@@ -39,6 +39,7 @@ SCHEDULE = {
     "reminder_minutes": [15, 30],
 }
 FIRST = datetime(2026, 3, 2, 12, 0, tzinfo=START.tzinfo)
+HORIZON = timedelta(hours=48)  # the plan job's default
 
 
 @pytest.fixture
@@ -91,9 +92,9 @@ def test_enrollment_plans_the_horizon_and_the_job_adds_nothing_twice(
         (FIRST + timedelta(minutes=15)).isoformat(),
         (FIRST + timedelta(minutes=30)).isoformat(),
     ]
-    assert plan_prompts(session, clock.now()) == 0
-    assert plan_prompts(session, clock.now() + timedelta(hours=6)) == 1
-    assert plan_prompts(session, clock.now() + timedelta(hours=6)) == 0
+    assert plan_prompts(session, clock.now(), HORIZON) == 0
+    assert plan_prompts(session, clock.now() + timedelta(hours=6), HORIZON) == 1
+    assert plan_prompts(session, clock.now() + timedelta(hours=6), HORIZON) == 0
 
 
 def test_a_prompt_goes_out_once_then_its_reminders_then_it_expires(
@@ -672,7 +673,7 @@ def test_a_fixed_time_changed_mid_day_is_planned_and_a_kept_one_is_not_planned_t
     # Planning again, with the same schedule saved again or by the job, creates nothing.
     before = [(p.id, p.slot, p.status, p.scheduled_at) for p in _prompts(session, person)]
     _reschedule(client, study, SCHEDULE | {"fixed_times": ["15:00", "18:00"]})
-    assert plan_prompts(session, clock.now()) == 0
+    assert plan_prompts(session, clock.now(), HORIZON) == 0
     session.expire_all()
     after = [(p.id, p.slot, p.status, p.scheduled_at) for p in _prompts(session, person)]
     assert after == before
@@ -762,7 +763,7 @@ def test_the_plan_job_plans_an_override_in_a_study_without_a_schedule(
     person = _person(client, enroll, study, "tok-a")
     _override(client, study, person, {"fixed_times": ["13:00"], "last_day": 28})
     assert len(_prompts(session, person)) == 2  # 48 hours ahead
-    assert plan_prompts(session, clock.now() + timedelta(days=2)) == 2
+    assert plan_prompts(session, clock.now() + timedelta(days=2), HORIZON) == 2
     assert len(_prompts(session, person)) == 4
 
 

@@ -20,9 +20,9 @@ from app.push.base import PushMessage
 from app.push.fcm import FcmSender
 from app.push.log import LogSender
 from app.scheduling.dispatch import DEFAULT_BATCH, dispatch_once
-from app.scheduling.jobs import INTERVALS, Jobs, schedule_jobs
 from app.scheduling.models import Prompt, PromptStatus
 from app.settings import Settings
+from app.worker import INTERVALS, Jobs, schedule_jobs
 from tests.fakes.fcm import FakeFcm
 from tests.test_dispatch import FIRST, SCHEDULE, _person, _prompts
 

@@ -6,14 +6,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.checkins.questionnaire import (
+from app.rules.evaluate import DimensionStats, PersonContext, evaluate, scaled_answers
+from app.rules.items import (
     Item,
     check_answers,
     check_items,
     default_items,
     localized_text,
 )
-from app.rules.evaluate import DimensionStats, PersonContext, evaluate, scaled_answers
 from app.rules.process import POLES, Dimension, Pole, dimension_of, is_flexible
 from app.rules.schema import RuleSet, default_rule_set, rule_set_problems
 from app.safety.screen import SafetySettings, default_crisis_resources, screen
@@ -21,7 +21,7 @@ from app.safety.service import crisis_resources_for
 from app.skills.content import Skill, library_problems, localized
 from app.skills.default_library import default_library
 from app.skills.policies import PastDelivery, Personalization, select, skill_pool
-from app.studies.models import Policy
+from app.vocabulary import Policy
 
 ITEMS = default_items()
 RULES = default_rule_set(ITEMS)

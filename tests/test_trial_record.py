@@ -21,7 +21,8 @@ from app.skills.content import Skill
 from app.skills.models import Delivery
 from app.skills.policies import PastDelivery, Personalization
 from app.skills.policies import select as select_skill
-from app.studies.models import Allocation, Policy
+from app.studies.models import Allocation
+from app.vocabulary import Policy
 from tests.conftest import START
 from tests.test_checkins import FUSED, checkin
 from tests.test_exports import add_prompts

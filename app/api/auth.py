@@ -1,11 +1,13 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from app.api.deps import CurrentStaff, NowDep, SessionDep, SettingsDep
 from app.auth import service
 from app.auth.security import issue_access_token
+from app.errors import Problem, problem_json
 
 router = APIRouter(prefix="/v1", tags=["auth"])
 
@@ -32,9 +34,9 @@ def sign_in(
     session: SessionDep,
     settings: SettingsDep,
     now: NowDep,
-) -> TokenOut:
+) -> TokenOut | JSONResponse:
     """OAuth2 password flow for staff: a short-lived JWT."""
-    user = service.authenticate(
+    outcome = service.authenticate(
         session,
         settings,
         email=username,
@@ -42,7 +44,11 @@ def sign_in(
         client_address=request.client.host if request.client else "unknown",
         now=now,
     )
-    token, lifetime = issue_access_token(settings, user.id, now)
+    if isinstance(outcome, Problem):
+        # Returned, not raised: the refused attempt counts toward the limits, so this
+        # request's unit of work commits it.
+        return problem_json(outcome)
+    token, lifetime = issue_access_token(settings, outcome.id, now)
     return TokenOut(access_token=token, expires_in=lifetime)
 
 

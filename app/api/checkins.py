@@ -1,23 +1,38 @@
-"""What the participant's app sends: check-ins, feedback on skills, preferences."""
+"""What the participant's app sends (check-ins, feedback on skills, preferences) and what
+staff read of a participant's check-ins and scores."""
 
 import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Query, Response, status
+from sqlmodel import Session
 
-from app.api.deps import CurrentParticipant, NowDep, SessionDep, SettingsDep
+from app.api.deps import (
+    CareParticipant,
+    CurrentParticipant,
+    NowDep,
+    SessionDep,
+    SettingsDep,
+)
 from app.checkins import service
+from app.checkins.models import CheckIn, Detection
 from app.checkins.schemas import (
     CheckInIn,
     CheckInOut,
-    FeedbackIn,
+    CheckInRecord,
     MyQuestionnaireOut,
-    PreferencesIn,
-    PreferencesOut,
+    ScoresOut,
 )
+from app.errors import Invalid
+from app.flows import checkins as checkin_flow
+from app.pagination import Page, PageDep, map_page
 from app.skills import service as skills
+from app.skills.schemas import FeedbackIn, PreferencesIn, PreferencesOut
 from app.studies.models import Study
 
 router = APIRouter(prefix="/v1", tags=["participant app"])
+staff_router = APIRouter(prefix="/v1/studies/{study_id}", tags=["tailoring"])
 
 
 @router.get("/me/questionnaire", response_model=MyQuestionnaireOut)
@@ -27,9 +42,7 @@ def my_questionnaire(participant: CurrentParticipant, session: SessionDep) -> My
     questionnaire = service.current_questionnaire(session, study.id)
     locale = participant.locale or study.default_locale
     items = service.item_views(service.items_of(questionnaire), locale, study.default_locale)
-    return MyQuestionnaireOut.model_validate(
-        {"version": questionnaire.version, "locale": locale, "items": items}
-    )
+    return MyQuestionnaireOut(version=questionnaire.version, locale=locale, items=items)
 
 
 @router.post(
@@ -48,26 +61,12 @@ def submit_checkin(
 ) -> CheckInOut:
     """Store a check-in and answer, in the same response, with the detected processes and
     the skill that fits (or why none), and crisis resources after a positive risk screen."""
-    request = service.CheckInRequest(
-        client_id=data.client_id,
-        prompt_id=data.prompt_id,
-        answered_at=data.answered_at,
-        answers=data.answers,
-        # Left out, the version stays out of the digest: retries of check-ins stored before
-        # phones sent it still match.
-        digest=service.body_digest(
-            data.model_dump(
-                mode="json",
-                exclude=None if data.questionnaire_version else {"questionnaire_version"},
-            )
-        ),
-        questionnaire_version=data.questionnaire_version,
+    out, replayed = checkin_flow.take_in(
+        session, participant, data, now, settings.checkin_clock_skew
     )
-    skew = settings.checkin_clock_skew
-    checkin, replayed = service.ingest(session, participant, request, now, skew)
     if replayed:
         response.status_code = status.HTTP_200_OK
-    return CheckInOut.model_validate(checkin.response)
+    return out
 
 
 @router.post("/deliveries/{delivery_id}/feedback", response_model=None, status_code=204)
@@ -93,7 +92,7 @@ def give_feedback(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def _preferences_out(session: SessionDep, participant_id: uuid.UUID) -> PreferencesOut:
+def _preferences_out(session: Session, participant_id: uuid.UUID) -> PreferencesOut:
     record = skills.preferences_of(session, participant_id)
     return (
         PreferencesOut() if record is None else PreferencesOut.model_validate(record.model_dump())
@@ -111,5 +110,39 @@ def save_preferences(
 ) -> PreferencesOut:
     """Skills and kinds of skill the participant likes or dislikes, and the dimension they
     most want to work on."""
-    skills.save_preferences(session, participant, data.model_dump(), now)
+    skills.save_preferences(session, participant, data, now)
     return _preferences_out(session, participant.id)
+
+
+def _checkin_record(row: tuple[CheckIn, Detection | None]) -> CheckInRecord:
+    checkin, detection = row
+    return CheckInRecord(
+        **checkin.model_dump(exclude={"response", "body_digest"}),
+        target=detection.target if detection else None,
+        target_reason=detection.reason if detection else None,
+    )
+
+
+@staff_router.get("/participants/{participant_id}/checkins", response_model=Page[CheckInRecord])
+def list_checkins(
+    scope: CareParticipant, session: SessionDep, page: PageDep
+) -> Page[CheckInRecord]:
+    return map_page(service.list_checkins(session, scope.participant.id, page), _checkin_record)
+
+
+@staff_router.get("/participants/{participant_id}/scores", response_model=ScoresOut)
+def read_scores(
+    scope: CareParticipant,
+    session: SessionDep,
+    start: Annotated[date | None, Query(description="First UTC date (inclusive)")] = None,
+    end: Annotated[date | None, Query(description="Last UTC date (inclusive)")] = None,
+) -> ScoresOut:
+    """Need per dimension and score per pole for each check-in, and daily means in the
+    participant's time zone."""
+    if start and end and end < start:
+        raise Invalid("query.end", "end is before start")
+    participant = scope.participant
+    lower = None if start is None else datetime.combine(start, time(), UTC)
+    upper = None if end is None else datetime.combine(end + timedelta(days=1), time(), UTC)
+    raw, daily = service.score_history(session, participant, lower, upper)
+    return ScoresOut(timezone=participant.timezone, raw=raw, daily=daily)

@@ -1,8 +1,8 @@
-"""Request dependencies: session, clock, settings, and who is calling."""
+"""Request dependencies: the unit of work, clock, settings, and who is calling in which scope."""
 
 import uuid
 from collections.abc import Collection, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -10,41 +10,56 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from app.access.scope import (
+    CARE,
+    MANAGE,
+    OWNER,
+    READ,
+    StudyAccess,
+    StudyParticipant,
+    participant_in,
+    study_for,
+)
 from app.audit.service import Actor
 from app.auth import service as auth_service
 from app.auth.models import StaffUser
 from app.auth.security import PARTICIPANT_TOKEN_PREFIX
 from app.clock import Clock
+from app.db import unit_of_work
 from app.errors import Unauthorized
-from app.scheduling.service import PLAN_HORIZON
 from app.settings import Settings
-from app.studies.access import CARE, MANAGE, OWNER, READ, StudyAccess, study_for
-from app.studies.models import Participant, Role
+from app.studies import participants as participant_service
+from app.studies.models import Participant
+from app.vocabulary import Role
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    horizon = timedelta(hours=request.app.state.settings.plan_horizon_hours)
-    with Session(request.app.state.engine, info={PLAN_HORIZON: horizon}) as session:
+    with unit_of_work(request.app.state.engine) as session:
         yield session
 
 
 def get_engine(request: Request) -> Engine:
-    return request.app.state.engine
+    engine: Engine = request.app.state.engine
+    return engine
 
 
 def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 def get_clock(request: Request) -> Clock:
-    return request.app.state.clock
+    clock: Clock = request.app.state.clock
+    return clock
 
 
 def get_now(clock: Annotated[Clock, Depends(get_clock)]) -> datetime:
     return clock.now()
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# The request's one unit of work: it commits when the route function returns, before the
+# response is sent (scope "function"), and rolls back when the route raises.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
@@ -73,7 +88,7 @@ def current_participant(session: SessionDep, credentials: BearerDep) -> Particip
     token = _bearer_token(credentials)
     if not token.startswith(PARTICIPANT_TOKEN_PREFIX):
         raise Unauthorized("This route needs a participant token", code="invalid_token")
-    return auth_service.participant_for_token(session, token)
+    return participant_service.participant_for_token(session, token)
 
 
 CurrentStaff = Annotated[StaffUser, Depends(current_staff)]
@@ -96,7 +111,22 @@ def _study_access(roles: Collection[Role]) -> Any:
     return Depends(dependency)
 
 
+def _study_participant(roles: Collection[Role]) -> Any:
+    # The participant only within the caller's study: 404 for anyone else's, before the body.
+    def dependency(
+        participant_id: uuid.UUID,
+        access: Annotated[StudyAccess, _study_access(roles)],
+        session: SessionDep,
+    ) -> StudyParticipant:
+        return participant_in(session, access, participant_id)
+
+    return Depends(dependency)
+
+
 ReadStudy = Annotated[StudyAccess, _study_access(READ)]
 CareStudy = Annotated[StudyAccess, _study_access(CARE)]
 ManageStudy = Annotated[StudyAccess, _study_access(MANAGE)]
 OwnStudy = Annotated[StudyAccess, _study_access(OWNER)]
+ReadParticipant = Annotated[StudyParticipant, _study_participant(READ)]
+CareParticipant = Annotated[StudyParticipant, _study_participant(CARE)]
+ManageParticipant = Annotated[StudyParticipant, _study_participant(MANAGE)]

@@ -6,11 +6,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
 
+from app.access.scope import StudyAccess
 from app.api.deps import CurrentStaff, EngineDep, ManageStudy, NowDep, SessionDep, staff_actor
 from app.export import codebook as codebooks
 from app.export import replay, service
 from app.export.formats import MEDIA_TYPES, Format
-from app.studies.access import StudyAccess
 from app.types import Key, Pseudonym
 
 router = APIRouter(prefix="/v1/studies/{study_id}", tags=["exports"])
@@ -55,8 +55,8 @@ def _job(
 ) -> service.ExportJob:
     ctx = service.study_context(session, access.study)
     service.check_filters(session, ctx, filters, "query")
-    # The stream reads on its own connection; this one must not hold SQLite's write lock.
-    session.close()
+    # The stream reads on its own connection, after this request's unit of work committed
+    # (so it holds no SQLite write lock while the file goes out).
     return service.ExportJob(engine, ctx, fmt, filters, staff_actor(user), now)
 
 

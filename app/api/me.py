@@ -5,13 +5,16 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
+from sqlmodel import Session
 
-from app.api.deps import CurrentParticipant, NowDep, SessionDep, participant_actor
+from app.api.deps import CurrentParticipant, NowDep, SessionDep, SettingsDep, participant_actor
+from app.flows import participants as participant_flow
 from app.studies import data_rights
 from app.studies import participants as service
-from app.studies.models import Participant, ParticipantStatus, Study
+from app.studies.models import Participant, Study
 from app.studies.schemas import ParticipantSelfUpdate
 from app.types import INPUT
+from app.vocabulary import ParticipantStatus
 
 router = APIRouter(prefix="/v1", tags=["participant app"])
 
@@ -52,9 +55,11 @@ class DeviceOut(BaseModel):
 
 
 @router.post("/enroll", status_code=status.HTTP_201_CREATED, response_model=EnrolledOut)
-def enroll(data: EnrollIn, session: SessionDep, now: NowDep) -> EnrolledOut:
+def enroll(data: EnrollIn, session: SessionDep, settings: SettingsDep, now: NowDep) -> EnrolledOut:
     """Redeem a one-time enrollment code for a participant token."""
-    participant, study, token = service.enroll(session, data.code, now)
+    participant, study, token = participant_flow.enroll(
+        session, data.code, now, settings.plan_horizon
+    )
     return EnrolledOut(
         participant_id=str(participant.id),
         pseudonym=participant.pseudonym,
@@ -63,7 +68,7 @@ def enroll(data: EnrollIn, session: SessionDep, now: NowDep) -> EnrolledOut:
     )
 
 
-def _me_out(session: SessionDep, participant: Participant) -> MeOut:
+def _me_out(session: Session, participant: Participant) -> MeOut:
     study = session.get_one(Study, participant.study_id)
     return MeOut(
         pseudonym=participant.pseudonym,
@@ -82,10 +87,16 @@ def read_me(participant: CurrentParticipant, session: SessionDep) -> MeOut:
 
 @router.patch("/me", response_model=MeOut)
 def update_me(
-    data: ParticipantSelfUpdate, participant: CurrentParticipant, session: SessionDep, now: NowDep
+    data: ParticipantSelfUpdate,
+    participant: CurrentParticipant,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
 ) -> MeOut:
     """The phone reports a new time zone (travel) or the reader's language."""
-    service.update_participant(session, participant_actor(participant), participant, data, now)
+    participant_flow.update_participant(
+        session, participant_actor(participant), participant, data, now, settings.plan_horizon
+    )
     return _me_out(session, participant)
 
 
@@ -100,7 +111,7 @@ def register_device(
     data: DeviceIn, participant: CurrentParticipant, session: SessionDep, now: NowDep
 ) -> DeviceOut:
     """Register or refresh this phone's push identifier."""
-    device = service.register_device(
+    device = participant_flow.register_device(
         session, participant, data.token, data.kind, data.platform, now
     )
     return DeviceOut(

@@ -1,22 +1,22 @@
-import uuid
-
 from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
 
 from app.api.deps import (
-    CareStudy,
+    CareParticipant,
     CurrentStaff,
+    ManageParticipant,
     ManageStudy,
     NowDep,
+    ReadParticipant,
     ReadStudy,
     SessionDep,
     SettingsDep,
     staff_actor,
 )
+from app.flows import participants as participant_flow
 from app.pagination import Page, PageDep, map_page
 from app.studies import data_rights
 from app.studies import participants as service
-from app.studies.models import ParticipantStatus
 from app.studies.schemas import (
     AllocationOut,
     EnrollmentCodeOut,
@@ -27,6 +27,7 @@ from app.studies.schemas import (
     StatusChange,
 )
 from app.types import INPUT, Pseudonym
+from app.vocabulary import ParticipantStatus
 
 router = APIRouter(prefix="/v1/studies/{study_id}", tags=["participants"])
 
@@ -64,43 +65,47 @@ def list_participants(
 
 
 @router.get("/participants/{participant_id}", response_model=ParticipantOut)
-def read_participant(
-    participant_id: uuid.UUID, access: ReadStudy, session: SessionDep
-) -> ParticipantOut:
-    participant = service.get_participant(session, access, participant_id)
-    return service.participant_outs(session, access, [participant])[0]
+def read_participant(scope: ReadParticipant, session: SessionDep) -> ParticipantOut:
+    return service.participant_outs(session, scope.access, [scope.participant])[0]
 
 
 @router.patch("/participants/{participant_id}", response_model=ParticipantOut)
 def update_participant(
-    participant_id: uuid.UUID,
     data: ParticipantUpdate,
-    access: CareStudy,
+    scope: CareParticipant,
     session: SessionDep,
     user: CurrentStaff,
+    settings: SettingsDep,
     now: NowDep,
 ) -> ParticipantOut:
     """Change a participant's time zone, locale or external reference."""
-    participant = service.get_participant(session, access, participant_id)
-    service.update_participant(session, staff_actor(user), participant, data, now)
-    return service.participant_outs(session, access, [participant])[0]
+    participant_flow.update_participant(
+        session, staff_actor(user), scope.participant, data, now, settings.plan_horizon
+    )
+    return service.participant_outs(session, scope.access, [scope.participant])[0]
 
 
 @router.post("/participants/{participant_id}/status", response_model=ParticipantOut)
 def change_status(
-    participant_id: uuid.UUID,
     data: StatusChange,
-    access: CareStudy,
+    scope: CareParticipant,
     session: SessionDep,
     user: CurrentStaff,
+    settings: SettingsDep,
     now: NowDep,
 ) -> ParticipantOut:
     """Pause, resume, withdraw or complete; withdrawal revokes the participant's tokens."""
-    participant = service.get_participant(session, access, participant_id)
-    service.change_status(
-        session, access, staff_actor(user), participant, data.status, data.reason, now
+    participant_flow.change_status(
+        session,
+        scope.access,
+        staff_actor(user),
+        scope.participant,
+        data.status,
+        data.reason,
+        now,
+        settings.plan_horizon,
     )
-    return service.participant_outs(session, access, [participant])[0]
+    return service.participant_outs(session, scope.access, [scope.participant])[0]
 
 
 @router.post(
@@ -109,17 +114,20 @@ def change_status(
     response_model=EnrollmentCodeOut,
 )
 def reissue_enrollment_code(
-    participant_id: uuid.UUID,
-    access: ManageStudy,
+    scope: ManageParticipant,
     session: SessionDep,
     user: CurrentStaff,
     settings: SettingsDep,
     now: NowDep,
 ) -> EnrollmentCodeOut:
     """A fresh one-time code for an invited participant; earlier codes stop working."""
-    participant = service.get_participant(session, access, participant_id)
     return service.reissue_code(
-        session, access, staff_actor(user), participant, settings.enrollment_code_hours, now
+        session,
+        scope.access,
+        staff_actor(user),
+        scope.participant,
+        settings.enrollment_code_hours,
+        now,
     )
 
 
@@ -133,9 +141,8 @@ def list_allocations(
 
 @router.post("/participants/{participant_id}/erase", response_model=ParticipantOut)
 def erase_participant(
-    participant_id: uuid.UUID,
     data: ErasureIn,
-    access: ManageStudy,
+    scope: ManageParticipant,
     session: SessionDep,
     user: CurrentStaff,
     now: NowDep,
@@ -144,6 +151,5 @@ def erase_participant(
 
     The allocation stays as the trial record; the person is withdrawn if still taking part.
     """
-    participant = service.get_participant(session, access, participant_id)
-    data_rights.erase(session, staff_actor(user), participant, data.pseudonym, now)
-    return service.participant_outs(session, access, [participant])[0]
+    data_rights.erase(session, staff_actor(user), scope.participant, data.pseudonym, now)
+    return service.participant_outs(session, scope.access, [scope.participant])[0]

@@ -4,7 +4,7 @@ import uuid
 
 from fastapi import APIRouter
 
-from app.api.deps import CurrentParticipant, NowDep, SessionDep, participant_actor
+from app.api.deps import CurrentParticipant, NowDep, SessionDep, SettingsDep, participant_actor
 from app.scheduling import service
 from app.scheduling.models import Prompt
 from app.scheduling.schedule import WakingHours
@@ -41,7 +41,13 @@ def read_waking_hours(participant: CurrentParticipant, session: SessionDep) -> W
 
 @router.put("/me/waking-hours", response_model=WakingHours)
 def set_waking_hours(
-    data: WakingHours, participant: CurrentParticipant, session: SessionDep, now: NowDep
+    data: WakingHours,
+    participant: CurrentParticipant,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
 ) -> WakingHours:
     """When the participant wakes and goes to sleep: nothing is ever sent outside it."""
-    return service.set_waking_hours(session, participant, participant_actor(participant), data, now)
+    return service.set_waking_hours(
+        session, participant, participant_actor(participant), data, now, settings.plan_horizon
+    )

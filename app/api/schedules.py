@@ -5,14 +5,17 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from sqlmodel import Session
 
 from app.api.deps import (
-    CareStudy,
+    CareParticipant,
     CurrentStaff,
     ManageStudy,
     NowDep,
+    ReadParticipant,
     ReadStudy,
     SessionDep,
+    SettingsDep,
     staff_actor,
 )
 from app.errors import Invalid, NotFound
@@ -33,7 +36,6 @@ from app.scheduling.schemas import (
     ScheduleIn,
     ScheduleOut,
 )
-from app.studies import participants
 
 router = APIRouter(prefix="/v1/studies/{study_id}", tags=["schedules"])
 
@@ -42,7 +44,7 @@ def _schedule_out(saved: StudySchedule) -> ScheduleOut:
     return ScheduleOut.model_validate(saved, from_attributes=True)
 
 
-def _saved_schedule(session: SessionDep, study_id: uuid.UUID) -> StudySchedule:
+def _saved_schedule(session: Session, study_id: uuid.UUID) -> StudySchedule:
     saved = service.current_schedule(session, study_id)
     if saved is None:
         raise NotFound("This study has no prompt schedule yet", code="no_schedule")
@@ -56,13 +58,25 @@ def read_schedule(access: ReadStudy, session: SessionDep) -> ScheduleOut:
 
 @router.put("/schedule", response_model=ScheduleOut)
 def save_schedule(
-    data: ScheduleIn, access: ManageStudy, session: SessionDep, user: CurrentStaff, now: NowDep
+    data: ScheduleIn,
+    access: ManageStudy,
+    session: SessionDep,
+    user: CurrentStaff,
+    settings: SettingsDep,
+    now: NowDep,
 ) -> ScheduleOut:
     """Save a new version of the schedule; on an active study every participant's future
     prompts are planned again (nothing already sent is sent twice)."""
     notification = {locale: text.model_dump() for locale, text in data.notification.items()}
     saved = service.save_schedule(
-        session, access.study, staff_actor(user), user.id, data.schedule, notification, now
+        session,
+        access.study,
+        staff_actor(user),
+        user.id,
+        data.schedule,
+        notification,
+        now,
+        settings.plan_horizon,
     )
     return _schedule_out(saved)
 
@@ -91,7 +105,7 @@ def _override_version(record: ParticipantScheduleOverride) -> OverrideVersion:
     return OverrideVersion.model_validate(record, from_attributes=True)
 
 
-def _override_out(session: SessionDep, participant_id: uuid.UUID) -> OverrideOut:
+def _override_out(session: Session, participant_id: uuid.UUID) -> OverrideOut:
     history = service.override_versions(session, participant_id)
     current = history[0] if history and history[0].schedule is not None else None
     return OverrideOut(
@@ -101,62 +115,73 @@ def _override_out(session: SessionDep, participant_id: uuid.UUID) -> OverrideOut
 
 
 @router.get("/participants/{participant_id}/schedule-override", response_model=OverrideOut)
-def read_override(participant_id: uuid.UUID, access: ReadStudy, session: SessionDep) -> OverrideOut:
-    participant = participants.get_participant(session, access, participant_id)
-    return _override_out(session, participant.id)
+def read_override(scope: ReadParticipant, session: SessionDep) -> OverrideOut:
+    return _override_out(session, scope.participant.id)
 
 
 @router.put("/participants/{participant_id}/schedule-override", response_model=OverrideOut)
 def set_override(
-    participant_id: uuid.UUID,
     data: OverrideIn,
-    access: CareStudy,
+    scope: CareParticipant,
     session: SessionDep,
     user: CurrentStaff,
+    settings: SettingsDep,
     now: NowDep,
 ) -> OverrideOut:
     """Give one participant their own schedule (a new, audited version)."""
-    participant = participants.get_participant(session, access, participant_id)
     service.set_override(
-        session, participant, staff_actor(user), user.id, data.schedule, data.reason, now
+        session,
+        scope.participant,
+        staff_actor(user),
+        user.id,
+        data.schedule,
+        data.reason,
+        now,
+        settings.plan_horizon,
     )
-    return _override_out(session, participant.id)
+    return _override_out(session, scope.participant.id)
 
 
 @router.delete("/participants/{participant_id}/schedule-override", response_model=OverrideOut)
 def lift_override(
-    participant_id: uuid.UUID,
     reason: Annotated[Reason, Query(description="Why the override is lifted")],
-    access: CareStudy,
+    scope: CareParticipant,
     session: SessionDep,
     user: CurrentStaff,
+    settings: SettingsDep,
     now: NowDep,
 ) -> OverrideOut:
     """Return the participant to the study's schedule (recorded as a new version)."""
-    participant = participants.get_participant(session, access, participant_id)
-    service.set_override(session, participant, staff_actor(user), user.id, None, reason, now)
-    return _override_out(session, participant.id)
+    service.set_override(
+        session,
+        scope.participant,
+        staff_actor(user),
+        user.id,
+        None,
+        reason,
+        now,
+        settings.plan_horizon,
+    )
+    return _override_out(session, scope.participant.id)
 
 
 @router.get("/participants/{participant_id}/waking-hours", response_model=WakingHours | None)
-def read_waking_hours(
-    participant_id: uuid.UUID, access: ReadStudy, session: SessionDep
-) -> WakingHours | None:
-    participant = participants.get_participant(session, access, participant_id)
-    return service.waking_hours_of(session, participant.id)
+def read_waking_hours(scope: ReadParticipant, session: SessionDep) -> WakingHours | None:
+    return service.waking_hours_of(session, scope.participant.id)
 
 
 @router.put("/participants/{participant_id}/waking-hours", response_model=WakingHours)
 def set_waking_hours(
-    participant_id: uuid.UUID,
     data: WakingHours,
-    access: CareStudy,
+    scope: CareParticipant,
     session: SessionDep,
     user: CurrentStaff,
+    settings: SettingsDep,
     now: NowDep,
 ) -> WakingHours:
-    participant = participants.get_participant(session, access, participant_id)
-    return service.set_waking_hours(session, participant, staff_actor(user), data, now)
+    return service.set_waking_hours(
+        session, scope.participant, staff_actor(user), data, now, settings.plan_horizon
+    )
 
 
 @router.get("/compliance", response_model=ComplianceOut)

@@ -1,5 +1,6 @@
 from fastapi import APIRouter, Response, status
 
+from app.access.scope import study_for
 from app.api.deps import (
     CurrentStaff,
     ManageStudy,
@@ -10,9 +11,9 @@ from app.api.deps import (
     staff_actor,
 )
 from app.audit import service as audit
+from app.flows import studies as study_flow
 from app.pagination import Page, PageDep, map_page
 from app.studies import service
-from app.studies.access import study_for
 from app.studies.schemas import (
     ArmIn,
     ArmOut,
@@ -33,7 +34,7 @@ def create_study(
     data: StudyCreate, session: SessionDep, user: CurrentStaff, now: NowDep
 ) -> StudyOut:
     """Create a draft study; the creator becomes its owner."""
-    study = service.create_study(session, user, data, now)
+    study = study_flow.create_study(session, user, data, now)
     return service.study_out(session, study_for(session, user, study.id))
 
 
@@ -62,13 +63,13 @@ def activate_study(
     access: OwnStudy, session: SessionDep, user: CurrentStaff, now: NowDep
 ) -> StudyOut:
     """Open a complete draft study for enrollment."""
-    service.activate_study(session, access, staff_actor(user), now)
+    study_flow.activate_study(session, access, staff_actor(user), now)
     return service.study_out(session, access)
 
 
 @router.post("/{study_id}/close", response_model=StudyOut)
 def close_study(access: OwnStudy, session: SessionDep, user: CurrentStaff, now: NowDep) -> StudyOut:
-    service.close_study(session, access, staff_actor(user), now)
+    study_flow.close_study(session, access, staff_actor(user), now)
     return service.study_out(session, access)
 
 

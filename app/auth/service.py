@@ -5,11 +5,10 @@ from sqlmodel import Session, col, delete, func, select
 
 from app.audit import service as audit
 from app.auth.models import LoginFailure, StaffUser
-from app.auth.security import password_hasher, read_access_token, secret_digest
+from app.auth.security import password_hasher, read_access_token
 from app.db import lock_keys
-from app.errors import Conflict, TooManyRequests, Unauthorized
+from app.errors import Conflict, Problem, TooManyRequests, Unauthorized
 from app.settings import Settings
-from app.studies.models import Participant, ParticipantStatus, ParticipantToken
 
 # A fixed hash to verify against when the account does not exist, so timing does not tell.
 _ABSENT_USER_PASSWORD = "no such account"
@@ -47,8 +46,6 @@ def create_user(
         resource_id=user.id,
         details={"email": email},
     )
-    session.commit()
-    session.refresh(user)
     return user
 
 
@@ -65,12 +62,14 @@ def authenticate(
     password: str,
     client_address: str,
     now: datetime,
-) -> StaffUser:
-    """The staff user for these credentials; every attempt is audited and failures counted."""
+) -> StaffUser | Problem:
+    """The staff user for these credentials, or why they are refused: a refusal is returned,
+    not raised, because the attempt it records (a failure that counts toward the limits, and
+    its audit event) must be committed with the refusal."""
     email = normalize_email(email)
     since = now - timedelta(seconds=settings.login_window_seconds)
-    # Count and record this attempt as a failure under one lock, before the (slow) password
-    # check: parallel guesses cannot all pass the count before any of them is stored.
+    # Count and record this attempt as a failure under one lock held to the commit: parallel
+    # guesses on one account or address are counted one after another.
     lock_keys(session, f"login.account:{email}", f"login.address:{client_address}")
     by_account = _recent_failures(session, LoginFailure.email, email, since)
     by_address = _recent_failures(session, LoginFailure.client_address, client_address, since)
@@ -86,12 +85,10 @@ def authenticate(
             resource_type="staff_user",
             details={"email": email, "client_address": client_address},
         )
-        session.commit()
-        raise TooManyRequests(
+        return TooManyRequests(
             "Too many failed sign-ins; try again later", retry_after=settings.login_window_seconds
         )
     session.add(LoginFailure(email=email, client_address=client_address, at=now))
-    session.commit()
     user = session.exec(select(StaffUser).where(StaffUser.email == email)).first()
     hasher = password_hasher(settings)
     if user is None:
@@ -109,8 +106,7 @@ def authenticate(
             resource_id=user.id if user else None,
             details={"email": email, "client_address": client_address},
         )
-        session.commit()
-        raise Unauthorized("Incorrect email or password", code="invalid_credentials")
+        return Unauthorized("Incorrect email or password", code="invalid_credentials")
     assert user is not None
     # A success clears the account's failures, this attempt's among them.
     session.exec(delete(LoginFailure).where(col(LoginFailure.email) == email))
@@ -123,7 +119,6 @@ def authenticate(
         resource_id=user.id,
         details={"client_address": client_address},
     )
-    session.commit()
     return user
 
 
@@ -133,16 +128,3 @@ def staff_for_token(session: Session, settings: Settings, token: str, now: datet
     if user is None or not user.is_active:
         raise Unauthorized("The access token is not valid", code="invalid_token")
     return user
-
-
-def participant_for_token(session: Session, token: str) -> Participant:
-    query = (
-        select(Participant)
-        .join(ParticipantToken, col(ParticipantToken.participant_id) == Participant.id)
-        .where(ParticipantToken.token_hash == secret_digest(token))
-        .where(col(ParticipantToken.revoked_at).is_(None))
-    )
-    participant = session.exec(query).first()
-    if participant is None or participant.status == ParticipantStatus.withdrawn:
-        raise Unauthorized("The participant token is not valid", code="invalid_token")
-    return participant

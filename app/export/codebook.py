@@ -6,8 +6,8 @@ from typing import Any
 
 from app.export.tables import TABLES, StudyContext, output_columns
 from app.rules.process import POLES
-from app.studies.models import Policy
 from app.studies.randomization import ArmWeight, default_block_size
+from app.vocabulary import Policy
 
 POLICY_MEANINGS = {
     Policy.tailored: "Skill chosen for the most active process found in the check-in",

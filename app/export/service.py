@@ -22,8 +22,8 @@ from sqlmodel import Session, col, select
 
 from app.audit import service as audit
 from app.audit.service import Actor
-from app.checkins import service as checkins
-from app.checkins.questionnaire import Item
+from app.checkins.models import Questionnaire, RuleSetVersion
+from app.db import unit_of_work
 from app.errors import Invalid
 from app.export import codebook as codebooks
 from app.export.formats import Drain, Format, write
@@ -36,7 +36,9 @@ from app.export.tables import (
     output_columns,
     source_columns,
 )
-from app.skills import service as skills
+from app.rules.items import Item
+from app.skills.content import Skill
+from app.skills.models import SkillLibrary, StudyLibrary
 from app.studies.models import Arm, Participant, Study
 
 T = TypeVar("T")
@@ -69,29 +71,46 @@ class Filters:
 
 
 def study_context(session: Session, study: Study) -> StudyContext:
+    """What the export needs to know of the study, read from the tables themselves."""
     arms = session.exec(select(Arm).where(Arm.study_id == study.id).order_by(col(Arm.key)))
-    questionnaires = checkins.questionnaire_versions(session, study.id)
+    questionnaires = session.exec(
+        select(Questionnaire)
+        .where(Questionnaire.study_id == study.id)
+        .order_by(col(Questionnaire.version).desc())
+    ).all()
     items: dict[str, Item] = {}  # first asked first; the latest wording of each
     for questionnaire in questionnaires:
-        items.update((item.key, item) for item in checkins.items_of(questionnaire))
-    pinned = skills.pinned_library(session, study.id)
+        items.update((item["key"], Item.model_validate(item)) for item in questionnaire.items)
+    rule_sets = session.exec(
+        select(RuleSetVersion.version)
+        .where(RuleSetVersion.study_id == study.id)
+        .order_by(col(RuleSetVersion.version).desc())
+    ).all()
+    pinned = session.exec(
+        select(StudyLibrary.library_id).where(StudyLibrary.study_id == study.id)
+    ).first()
+    libraries = session.exec(
+        select(SkillLibrary)
+        .where(SkillLibrary.study_id == study.id)
+        .order_by(col(SkillLibrary.version).desc())
+    ).all()
     versions = {
         "questionnaires": [q.version for q in questionnaires],
-        "rule_sets": [r.version for r in checkins.rule_set_versions(session, study.id)],
+        "rule_sets": list(rule_sets),
         "skill_libraries": [
             {
                 "version": library.version,
                 "name": library.name,
                 "published": library.published_at is not None,
-                "pinned": pinned is not None and library.id == pinned.id,
+                "pinned": library.id == pinned,
                 # What selection reads of each skill, in library order: with a delivery's
                 # inputs and seed, enough to replay it from the export alone.
                 "skills": [
                     {"key": skill.key, "targets": skill.targets, "modalities": skill.modalities}
-                    for skill in skills.skills_of(library)
+                    for skill in (Skill.model_validate(raw) for raw in library.skills)
                 ],
             }
-            for library in skills.list_libraries(session, study.id)
+            for library in libraries
         ],
     }
     return StudyContext(study=study, arms=list(arms), items=list(items.values()), versions=versions)
@@ -353,7 +372,7 @@ class ExportJob:
             yield from body
             complete = True
         finally:
-            with Session(self.engine) as session:
+            with unit_of_work(self.engine) as session:
                 audit.record(
                     session,
                     self.actor,
@@ -370,7 +389,6 @@ class ExportJob:
                         "complete": complete,
                     },
                 )
-                session.commit()
 
     def _tally(self, rows: dict[str, int], name: str) -> Callable[[int], None]:
         def tally(count: int) -> None:

@@ -20,13 +20,14 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import SQLModel, col
 
 from app.checkins.models import CheckIn, Detection
-from app.checkins.questionnaire import Item, RiskTier
 from app.push.base import Outcome, PushKind
+from app.rules.items import Item, RiskTier
 from app.rules.process import Pole
 from app.safety.models import SafetyEvent
 from app.scheduling.models import Prompt, PromptAttempt, PromptStatus
 from app.skills.models import Delivery
-from app.studies.models import Allocation, Arm, Participant, ParticipantStatus, Policy, Study
+from app.studies.models import Allocation, Arm, Participant, Study
+from app.vocabulary import ParticipantStatus, Policy
 
 
 class ColumnType(StrEnum):

@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from app.checkins.questionnaire import Item
+from app.rules.items import Item
 from app.rules.process import DIMENSION_ORDER, POLES, Dimension, Pole
 from app.rules.schema import (
     Aggregate,

@@ -17,7 +17,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, Field, model_validator
 
-from app.checkins.questionnaire import Item
+from app.rules.items import Item
 from app.rules.process import Pole
 from app.types import INPUT, Key
 

@@ -7,13 +7,12 @@ from sqlmodel import Field, SQLModel
 from app.fields import id_field, json_field, utc_field
 
 
-class StudyTailoring(SQLModel, table=True):
-    """A study's pinned skill library and its safety settings and crisis resources."""
+class StudySafety(SQLModel, table=True):
+    """A study's risk thresholds and the crisis resources shown after a positive screen."""
 
-    __tablename__ = "study_tailoring"
+    __tablename__ = "study_safety"
 
     study_id: uuid.UUID = Field(foreign_key="study.id", primary_key=True)
-    library_id: uuid.UUID | None = Field(default=None, foreign_key="skill_library.id")
     safety_settings: dict[str, Any] = json_field()
     # {locale: CrisisResources}
     crisis_resources: dict[str, Any] = json_field()

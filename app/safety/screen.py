@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, Field, model_validator
 
-from app.checkins.questionnaire import Item, RiskTier
+from app.rules.items import Item, RiskTier
 from app.types import INPUT
 
 _RANK: dict[RiskTier | None, int] = {None: 0, "low": 1, "medium": 2, "high": 3}

@@ -7,19 +7,24 @@ from sqlmodel import Session, col, select
 
 from app.audit import service as audit
 from app.audit.service import Actor
-from app.checkins.questionnaire import localized_text
+from app.checkins.models import CheckIn
 from app.errors import Conflict, NotFound
 from app.pagination import Page, PageParams, paginate
-from app.safety.models import SafetyEvent, StudyTailoring
-from app.safety.screen import CrisisResources, SafetySettings, default_crisis_resources
+from app.rules.items import localized_text
+from app.safety.models import SafetyEvent, StudySafety
+from app.safety.schemas import SafetyView
+from app.safety.screen import (
+    CrisisResources,
+    SafetyScreen,
+    SafetySettings,
+    default_crisis_resources,
+)
 
 
-def create_tailoring(
-    session: Session, study_id: uuid.UUID, library_id: uuid.UUID, now: datetime
-) -> StudyTailoring:
-    tailoring = StudyTailoring(
+def set_up_safety(session: Session, study_id: uuid.UUID, now: datetime) -> StudySafety:
+    """A new study's default thresholds and built-in crisis resources."""
+    safety = StudySafety(
         study_id=study_id,
-        library_id=library_id,
         safety_settings=SafetySettings().model_dump(),
         crisis_resources={
             locale: resources.model_dump()
@@ -27,19 +32,19 @@ def create_tailoring(
         },
         updated_at=now,
     )
-    session.add(tailoring)
-    return tailoring
+    session.add(safety)
+    return safety
 
 
 def safety_of(
     session: Session, study_id: uuid.UUID
 ) -> tuple[SafetySettings, dict[str, CrisisResources]]:
-    tailoring = session.get_one(StudyTailoring, study_id)
+    safety = session.get_one(StudySafety, study_id)
     resources = {
         locale: CrisisResources.model_validate(value)
-        for locale, value in tailoring.crisis_resources.items()
+        for locale, value in safety.crisis_resources.items()
     }
-    return SafetySettings.model_validate(tailoring.safety_settings), resources
+    return SafetySettings.model_validate(safety.safety_settings), resources
 
 
 def save_safety(
@@ -50,11 +55,11 @@ def save_safety(
     resources: dict[str, CrisisResources],
     now: datetime,
 ) -> None:
-    tailoring = session.get_one(StudyTailoring, study_id)
-    tailoring.safety_settings = settings.model_dump()
-    tailoring.crisis_resources = {locale: value.model_dump() for locale, value in resources.items()}
-    tailoring.updated_at = now
-    session.add(tailoring)
+    safety = session.get_one(StudySafety, study_id)
+    safety.safety_settings = settings.model_dump()
+    safety.crisis_resources = {locale: value.model_dump() for locale, value in resources.items()}
+    safety.updated_at = now
+    session.add(safety)
     audit.record(
         session,
         actor,
@@ -63,9 +68,9 @@ def save_safety(
         resource_type="study",
         resource_id=study_id,
         study_id=study_id,
-        details={"settings": tailoring.safety_settings, "locales": sorted(resources)},
+        details={"settings": safety.safety_settings, "locales": sorted(resources)},
     )
-    session.commit()
+    session.flush()
 
 
 def crisis_resources_for(
@@ -73,6 +78,37 @@ def crisis_resources_for(
 ) -> CrisisResources:
     chosen = localized_text({key: key for key in resources}, locale, default_locale)
     return resources[chosen]
+
+
+def crisis_view(
+    screened: SafetyScreen,
+    resources: dict[str, CrisisResources],
+    locale: str | None,
+    default_locale: str,
+) -> SafetyView:
+    """What the participant sees after a positive screen: the tier and the resources in
+    their language."""
+    assert screened.tier is not None, "only a positive screen shows crisis resources"
+    chosen = crisis_resources_for(resources, locale, default_locale)
+    return SafetyView(tier=screened.tier, resources=chosen)
+
+
+def open_event(
+    session: Session, checkin: CheckIn, screened: SafetyScreen, now: datetime
+) -> SafetyEvent:
+    """A positive screen: an event the study's clinicians see until one acknowledges it."""
+    assert screened.tier is not None, "only a positive screen opens an event"
+    event = SafetyEvent(
+        study_id=checkin.study_id,
+        participant_id=checkin.participant_id,
+        checkin_id=checkin.id,
+        tier=screened.tier,
+        items=screened.items,
+        created_at=now,
+    )
+    session.add(event)
+    session.flush()
+    return event
 
 
 def list_events(
@@ -111,6 +147,5 @@ def acknowledge(
         resource_id=event.id,
         study_id=study_id,
     )
-    session.commit()
-    session.refresh(event)
+    session.flush()
     return event

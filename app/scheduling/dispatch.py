@@ -21,6 +21,7 @@ from filelock import FileLock, Timeout
 from sqlalchemy import Engine, case, func, literal, or_
 from sqlmodel import Session, col, select, update
 
+from app.db import unit_of_work
 from app.push.backoff import decide_retry
 from app.push.base import PushMessage, PushResult, PushSender
 from app.scheduling.models import Prompt, PromptAttempt, PromptStatus, StudySchedule
@@ -31,7 +32,8 @@ from app.scheduling.service import (
     next_reminder,
     waking_hours_by_participant,
 )
-from app.studies.models import Device, Participant, ParticipantStatus, Study
+from app.studies.models import Device, Participant, Study
+from app.vocabulary import ParticipantStatus
 
 DEFAULT_BATCH = 500
 DEFAULT_LEASE = timedelta(minutes=2)
@@ -83,7 +85,7 @@ class DispatchStats:
 def claim_due(
     engine: Engine, worker: str, now: datetime, batch: int, lease: timedelta
 ) -> list[uuid.UUID]:
-    with Session(engine) as session:
+    with unit_of_work(engine) as session:
         ids = list(
             session.exec(
                 select(Prompt.id)
@@ -108,7 +110,6 @@ def claim_due(
                 .where(col(Prompt.id).in_(ids))
                 .values(claimed_by=worker, claim_expires_at=now + lease)
             )
-        session.commit()
     return ids
 
 
@@ -133,8 +134,9 @@ def dispatch_once(
     stats.claimed = len(ids)
     if not ids:
         return stats
-    # The rows are read here and only their values used after the send, so keep them loaded.
-    with Session(engine, expire_on_commit=False) as session:
+    # The rows are read here and only their values used after the send (the unit of work
+    # keeps them loaded).
+    with unit_of_work(engine) as session:
         rows = session.exec(
             select(Prompt, Participant, Study, Device)
             .join(Participant, col(Participant.id) == Prompt.participant_id)
@@ -185,16 +187,14 @@ def dispatch_once(
                 )
             )
             pending[str(prompt.id)] = (prompt, device)
-        session.commit()
     if not messages:
         return stats
     results = sender.send(messages)
-    with Session(engine) as session:
+    with unit_of_work(engine) as session:
         for message, result in zip(messages, results, strict=True):
             prompt, device = pending[message.prompt_id]
             _record(session, prompt, device, message, result, now, worker)
             stats.add(result.outcome)
-        session.commit()
     return stats
 
 
@@ -365,7 +365,7 @@ def _jitter(prompt: Prompt) -> random.Random:
 
 def expire_prompts(engine: Engine, now: datetime) -> int:
     """Sent prompts past their expiry expire; prompts never sent by then fail, with why."""
-    with Session(engine) as session:
+    with unit_of_work(engine) as session:
         expired = session.execute(
             update(Prompt)
             .where(Prompt.status == PromptStatus.sent, Prompt.expires_at <= now)
@@ -384,17 +384,15 @@ def expire_prompts(engine: Engine, now: datetime) -> int:
                 ),
             )
         ).rowcount
-        session.commit()
     return expired + failed
 
 
 def reap_claims(engine: Engine, now: datetime) -> int:
     """Release claims whose lease ran out (a worker died mid-batch)."""
-    with Session(engine) as session:
+    with unit_of_work(engine) as session:
         count = session.execute(
             update(Prompt)
             .where(col(Prompt.claim_expires_at) < now)
             .values(claimed_by=None, claim_expires_at=None)
         ).rowcount
-        session.commit()
     return count

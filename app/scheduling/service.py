@@ -37,13 +37,10 @@ from app.scheduling.planner import (
     waking_hours_held_to,
 )
 from app.scheduling.schedule import Schedule, WakingHours
-from app.studies.models import Participant, ParticipantStatus, Study, StudyStatus
+from app.studies.models import Participant, Study
 from app.versioning import all_versions, latest_version, next_version, version_page
+from app.vocabulary import ParticipantStatus, StudyStatus
 
-DEFAULT_HORIZON = timedelta(hours=48)
-# The key of Session.info under which a request's session carries KAIROS_PLAN_HORIZON_HOURS,
-# so a replan anywhere in the request plans as far ahead as the worker's plan job.
-PLAN_HORIZON = "kairos.plan_horizon"
 _MINUTE = timedelta(minutes=1)
 DEFAULT_NOTIFICATION = {"en": {"title": "Time for a check-in", "body": "How are you right now?"}}
 _INSERT_CHUNK = 2000
@@ -74,6 +71,7 @@ def save_schedule(
     schedule: Schedule,
     notification: dict[str, dict[str, str]],
     now: datetime,
+    horizon: timedelta,
 ) -> StudySchedule:
     if study.status == StudyStatus.closed:
         raise Conflict("A closed study's schedule cannot change", code="study_closed")
@@ -100,9 +98,7 @@ def save_schedule(
     session.flush()
     if study.status == StudyStatus.active:
         for participant in _active_participants(session, study.id):
-            replan_participant(session, participant, now)
-    session.commit()
-    session.refresh(saved)
+            replan_participant(session, participant, now, horizon)
     return saved
 
 
@@ -128,6 +124,7 @@ def set_override(
     schedule: Schedule | None,
     reason: str,
     now: datetime,
+    horizon: timedelta,
 ) -> ParticipantScheduleOverride:
     """Save a new override version; `schedule` None returns the participant to the study's."""
     previous = current_override(session, participant.id)
@@ -154,9 +151,7 @@ def set_override(
         details={"version": record.version, "reason": reason},
     )
     session.flush()
-    replan_participant(session, participant, now)
-    session.commit()
-    session.refresh(record)
+    replan_participant(session, participant, now, horizon)
     return record
 
 
@@ -198,7 +193,12 @@ def waking_hours_by_participant(
 
 
 def set_waking_hours(
-    session: Session, participant: Participant, actor: Actor, hours: WakingHours, now: datetime
+    session: Session,
+    participant: Participant,
+    actor: Actor,
+    hours: WakingHours,
+    now: datetime,
+    horizon: timedelta,
 ) -> WakingHours:
     record = session.get(WakingHoursRecord, participant.id) or WakingHoursRecord(
         participant_id=participant.id, wake="", sleep="", updated_at=now
@@ -217,8 +217,7 @@ def set_waking_hours(
         details={"wake": record.wake, "sleep": record.sleep},
     )
     session.flush()
-    replan_participant(session, participant, now)
-    session.commit()
+    replan_participant(session, participant, now, horizon)
     return hours
 
 
@@ -297,11 +296,6 @@ def _insert_missing(session: Session, rows: Sequence[dict[str, Any]]) -> int:
     return created
 
 
-def plan_horizon(session: Session) -> timedelta:
-    """How far ahead this session plans: the configured horizon, else the default."""
-    return session.info.get(PLAN_HORIZON, DEFAULT_HORIZON)
-
-
 def _effective(
     study_schedule: StudySchedule | None, override: ParticipantScheduleOverride | None
 ) -> Schedule | None:
@@ -312,12 +306,15 @@ def _effective(
     return Schedule.model_validate(study_schedule.schedule)
 
 
-def replan_participant(session: Session, participant: Participant, now: datetime) -> None:
+def replan_participant(
+    session: Session, participant: Participant, now: datetime, horizon: timedelta
+) -> None:
     """Bring a participant's future prompts in line with what they depend on now.
 
     Future prompts never pushed are moved to their new time or canceled when they no longer
     fit; canceled ones whose slot is wanted again come back (even from the past); missing
-    slots are inserted. Anything that was pushed keeps its row as it is. The caller commits.
+    slots are inserted. Anything that was pushed keeps its row as it is. `horizon`: how far
+    ahead to plan (KAIROS_PLAN_HORIZON_HOURS, as the plan job).
     """
     study = session.get(Study, participant.study_id)
     assert study is not None
@@ -339,7 +336,7 @@ def replan_participant(session: Session, participant: Participant, now: datetime
     ):
         # Never narrower than what is already planned, so nothing is canceled only for
         # lying beyond this call's horizon.
-        end = max([now + plan_horizon(session), *(prompt.scheduled_at for prompt in existing)])
+        end = max([now + horizon, *(prompt.scheduled_at for prompt in existing)])
         planned = _plan_window(schedule, study, participant, own_hours, now, end)
         wanted = {
             prompt.slot: prompt
@@ -457,8 +454,10 @@ def _refit_reminders(
             session.add(row)
 
 
-def plan_prompts(session: Session, now: datetime, horizon: timedelta = DEFAULT_HORIZON) -> int:
-    """Materialize the missing prompts of every active participant up to now + horizon."""
+def plan_prompts(session: Session, now: datetime, horizon: timedelta) -> int:
+    """Materialize the missing prompts of every active participant up to now + horizon.
+
+    Overrides and waking hours are read only for the participants it plans."""
     schedules: dict[uuid.UUID, StudySchedule] = {}
     for saved in session.exec(
         select(StudySchedule)
@@ -467,14 +466,29 @@ def plan_prompts(session: Session, now: datetime, horizon: timedelta = DEFAULT_H
         .order_by(col(StudySchedule.version))
     ):
         schedules[saved.study_id] = saved
+    taking_part = (
+        Study.status == StudyStatus.active,
+        Participant.status == ParticipantStatus.active,
+        col(Participant.enrolled_at).is_not(None),
+    )
     overrides: dict[uuid.UUID, ParticipantScheduleOverride] = {}
     for record in session.exec(
-        select(ParticipantScheduleOverride).order_by(col(ParticipantScheduleOverride.version))
+        select(ParticipantScheduleOverride)
+        .join(Participant, col(Participant.id) == ParticipantScheduleOverride.participant_id)
+        .join(Study, col(Study.id) == Participant.study_id)
+        .where(*taking_part)
+        .order_by(col(ParticipantScheduleOverride.version))
     ):
         overrides[record.participant_id] = record
     overridden = [key for key, record in overrides.items() if record.schedule is not None]
     waking = {
-        record.participant_id: _hours(record) for record in session.exec(select(WakingHoursRecord))
+        record.participant_id: _hours(record)
+        for record in session.exec(
+            select(WakingHoursRecord)
+            .join(Participant, col(Participant.id) == WakingHoursRecord.participant_id)
+            .join(Study, col(Study.id) == Participant.study_id)
+            .where(*taking_part)
+        )
     }
     parsed = {study_id: Schedule.model_validate(s.schedule) for study_id, s in schedules.items()}
     # A participant with an override is planned even where the study has no schedule.
@@ -482,10 +496,8 @@ def plan_prompts(session: Session, now: datetime, horizon: timedelta = DEFAULT_H
         select(Participant)
         .join(Study, col(Study.id) == Participant.study_id)
         .where(
-            Study.status == StudyStatus.active,
+            *taking_part,
             or_(col(Participant.study_id).in_(schedules), col(Participant.id).in_(overridden)),
-            Participant.status == ParticipantStatus.active,
-            col(Participant.enrolled_at).is_not(None),
         )
     ).all()
     study_ids = {participant.study_id for participant in participants}
@@ -527,7 +539,6 @@ def plan_prompts(session: Session, now: datetime, horizon: timedelta = DEFAULT_H
             created += _insert_missing(session, rows)
             rows = []
     created += _insert_missing(session, rows)
-    session.commit()
     return created
 
 
@@ -541,7 +552,7 @@ def cancel_open_prompts(
 ) -> None:
     """Stop every push at once: planned prompts are canceled, sent ones get no reminders.
 
-    Prompts already sent stay answerable until they expire. The caller commits.
+    Prompts already sent stay answerable until they expire.
     """
     scope = (
         Prompt.participant_id == participant_id
@@ -616,9 +627,28 @@ def mark_opened(
     if prompt.opened_at is None:
         prompt.opened_at = now
         session.add(prompt)
-        session.commit()
-        session.refresh(prompt)
+        session.flush()
     return prompt
+
+
+def answer_prompt(
+    session: Session, participant: Participant, prompt_id: uuid.UUID, now: datetime
+) -> bool:
+    """Close the prompt a check-in answers (its reminders stop); True when it came late."""
+    prompt = session.exec(
+        select(Prompt)
+        .where(Prompt.id == prompt_id, Prompt.participant_id == participant.id)
+        .with_for_update()
+    ).first()
+    if prompt is None or prompt.scheduled_at > now:
+        raise NotFound("No such prompt", code="prompt_not_found")
+    if prompt.status == PromptStatus.answered:
+        raise Conflict("This prompt was already answered", code="prompt_answered")
+    if prompt.expires_at <= now or prompt.status in (PromptStatus.expired, PromptStatus.failed):
+        return True
+    prompt.status, prompt.answered_at, prompt.next_push_at = PromptStatus.answered, now, None
+    session.add(prompt)
+    return False
 
 
 # --- compliance ----------------------------------------------------------------------

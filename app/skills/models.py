@@ -25,6 +25,16 @@ class SkillLibrary(SQLModel, table=True):
     published_at: datetime | None = utc_field(nullable=True)
 
 
+class StudyLibrary(SQLModel, table=True):
+    """The library version a study's deliveries draw from (pinned)."""
+
+    __tablename__ = "study_library"
+
+    study_id: uuid.UUID = Field(foreign_key="study.id", primary_key=True)
+    library_id: uuid.UUID = Field(foreign_key="skill_library.id")
+    updated_at: datetime = utc_field()
+
+
 class Delivery(SQLModel, table=True):
     """One decision to offer, or not, a skill after a check-in, and the feedback on it."""
 

@@ -16,6 +16,7 @@ same inputs and seed give the same decision.
 
 import hashlib
 import random
+import uuid
 from collections.abc import Sequence
 from typing import Literal
 
@@ -23,7 +24,7 @@ from pydantic import BaseModel, Field
 
 from app.rules.process import Pole
 from app.skills.content import Skill
-from app.studies.models import Policy
+from app.vocabulary import Policy
 
 NoSkillReason = Literal["assessment_only", "nothing_qualifies", "no_candidates", "safety"]
 MONTE_CARLO_DRAWS = 2000
@@ -55,6 +56,11 @@ class Decision(BaseModel):
     probabilities: dict[str, float]
     draw: float | None
     seed: str
+
+
+def skill_seed(randomization_seed: str, participant_id: uuid.UUID, client_id: str) -> str:
+    """Seed material of one skill decision: replaying the study reproduces it."""
+    return f"{randomization_seed}\x1fskill\x1f{participant_id}\x1f{client_id}"
 
 
 def _rng(seed: str) -> random.Random:

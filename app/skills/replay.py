@@ -12,7 +12,7 @@ from app.skills.models import Delivery, SkillLibrary
 from app.skills.policies import PastDelivery, Personalization
 from app.skills.policies import select as select_skill
 from app.skills.service import skills_of
-from app.studies.models import Policy
+from app.vocabulary import Policy
 
 
 def replay_deliveries(session: Session, study_id: uuid.UUID) -> Iterator[dict[str, Any]]:

@@ -1,21 +1,30 @@
-"""Skill libraries (versioned per study), preferences and clinicians' personalization."""
+"""Skill libraries (versioned per study), preferences, clinicians' personalization and the
+deliveries decided after check-ins."""
 
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
 from app.audit import service as audit
 from app.audit.service import Actor
+from app.checkins.models import CheckIn, Detection
 from app.errors import Conflict, Invalid, NotFound
 from app.pagination import Page, PageParams, paginate
-from app.rules.process import Dimension
-from app.safety.models import StudyTailoring
-from app.skills.content import Skill, library_problems
+from app.rules.process import Dimension, Pole
+from app.skills.content import Skill, library_problems, localized
 from app.skills.default_library import default_library
-from app.skills.models import Delivery, PersonalizationRecord, SkillLibrary, SkillPreferences
-from app.skills.policies import Personalization
+from app.skills.models import (
+    Delivery,
+    PersonalizationRecord,
+    SkillLibrary,
+    SkillPreferences,
+    StudyLibrary,
+)
+from app.skills.policies import Decision, PastDelivery, Personalization
+from app.skills.schemas import PreferencesIn, SkillView
 from app.studies.models import Participant
 from app.versioning import all_versions, latest_version, next_version, version_page
 
@@ -24,7 +33,7 @@ def skills_of(library: SkillLibrary) -> list[Skill]:
     return [Skill.model_validate(skill) for skill in library.skills]
 
 
-def _dump(skills: Sequence[Skill]) -> list[dict]:
+def _dump(skills: Sequence[Skill]) -> list[dict[str, Any]]:
     return [skill.model_dump(mode="json", exclude_defaults=True) for skill in skills]
 
 
@@ -34,8 +43,8 @@ def _check(skills: Sequence[Skill], field: str) -> None:
         raise Invalid(f"{field}.{path}", message)
 
 
-def create_default_library(session: Session, study_id: uuid.UUID, now: datetime) -> SkillLibrary:
-    """The published default ACT library, as version 1 of a new study's library."""
+def set_up_library(session: Session, study_id: uuid.UUID, now: datetime) -> SkillLibrary:
+    """The published default ACT library, as version 1 of a new study's library, pinned."""
     library = SkillLibrary(
         study_id=study_id,
         version=1,
@@ -45,15 +54,17 @@ def create_default_library(session: Session, study_id: uuid.UUID, now: datetime)
         published_at=now,
     )
     session.add(library)
+    session.flush()  # the pin refers to it, and the unit of work does not order by FK
+    session.add(StudyLibrary(study_id=study_id, library_id=library.id, updated_at=now))
     return library
 
 
 def list_libraries(session: Session, study_id: uuid.UUID) -> list[SkillLibrary]:
-    return all_versions(session, SkillLibrary, SkillLibrary.study_id == study_id)
+    return all_versions(session, SkillLibrary, col(SkillLibrary.study_id) == study_id)
 
 
 def library_page(session: Session, study_id: uuid.UUID, page: PageParams) -> Page[SkillLibrary]:
-    return version_page(session, SkillLibrary, page, SkillLibrary.study_id == study_id)
+    return version_page(session, SkillLibrary, page, col(SkillLibrary.study_id) == study_id)
 
 
 def get_library(session: Session, study_id: uuid.UUID, library_id: uuid.UUID) -> SkillLibrary:
@@ -68,8 +79,8 @@ def get_library(session: Session, study_id: uuid.UUID, library_id: uuid.UUID) ->
 def pinned_library(session: Session, study_id: uuid.UUID) -> SkillLibrary | None:
     return session.exec(
         select(SkillLibrary)
-        .join(StudyTailoring, col(StudyTailoring.library_id) == SkillLibrary.id)
-        .where(StudyTailoring.study_id == study_id)
+        .join(StudyLibrary, col(StudyLibrary.library_id) == SkillLibrary.id)
+        .where(StudyLibrary.study_id == study_id)
     ).first()
 
 
@@ -84,7 +95,7 @@ def fork_library(
 ) -> SkillLibrary:
     """A new draft copying a version of this study's library, or the default library."""
     source = None if source_id is None else get_library(session, study_id, source_id)
-    latest = latest_version(session, SkillLibrary, SkillLibrary.study_id == study_id)
+    latest = latest_version(session, SkillLibrary, col(SkillLibrary.study_id) == study_id)
     draft = SkillLibrary(
         study_id=study_id,
         version=next_version(latest),
@@ -96,13 +107,17 @@ def fork_library(
     )
     session.add(draft)
     _audit(session, actor, "library.fork", draft, now, {"from": str(source_id)})
-    session.commit()
-    session.refresh(draft)
+    session.flush()
     return draft
 
 
 def _audit(
-    session: Session, actor: Actor, action: str, library: SkillLibrary, now: datetime, details: dict
+    session: Session,
+    actor: Actor,
+    action: str,
+    library: SkillLibrary,
+    now: datetime,
+    details: dict[str, Any],
 ) -> None:
     audit.record(
         session,
@@ -139,8 +154,7 @@ def update_library(
         library.name = name
     session.add(library)
     _audit(session, actor, "library.update", library, now, {"skills": len(skills)})
-    session.commit()
-    session.refresh(library)
+    session.flush()
     return library
 
 
@@ -153,8 +167,7 @@ def publish_library(
     library.published_at = now
     session.add(library)
     _audit(session, actor, "library.publish", library, now, {})
-    session.commit()
-    session.refresh(library)
+    session.flush()
     return library
 
 
@@ -163,13 +176,26 @@ def pin_library(
 ) -> SkillLibrary:
     if library.published_at is None:
         raise Conflict("Only a published library can be pinned", code="library_not_published")
-    tailoring = session.get_one(StudyTailoring, library.study_id)
-    tailoring.library_id = library.id
-    tailoring.updated_at = now
-    session.add(tailoring)
+    pin = session.get_one(StudyLibrary, library.study_id)
+    pin.library_id = library.id
+    pin.updated_at = now
+    session.add(pin)
     _audit(session, actor, "library.pin", library, now, {})
-    session.commit()
+    session.flush()
     return library
+
+
+def skill_view(skill: Skill, locale: str | None, default_locale: str) -> SkillView:
+    """A skill as the participant reads it, in their language."""
+    text = localized(skill, locale, default_locale)
+    return SkillView(
+        key=skill.key,
+        title=text.title,
+        steps=text.steps,
+        duration_seconds=skill.duration_seconds,
+        modalities=skill.modalities,
+        media_url=skill.media_url,
+    )
 
 
 # --- preferences and personalization -------------------------------------------------
@@ -180,17 +206,20 @@ def preferences_of(session: Session, participant_id: uuid.UUID) -> SkillPreferen
 
 
 def save_preferences(
-    session: Session, participant: Participant, values: dict, now: datetime
+    session: Session, participant: Participant, values: PreferencesIn, now: datetime
 ) -> SkillPreferences:
     record = session.get(SkillPreferences, participant.id) or SkillPreferences(
         participant_id=participant.id, updated_at=now
     )
-    for field, value in values.items():
-        setattr(record, field, sorted(value) if isinstance(value, set | list) else value)
+    record.preferred_skills = sorted(values.preferred_skills)
+    record.disliked_skills = sorted(values.disliked_skills)
+    record.disabled_skills = sorted(values.disabled_skills)
+    record.preferred_modalities = sorted(values.preferred_modalities)
+    record.disliked_modalities = sorted(values.disliked_modalities)
+    record.preferred_dimension = values.preferred_dimension
     record.updated_at = now
     session.add(record)
-    session.commit()
-    session.refresh(record)
+    session.flush()
     return record
 
 
@@ -240,8 +269,7 @@ def save_personalization(
         study_id=participant.study_id,
         details={"disabled": record.disabled_skills, "thresholds": record.threshold_overrides},
     )
-    session.commit()
-    session.refresh(record)
+    session.flush()
     return record
 
 
@@ -260,6 +288,87 @@ def personalization_for(session: Session, participant_id: uuid.UUID) -> Personal
         if record
         else [],
     )
+
+
+def preferred_dimension(session: Session, participant_id: uuid.UUID) -> Dimension | None:
+    preferences = preferences_of(session, participant_id)
+    if preferences is None or preferences.preferred_dimension is None:
+        return None
+    return Dimension(preferences.preferred_dimension)
+
+
+def threshold_overrides(session: Session, participant_id: uuid.UUID) -> dict[Dimension, float]:
+    """The clinician's threshold per dimension for this participant, where one is set."""
+    record = personalization_record(session, participant_id)
+    overrides = record.threshold_overrides if record else {}
+    return {Dimension(key): value for key, value in overrides.items()}
+
+
+# --- deliveries ------------------------------------------------------------------------
+
+
+def past_deliveries(session: Session, participant_id: uuid.UUID) -> list[PastDelivery]:
+    # Check-ins received in the same instant keep the order they were evaluated in (the
+    # detection's sequence), so "the last two used" does not depend on random ids.
+    rows = session.exec(
+        select(Delivery.skill_key, Delivery.helpfulness)
+        .join(Detection, col(Detection.checkin_id) == Delivery.checkin_id, isouter=True)
+        .where(Delivery.participant_id == participant_id, col(Delivery.skill_key).is_not(None))
+        .order_by(col(Delivery.created_at), col(Detection.sequence), col(Delivery.id))
+    ).all()
+    return [
+        PastDelivery(skill_key=key, helpfulness=helpfulness, sequence=n)
+        for n, (key, helpfulness) in enumerate(rows)
+        if key is not None
+    ]
+
+
+def add_delivery(
+    session: Session,
+    checkin: CheckIn,
+    decision: Decision,
+    target: Pole | None,
+    library_version: int | None,
+    inputs: dict[str, Any],
+    now: datetime,
+) -> Delivery:
+    """Record a decision to offer (or not) a skill after a check-in."""
+    delivery = Delivery(
+        study_id=checkin.study_id,
+        participant_id=checkin.participant_id,
+        checkin_id=checkin.id,
+        created_at=now,
+        policy=decision.policy,
+        target=target,
+        skill_key=decision.skill_key,
+        reason=decision.reason,
+        candidates=decision.candidates,
+        probabilities=decision.probabilities,
+        draw=decision.draw,
+        seed=decision.seed,
+        library_version=library_version,
+        inputs=inputs,
+    )
+    session.add(delivery)
+    return delivery
+
+
+def add_crisis_delivery(
+    session: Session, checkin: CheckIn, policy: str, seed: str, now: datetime
+) -> Delivery:
+    """Record that the crisis resources took the skill's place, from the bare facts only:
+    this is the fallback when deciding failed after a positive screen."""
+    delivery = Delivery(
+        study_id=checkin.study_id,
+        participant_id=checkin.participant_id,
+        checkin_id=checkin.id,
+        created_at=now,
+        policy=policy,
+        reason="safety",
+        seed=seed,
+    )
+    session.add(delivery)
+    return delivery
 
 
 def list_deliveries(
@@ -303,6 +412,5 @@ def record_feedback(
         delivery.distress_after = distress_after
     delivery.feedback_at = now
     session.add(delivery)
-    session.commit()
-    session.refresh(delivery)
+    session.flush()
     return delivery

@@ -21,7 +21,8 @@ from app.audit.models import AuditEvent
 from app.audit.service import Actor
 from app.db import metadata
 from app.errors import Invalid
-from app.studies.models import Allocation, Participant, ParticipantStatus
+from app.studies.models import Allocation, Participant
+from app.vocabulary import ParticipantStatus
 
 PARTICIPANT_TABLE: Table = Participant.__table__  # type: ignore[attr-defined]
 # Kept on erasure: the randomization record, needed to replay the allocation sequence.
@@ -95,8 +96,7 @@ def erase(
             "audit_events_cleared": audit_events_cleared,
         },
     )
-    session.commit()
-    session.refresh(participant)
+    session.flush()
     return participant
 
 
@@ -137,5 +137,5 @@ def personal_data(session: Session, participant: Participant, now: datetime) -> 
         study_id=participant.study_id,
         details={"rows": {name: len(rows) for name, rows in tables.items()}},
     )
-    session.commit()
+    session.flush()
     return jsonable_encoder({"participant": person, "tables": tables, "exported_at": now})

@@ -1,39 +1,12 @@
 import uuid
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.fields import enum_field, id_field, json_field, utc_field
-
-
-class StudyStatus(StrEnum):
-    draft = "draft"
-    active = "active"
-    closed = "closed"
-
-
-class Role(StrEnum):
-    owner = "owner"
-    researcher = "researcher"
-    clinician = "clinician"
-    viewer = "viewer"
-
-
-class Policy(StrEnum):
-    tailored = "tailored"
-    random = "random"
-    assessment_only = "assessment_only"
-
-
-class ParticipantStatus(StrEnum):
-    invited = "invited"
-    active = "active"
-    paused = "paused"
-    withdrawn = "withdrawn"
-    completed = "completed"
+from app.vocabulary import ParticipantStatus, Policy, Role, StudyStatus
 
 
 class Study(SQLModel, table=True):

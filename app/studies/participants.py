@@ -1,5 +1,6 @@
 """Participants: creation with a one-time enrollment code, enrollment with arm allocation,
-status transitions, tokens and devices."""
+status transitions, tokens and devices. What these changes mean for a participant's
+prompts is `app.flows.participants`' business."""
 
 import secrets
 import uuid
@@ -8,6 +9,8 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select, update
 
+from app.access import visibility
+from app.access.scope import StudyAccess
 from app.audit import service as audit
 from app.audit.service import Actor
 from app.auth.security import (
@@ -17,21 +20,17 @@ from app.auth.security import (
     secret_digest,
 )
 from app.db import lock_keys
-from app.errors import Conflict, Invalid, NotFound
+from app.errors import Conflict, Invalid, NotFound, Unauthorized
 from app.pagination import Page, PageParams, paginate
 from app.patching import apply_patch
-from app.scheduling.service import cancel_open_prompts, replan_participant, resume_pushes
-from app.studies.access import StudyAccess
 from app.studies.models import (
     Allocation,
     Arm,
     Device,
     EnrollmentCode,
     Participant,
-    ParticipantStatus,
     ParticipantToken,
     Study,
-    StudyStatus,
 )
 from app.studies.randomization import ArmWeight, allocate, stratum_key
 from app.studies.schemas import (
@@ -41,6 +40,7 @@ from app.studies.schemas import (
     ParticipantSelfUpdate,
     ParticipantUpdate,
 )
+from app.vocabulary import ParticipantStatus, StudyStatus
 
 S = ParticipantStatus
 # Which status may follow which; enrollment (invited -> active) happens only through a code.
@@ -56,11 +56,10 @@ TRANSITIONS: dict[ParticipantStatus, frozenset[ParticipantStatus]] = {
 def participant_out(
     access: StudyAccess, participant: Participant, arm_key: str | None
 ) -> ParticipantOut:
-    concealed = not access.sees_arms
     return ParticipantOut(
         **participant.model_dump(exclude={"arm_id", "status_changed_at"}),
-        arm=None if concealed else arm_key,
-        arm_concealed=concealed,
+        arm=visibility.shown_arm(access, arm_key),
+        arm_concealed=not visibility.sees_arms(access),
     )
 
 
@@ -75,19 +74,6 @@ def participant_outs(
     return [
         participant_out(access, p, keys.get(p.arm_id) if p.arm_id else None) for p in participants
     ]
-
-
-def get_participant(
-    session: Session, access: StudyAccess, participant_id: uuid.UUID
-) -> Participant:
-    participant = session.exec(
-        select(Participant).where(
-            Participant.id == participant_id, Participant.study_id == access.study.id
-        )
-    ).first()
-    if participant is None:
-        raise NotFound("Participant not found")
-    return participant
 
 
 def list_participants(
@@ -153,7 +139,6 @@ def create_participant(
     try:
         session.flush()
     except IntegrityError as exc:
-        session.rollback()
         raise Conflict(
             f"Pseudonym '{participant.pseudonym}' is taken in this study", code="pseudonym_taken"
         ) from exc
@@ -168,8 +153,7 @@ def create_participant(
         study_id=study.id,
         details={"pseudonym": participant.pseudonym},
     )
-    session.commit()
-    session.refresh(participant)
+    session.flush()
     return participant, code
 
 
@@ -195,7 +179,7 @@ def reissue_code(
         resource_id=participant.id,
         study_id=access.study.id,
     )
-    session.commit()
+    session.flush()
     return code
 
 
@@ -205,8 +189,9 @@ def update_participant(
     participant: Participant,
     data: ParticipantUpdate | ParticipantSelfUpdate,
     now: datetime,
-) -> Participant:
-    """Change time zone, locale or reference; only the optional ones may be cleared."""
+) -> list[str]:
+    """Change time zone, locale or reference; only the optional ones may be cleared.
+    Returns the names of the fields changed."""
     changed = apply_patch(participant, data, nullable={"locale", "external_ref"})
     session.add(participant)
     audit.record(
@@ -219,12 +204,8 @@ def update_participant(
         study_id=participant.study_id,
         details={"fields": changed},
     )
-    if "timezone" in changed:
-        # Local prompt times move with the participant's zone.
-        replan_participant(session, participant, now)
-    session.commit()
-    session.refresh(participant)
-    return participant
+    session.flush()
+    return changed
 
 
 def revoke_tokens(session: Session, participant_id: uuid.UUID, now: datetime) -> None:
@@ -261,10 +242,6 @@ def change_status(
             .values(revoked_at=now)
         )
         _deactivate_device(session, participant.id, "withdrawn")
-    if new == ParticipantStatus.active:
-        replan_participant(session, participant, now)
-    else:
-        cancel_open_prompts(session, now, f"participant {new}", participant_id=participant.id)
     audit.record(
         session,
         actor,
@@ -275,8 +252,7 @@ def change_status(
         study_id=access.study.id,
         details={"from": old, "to": new, "reason": reason},
     )
-    session.commit()
-    session.refresh(participant)
+    session.flush()
     return participant
 
 
@@ -348,9 +324,6 @@ def enroll(session: Session, code: str, now: datetime) -> tuple[Participant, Stu
         study_id=study.id,
     )
     session.flush()
-    replan_participant(session, participant, now)
-    session.commit()
-    session.refresh(participant)
     return participant, study, token
 
 
@@ -415,15 +388,12 @@ def register_device(
     device.deactivated_reason = None
     device.last_seen_at = now
     session.add(device)
-    resume_pushes(session, participant.id, now)
     try:
-        session.commit()
+        session.flush()
     except IntegrityError as exc:
-        session.rollback()
         raise Conflict(
             "This device was registered concurrently; retry", code="device_busy"
         ) from exc
-    session.refresh(device)
     return device
 
 
@@ -432,4 +402,18 @@ def remove_device(session: Session, participant: Participant) -> None:
     if device is None:
         raise NotFound("No device is registered")
     session.delete(device)
-    session.commit()
+    session.flush()
+
+
+def participant_for_token(session: Session, token: str) -> Participant:
+    """Who a participant token belongs to (the tokens are issued at enrollment, above)."""
+    query = (
+        select(Participant)
+        .join(ParticipantToken, col(ParticipantToken.participant_id) == Participant.id)
+        .where(ParticipantToken.token_hash == secret_digest(token))
+        .where(col(ParticipantToken.revoked_at).is_(None))
+    )
+    participant = session.exec(query).first()
+    if participant is None or participant.status == ParticipantStatus.withdrawn:
+        raise Unauthorized("The participant token is not valid", code="invalid_token")
+    return participant

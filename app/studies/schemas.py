@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from app.studies.models import ParticipantStatus, Policy, Role, StudyStatus
 from app.types import INPUT, Email, Key, LocaleTag, Name, Pseudonym, TimezoneName
+from app.vocabulary import ParticipantStatus, Policy, Role, StudyStatus
 
 _STRATUM_VALUE = re.compile(r"[\w .:-]+")
 

@@ -8,17 +8,16 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
+from app.access import visibility
+from app.access.scope import StudyAccess
 from app.audit import service as audit
 from app.audit.service import Actor
 from app.auth.models import StaffUser
 from app.auth.service import normalize_email
-from app.checkins.service import freeze_questionnaire, setup_study
 from app.errors import Conflict, Invalid, NotFound
 from app.pagination import Page, PageParams, map_page, paginate
 from app.patching import apply_patch
-from app.scheduling.service import cancel_open_prompts
-from app.studies.access import StudyAccess
-from app.studies.models import Arm, Membership, Participant, Role, Study, StudyStatus
+from app.studies.models import Arm, Membership, Participant, Study
 from app.studies.randomization import ArmWeight, block_size_problem
 from app.studies.schemas import (
     ArmIn,
@@ -30,6 +29,7 @@ from app.studies.schemas import (
     StudyOut,
     StudyUpdate,
 )
+from app.vocabulary import Role, StudyStatus
 
 
 def arms_of(session: Session, study_id: uuid.UUID) -> list[Arm]:
@@ -40,7 +40,7 @@ def _study_out(access: StudyAccess, arms: list[Arm]) -> StudyOut:
     study = access.study
     return StudyOut(
         **study.model_dump(exclude={"randomization_seed", "created_by", "updated_at"}),
-        randomization_seed=study.randomization_seed if access.sees_seed else None,
+        randomization_seed=visibility.shown_seed(access, study.randomization_seed),
         arms=[ArmOut.model_validate(arm) for arm in arms],
         my_role=access.role,
     )
@@ -90,7 +90,6 @@ def create_study(session: Session, user: StaffUser, data: StudyCreate, now: date
     session.add(Membership(study_id=study.id, user_id=user.id, role=Role.owner, created_at=now))
     for arm in data.arms:
         session.add(Arm(study_id=study.id, **arm.model_dump()))
-    setup_study(session, study, now)
     audit.record(
         session,
         Actor("staff", str(user.id)),
@@ -101,8 +100,7 @@ def create_study(session: Session, user: StaffUser, data: StudyCreate, now: date
         study_id=study.id,
         details={"name": study.name, "arms": [arm.key for arm in data.arms]},
     )
-    session.commit()
-    session.refresh(study)
+    session.flush()
     return study
 
 
@@ -144,8 +142,7 @@ def update_study(
         study_id=study.id,
         details={"fields": changed},
     )
-    session.commit()
-    session.refresh(study)
+    session.flush()
     return study
 
 
@@ -174,7 +171,6 @@ def activate_study(session: Session, access: StudyAccess, actor: Actor, now: dat
     study.status = StudyStatus.active
     study.activated_at = study.updated_at = now
     session.add(study)
-    freeze_questionnaire(session, study.id, now)
     audit.record(
         session,
         actor,
@@ -184,8 +180,7 @@ def activate_study(session: Session, access: StudyAccess, actor: Actor, now: dat
         resource_id=study.id,
         study_id=study.id,
     )
-    session.commit()
-    session.refresh(study)
+    session.flush()
     return study
 
 
@@ -198,7 +193,6 @@ def close_study(session: Session, access: StudyAccess, actor: Actor, now: dateti
     study.status = StudyStatus.closed
     study.closed_at = study.updated_at = now
     session.add(study)
-    cancel_open_prompts(session, now, "study closed", study_id=study.id)
     audit.record(
         session,
         actor,
@@ -208,8 +202,7 @@ def close_study(session: Session, access: StudyAccess, actor: Actor, now: dateti
         resource_id=study.id,
         study_id=study.id,
     )
-    session.commit()
-    session.refresh(study)
+    session.flush()
     return study
 
 
@@ -235,11 +228,9 @@ def add_arm(session: Session, access: StudyAccess, actor: Actor, data: ArmIn, no
         details=data.model_dump(mode="json"),
     )
     try:
-        session.commit()
+        session.flush()
     except IntegrityError as exc:
-        session.rollback()
         raise Conflict(f"Arm '{data.key}' exists already", code="arm_exists") from exc
-    session.refresh(arm)
     return arm
 
 
@@ -260,8 +251,7 @@ def update_arm(
         study_id=access.study.id,
         details=data.model_dump(mode="json", exclude_unset=True),
     )
-    session.commit()
-    session.refresh(arm)
+    session.flush()
     return arm
 
 
@@ -279,7 +269,7 @@ def delete_arm(
         resource_id=key,
         study_id=access.study.id,
     )
-    session.commit()
+    session.flush()
 
 
 def list_members(session: Session, study_id: uuid.UUID, page: PageParams) -> Page[MemberOut]:
@@ -332,7 +322,7 @@ def add_member(
         study_id=study_id,
         details={"email": email, "role": data.role},
     )
-    session.commit()
+    session.flush()
     return _member_out(member, user)
 
 
@@ -371,4 +361,4 @@ def remove_member(
         study_id=study_id,
         details={"email": user.email},
     )
-    session.commit()
+    session.flush()

@@ -1,6 +1,9 @@
 """The worker's interval jobs, run by APScheduler 3.x (`kairos worker`, or in-process by
 `kairos serve`). There are no per-prompt APScheduler jobs: prompts are rows, and these
 jobs only sweep them, so any number of workers can run them side by side on PostgreSQL.
+
+A job run is an edge like a request: each commits its own unit of work (dispatch, one per
+step: the claim must be committed before the sends, the results after them).
 """
 
 import logging
@@ -11,9 +14,9 @@ from datetime import timedelta
 
 from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import Engine
-from sqlmodel import Session
 
 from app.clock import Clock
+from app.db import unit_of_work
 from app.push.base import PushSender
 from app.scheduling.dispatch import dispatch_once, expire_prompts, reap_claims
 from app.scheduling.service import plan_prompts
@@ -38,10 +41,8 @@ class Jobs:
     worker: str
 
     def plan(self) -> int:
-        with Session(self.engine) as session:
-            created = plan_prompts(
-                session, self.clock.now(), timedelta(hours=self.settings.plan_horizon_hours)
-            )
+        with unit_of_work(self.engine) as session:
+            created = plan_prompts(session, self.clock.now(), self.settings.plan_horizon)
         if created:
             _log.info("planned %d prompts", created)
         return created

@@ -1,18 +1,19 @@
 """Study scoping: every read of study data goes through the caller's membership.
 
 A study the caller is not a member of does not exist for them (404); a member whose role
-is not enough gets 403.
+is not enough gets 403. A participant exists for a caller only within a study they may see.
 """
 
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.auth.models import StaffUser
 from app.errors import Forbidden, NotFound
-from app.studies.models import Membership, Role, Study
+from app.studies.models import Membership, Participant, Study
+from app.vocabulary import Role
 
 OWNER = frozenset({Role.owner})
 MANAGE = frozenset({Role.owner, Role.researcher})
@@ -22,16 +23,18 @@ READ = frozenset(Role)
 
 @dataclass(frozen=True)
 class StudyAccess:
+    """A study as one member may act in it."""
+
     study: Study
     role: Role
 
-    @property
-    def sees_arms(self) -> bool:
-        return self.role in MANAGE or self.study.clinicians_see_arm
 
-    @property
-    def sees_seed(self) -> bool:
-        return self.role in MANAGE
+@dataclass(frozen=True)
+class StudyParticipant:
+    """A participant of a study the caller may act in."""
+
+    access: StudyAccess
+    participant: Participant
 
 
 def study_for(
@@ -39,7 +42,7 @@ def study_for(
 ) -> StudyAccess:
     row = session.exec(
         select(Study, Membership.role)
-        .join(Membership, Membership.study_id == Study.id)  # type: ignore[arg-type]
+        .join(Membership, col(Membership.study_id) == Study.id)
         .where(Study.id == study_id, Membership.user_id == user.id)
     ).first()
     if row is None:
@@ -48,3 +51,17 @@ def study_for(
     if role not in roles:
         raise Forbidden(f"Your role ({role}) cannot do this in this study", code="role_forbidden")
     return StudyAccess(study=study, role=Role(role))
+
+
+def participant_in(
+    session: Session, access: StudyAccess, participant_id: uuid.UUID
+) -> StudyParticipant:
+    """The participant, only within the caller's study (404 otherwise)."""
+    participant = session.exec(
+        select(Participant).where(
+            Participant.id == participant_id, Participant.study_id == access.study.id
+        )
+    ).first()
+    if participant is None:
+        raise NotFound("Participant not found")
+    return StudyParticipant(access=access, participant=participant)

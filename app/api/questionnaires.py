@@ -1,0 +1,57 @@
+"""A study's check-in questionnaire: the draft, its versions and item packs."""
+
+from fastapi import APIRouter
+
+from app.api.deps import CurrentStaff, ManageStudy, NowDep, ReadStudy, SessionDep, staff_actor
+from app.checkins import service
+from app.checkins.models import Questionnaire
+from app.checkins.schemas import ItemPackRecord, QuestionnaireIn, QuestionnaireOut
+from app.pagination import Page, PageDep, map_page
+from app.rules.items import ItemPack
+
+router = APIRouter(prefix="/v1/studies/{study_id}", tags=["tailoring"])
+
+
+def _questionnaire_out(saved: Questionnaire) -> QuestionnaireOut:
+    return QuestionnaireOut(
+        version=saved.version,
+        frozen=saved.frozen_at is not None,
+        items=service.items_of(saved),
+        packs=[ItemPackRecord.model_validate(pack) for pack in saved.packs],
+        created_at=saved.created_at,
+    )
+
+
+@router.get("/questionnaire", response_model=QuestionnaireOut)
+def read_questionnaire(access: ReadStudy, session: SessionDep) -> QuestionnaireOut:
+    return _questionnaire_out(service.current_questionnaire(session, access.study.id))
+
+
+@router.put("/questionnaire", response_model=QuestionnaireOut)
+def save_questionnaire(
+    data: QuestionnaireIn, access: ManageStudy, session: SessionDep, user: CurrentStaff, now: NowDep
+) -> QuestionnaireOut:
+    """Edit the draft; once the study is active this saves a new version."""
+    saved = service.save_questionnaire(
+        session, access.study, staff_actor(user), data.items, None, now
+    )
+    return _questionnaire_out(saved)
+
+
+@router.post("/questionnaire/packs", response_model=QuestionnaireOut)
+def load_item_pack(
+    pack: ItemPack, access: ManageStudy, session: SessionDep, user: CurrentStaff, now: NowDep
+) -> QuestionnaireOut:
+    """Add a validated instrument's items, recording its source and licence."""
+    return _questionnaire_out(
+        service.load_pack(session, access.study, staff_actor(user), pack, now)
+    )
+
+
+@router.get("/questionnaire/versions", response_model=Page[QuestionnaireOut])
+def questionnaire_versions(
+    access: ReadStudy, session: SessionDep, page: PageDep
+) -> Page[QuestionnaireOut]:
+    """Every version, newest first."""
+    versions = service.questionnaire_version_page(session, access.study.id, page)
+    return map_page(versions, _questionnaire_out)

@@ -1,0 +1,315 @@
+"""Taking in a check-in, and the dry run that explains a decision without storing it.
+
+The flow of one check-in: validate against the questionnaire → answer its prompt → store it
+→ safety screen → evaluate the rule set → select a skill with the arm's policy → store the
+detection, safety event and delivery → the response, which is stored with the check-in, so
+a retry with the same client id gets it back unchanged. All of it is one transaction.
+"""
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from app.checkins import service as checkins
+from app.checkins.models import CheckIn
+from app.checkins.schemas import CheckInIn, CheckInOut, DryRunOut
+from app.errors import Conflict, Invalid
+from app.rules.evaluate import Evaluation, PersonContext, evaluate, scaled_answers
+from app.rules.items import Answer, Item
+from app.rules.schema import RuleSet
+from app.safety import service as safety
+from app.safety.schemas import SafetyView
+from app.safety.screen import CrisisResources, SafetyScreen, default_crisis_resources, screen
+from app.scheduling import service as scheduling
+from app.skills import service as skills
+from app.skills.content import Skill
+from app.skills.models import Delivery, SkillLibrary
+from app.skills.policies import (
+    Decision,
+    Personalization,
+    safety_decision,
+    skill_pool,
+    skill_seed,
+)
+from app.skills.policies import select as select_skill
+from app.skills.schemas import DecisionOut, DeliveryView, SkillView
+from app.studies.models import Arm, Participant, Study
+from app.vocabulary import ParticipantStatus, Policy
+
+_log = logging.getLogger("kairos.checkins")
+
+
+@dataclass
+class Judgement:
+    evaluation: Evaluation
+    decision: Decision
+    library: SkillLibrary | None
+    skills: dict[str, Skill]  # the library's and the participant's own, by key
+    sequence: int  # of this check-in among the participant's evaluated ones
+    inputs: dict[str, Any]  # what the policy was given, recorded for replay
+
+
+def _person_context(session: Session, participant: Participant) -> tuple[PersonContext, int]:
+    history = checkins.detection_history(session, participant)
+    context = PersonContext(
+        needs_history=history.needs_history,
+        study_stats=history.study_stats,
+        last_targeted=history.last_targeted,
+        preferred_dimension=skills.preferred_dimension(session, participant.id),
+        threshold_overrides=skills.threshold_overrides(session, participant.id),
+    )
+    return context, history.next_sequence
+
+
+def judge(
+    session: Session,
+    study: Study,
+    participant: Participant | None,
+    policy: Policy,
+    answers: dict[str, Answer],
+    items: Sequence[Item],
+    rule_set: RuleSet,
+    seed: str,
+) -> Judgement:
+    """Evaluate and select for one check-in (also the dry run's path)."""
+    if participant is not None:
+        context, sequence = _person_context(session, participant)
+        person = skills.personalization_for(session, participant.id)
+        history = skills.past_deliveries(session, participant.id)
+    else:
+        context, sequence, person, history = PersonContext(), 1, Personalization(), []
+    evaluation = evaluate(rule_set, scaled_answers(items, answers), context)
+    library = skills.pinned_library(session, study.id)
+    library_skills: list[Skill] = skills.skills_of(library) if library else []
+    decision = select_skill(policy, evaluation.target, library_skills, person, history, seed)
+    by_key = {skill.key: skill for skill in skill_pool(library_skills, person)}
+    inputs = {
+        "target": evaluation.target,
+        "personalization": person.model_dump(mode="json"),
+        "history": [past.model_dump(mode="json") for past in history],
+    }
+    return Judgement(evaluation, decision, library, by_key, sequence, inputs)
+
+
+def _digest(data: CheckInIn) -> str:
+    # Left out, the version stays out of the digest: retries of check-ins stored before
+    # phones sent it still match.
+    omitted = None if data.questionnaire_version else {"questionnaire_version"}
+    return checkins.body_digest(data.model_dump(mode="json", exclude=omitted))
+
+
+def _replay(checkin: CheckIn) -> tuple[CheckInOut, bool]:
+    return CheckInOut.model_validate(checkin.response), True
+
+
+def take_in(
+    session: Session,
+    participant: Participant,
+    data: CheckInIn,
+    now: datetime,
+    clock_skew: timedelta,
+) -> tuple[CheckInOut, bool]:
+    """Store one check-in and decide; returns the response and whether it was a replay."""
+    digest = _digest(data)
+    if existing := checkins.stored_checkin(session, participant.id, data.client_id, digest):
+        return _replay(existing)
+    # Pausing stops prompts, not the person: a paused participant can still check in, and
+    # a risk answer then still gets the crisis resources.
+    if participant.status not in (ParticipantStatus.active, ParticipantStatus.paused):
+        raise Conflict(f"The participant is {participant.status}", code="participant_not_active")
+    if data.answered_at > now + clock_skew:
+        raise Invalid("body.answered_at", "answered_at is in the future")
+    # The skew allows for a phone clock running ahead. Before enrollment the phone had no
+    # questionnaire to answer, so an earlier answered_at is refused outright.
+    if participant.enrolled_at is None or data.answered_at < participant.enrolled_at:
+        raise Invalid("body.answered_at", "answered_at is before the participant enrolled")
+    study = session.get_one(Study, participant.study_id)
+    questionnaire = checkins.questionnaire_answered(session, study.id, data.questionnaire_version)
+    items = checkins.items_of(questionnaire)
+    checkins.refuse_bad_answers(items, data.answers)
+    late = (
+        scheduling.answer_prompt(session, participant, data.prompt_id, now)
+        if data.prompt_id is not None
+        else False
+    )
+    arm = session.get_one(Arm, participant.arm_id)
+    offset = data.answered_at.utcoffset()
+    checkin = CheckIn(
+        study_id=study.id,
+        participant_id=participant.id,
+        client_id=data.client_id,
+        prompt_id=data.prompt_id,
+        answered_at=data.answered_at,
+        answered_offset_minutes=int(offset.total_seconds() // 60) if offset else 0,
+        received_at=now,
+        answers=data.answers,
+        questionnaire_version=questionnaire.version,
+        late=late,
+        body_digest=digest,
+    )
+    # A savepoint, so the same client id racing in on another connection (and winning)
+    # undoes only this insert: the request then answers as that check-in's replay.
+    try:
+        with session.begin_nested():
+            session.add(checkin)
+    except IntegrityError:
+        stored = checkins.stored_checkin(session, participant.id, data.client_id, digest)
+        if stored is None:
+            raise Conflict("The check-in could not be stored; retry", code="checkin_busy") from None
+        return _replay(stored)
+
+    # Safety first: the event and the resources must survive anything that follows.
+    settings, resources = safety.safety_of(session, study.id)
+    screened = screen(items, scaled_answers(items, data.answers), settings)
+    if screened.tier is not None:
+        safety.open_event(session, checkin, screened, now)
+    moment = _Moment(
+        study=study,
+        participant=participant,
+        policy=arm.policy,
+        checkin=checkin,
+        seed=skill_seed(study.randomization_seed, participant.id, data.client_id),
+        now=now,
+        screened=screened,
+        resources=resources,
+    )
+    if screened.tier is None:
+        response = _tailor(session, moment, items)
+    else:
+        # Anything after a positive screen may fail: the check-in, the event, a delivery and
+        # the crisis resources are still stored and sent. The savepoint undoes what failed.
+        try:
+            with session.begin_nested():
+                response = _tailor(session, moment, items)
+        except Exception:
+            _log.exception("tailoring failed after a positive safety screen; resources still sent")
+            response = _crisis_only(session, moment)
+    session.flush()
+    return response, False
+
+
+@dataclass
+class _Moment:
+    """One stored check-in being decided, and what the safety screen found."""
+
+    study: Study
+    participant: Participant
+    policy: Policy
+    checkin: CheckIn
+    seed: str
+    now: datetime
+    screened: SafetyScreen
+    resources: dict[str, CrisisResources]
+
+    def crisis(self, resources: dict[str, CrisisResources] | None = None) -> SafetyView:
+        return safety.crisis_view(
+            self.screened,
+            self.resources if resources is None else resources,
+            self.participant.locale,
+            self.study.default_locale,
+        )
+
+
+def _tailor(session: Session, moment: _Moment, items: Sequence[Item]) -> CheckInOut:
+    """Evaluate, select, store the detection and delivery and the response; after a
+    positive screen the skill gives way to the crisis resources."""
+    study, participant, checkin = moment.study, moment.participant, moment.checkin
+    rule_version, rule_set = checkins.current_rule_set(session, study.id)
+    judgement = judge(
+        session, study, participant, moment.policy, checkin.answers, items, rule_set, moment.seed
+    )
+    checkins.add_detection(
+        session, checkin, judgement.evaluation, rule_version.version, judgement.sequence
+    )
+    positive = moment.screened.tier is not None
+    decision = safety_decision(moment.policy, moment.seed) if positive else judgement.decision
+    delivery = skills.add_delivery(
+        session,
+        checkin,
+        decision,
+        judgement.evaluation.target,
+        judgement.library.version if judgement.library else None,
+        {} if positive else judgement.inputs,
+        moment.now,
+    )
+    skill = None
+    if delivery.skill_key is not None:
+        chosen = judgement.skills[delivery.skill_key]
+        skill = skills.skill_view(chosen, participant.locale, study.default_locale)
+    crisis = moment.crisis() if positive else None
+    response = _response(checkin, judgement.evaluation, delivery, skill, crisis)
+    session.flush()
+    return response
+
+
+def _crisis_only(session: Session, moment: _Moment) -> CheckInOut:
+    """The fallback after a positive screen: a delivery saying "safety" and the resources,
+    built from nothing that could have failed in `_tailor` (its savepoint undid the rest)."""
+    delivery = skills.add_crisis_delivery(
+        session, moment.checkin, moment.policy, moment.seed, moment.now
+    )
+    try:
+        crisis = moment.crisis()
+    except Exception:
+        _log.exception("the study's crisis resources failed; the built-in ones are sent")
+        crisis = moment.crisis(default_crisis_resources())
+    return _response(moment.checkin, None, delivery, None, crisis)
+
+
+def _response(
+    checkin: CheckIn,
+    evaluation: Evaluation | None,
+    delivery: Delivery,
+    skill: SkillView | None,
+    crisis: SafetyView | None,
+) -> CheckInOut:
+    """The check-in's answer; stored with it (as JSON) for the retries."""
+    response = CheckInOut(
+        checkin_id=checkin.id,
+        late=checkin.late,
+        questionnaire_version=checkin.questionnaire_version,
+        rule_set_version=checkin.rule_set_version,
+        scores=None if evaluation is None else dict(evaluation.scores),
+        needs=None if evaluation is None else dict(evaluation.needs),
+        target=None if evaluation is None else evaluation.target,
+        target_reason=None if evaluation is None else evaluation.reason,
+        delivery=DeliveryView(id=delivery.id, skill=skill, reason=delivery.reason),
+        safety=crisis,
+    )
+    checkin.response = response.model_dump(mode="json")
+    return response
+
+
+def dry_run(
+    session: Session,
+    study: Study,
+    participant: Participant | None,
+    policy: Policy | None,
+    answers: dict[str, Answer],
+) -> DryRunOut:
+    """What the current rule set and policy would decide on sample answers, the safety
+    screen first, as in a check-in; stores nothing."""
+    items = checkins.items_of(checkins.current_questionnaire(session, study.id))
+    checkins.refuse_bad_answers(items, answers, partial=True)
+    if participant is not None:
+        policy = session.get_one(Arm, participant.arm_id).policy
+    version, rule_set = checkins.current_rule_set(session, study.id)
+    who = participant.id if participant else uuid.UUID(int=0)
+    seed = skill_seed(study.randomization_seed, who, "dry-run")
+    policy = policy or Policy.tailored
+    judgement = judge(session, study, participant, policy, answers, items, rule_set, seed)
+    settings, _ = safety.safety_of(session, study.id)
+    screened = screen(items, scaled_answers(items, answers), settings)
+    decision = judgement.decision if screened.tier is None else safety_decision(policy, seed)
+    return DryRunOut(
+        **judgement.evaluation.model_dump(mode="json"),
+        rule_set_version=version.version,
+        safety=screened if screened.tier is not None else None,
+        decision=DecisionOut.model_validate(decision.model_dump()),
+    )

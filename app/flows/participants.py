@@ -1,0 +1,76 @@
+"""What a change to a participant means for their prompts: enrollment and a new time zone
+plan them, a status change plans or stops them, a new device resumes held pushes."""
+
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
+
+from app.access.scope import StudyAccess
+from app.audit.service import Actor
+from app.scheduling import service as scheduling
+from app.studies import participants
+from app.studies.models import Device, Participant, Study
+from app.studies.schemas import ParticipantSelfUpdate, ParticipantUpdate
+from app.vocabulary import ParticipantStatus
+
+
+def enroll(
+    session: Session, code: str, now: datetime, horizon: timedelta
+) -> tuple[Participant, Study, str]:
+    """Redeem a one-time code (an arm is allocated) and plan the participant's prompts."""
+    participant, study, token = participants.enroll(session, code, now)
+    scheduling.replan_participant(session, participant, now, horizon)
+    return participant, study, token
+
+
+def update_participant(
+    session: Session,
+    actor: Actor,
+    participant: Participant,
+    data: ParticipantUpdate | ParticipantSelfUpdate,
+    now: datetime,
+    horizon: timedelta,
+) -> Participant:
+    changed = participants.update_participant(session, actor, participant, data, now)
+    if "timezone" in changed:
+        # Local prompt times move with the participant's zone.
+        scheduling.replan_participant(session, participant, now, horizon)
+    return participant
+
+
+def change_status(
+    session: Session,
+    access: StudyAccess,
+    actor: Actor,
+    participant: Participant,
+    new: ParticipantStatus,
+    reason: str | None,
+    now: datetime,
+    horizon: timedelta,
+) -> Participant:
+    """Pause, resume, withdraw or complete: an active participant's prompts are planned
+    again; any other status stops every push at once."""
+    participants.change_status(session, access, actor, participant, new, reason, now)
+    if new == ParticipantStatus.active:
+        scheduling.replan_participant(session, participant, now, horizon)
+    else:
+        scheduling.cancel_open_prompts(
+            session, now, f"participant {new}", participant_id=participant.id
+        )
+    return participant
+
+
+def register_device(
+    session: Session,
+    participant: Participant,
+    identifier: str,
+    identifier_kind: str,
+    platform: str,
+    now: datetime,
+) -> Device:
+    """Register or refresh the phone; prompts held for want of one get their pushes back."""
+    device = participants.register_device(
+        session, participant, identifier, identifier_kind, platform, now
+    )
+    scheduling.resume_pushes(session, participant.id, now)
+    return device
