@@ -19,9 +19,10 @@ from app.auth import service as auth_service
 from app.clock import SystemClock
 from app.db import make_engine, unit_of_work
 from app.errors import Problem
-from app.export import replay as trial_replay
 from app.export import service as exports
 from app.export.formats import Format
+from app.export.tables import TABLES
+from app.flows import replay as trial_replay
 from app.migrate import SchemaBehind, require_current_schema, upgrade
 from app.settings import Settings, SettingsError
 from app.studies.models import Study
@@ -191,7 +192,7 @@ def export_study(
         study = _study(session, study_id)
         ctx = exports.study_context(session, study)
         try:
-            specs = [exports.spec_for(table, "--table")] if table else list(exports.TABLES.values())
+            specs = [exports.spec_for(table, "--table")] if table else list(TABLES.values())
             exports.check_filters(session, ctx, filters, "option")
         except Problem as exc:
             raise _fail(exc.detail) from exc

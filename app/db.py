@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, Engine, MetaData, event, text
+from sqlalchemy import CursorResult, DateTime, Engine, Executable, MetaData, event, text
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -90,6 +90,12 @@ def _sqlite_begin_immediate(connection: Any) -> None:
     # connections (long reads such as exports) take no lock and block no writer.
     if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def rows_changed(session: Session, statement: Executable) -> int:
+    """Run an UPDATE or DELETE in the session's transaction; how many rows it changed."""
+    result: CursorResult[Any] = session.execute(statement)  # type: ignore[assignment]
+    return result.rowcount
 
 
 def lock_keys(session: Session, *keys: str) -> None:

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Depends, Query
 from pydantic import BaseModel
 from sqlmodel import Session
-from sqlmodel.sql.expression import SelectOfScalar
+from sqlmodel.sql.expression import Select, SelectOfScalar
 
 MAX_PAGE_SIZE = 200
 T = TypeVar("T")
@@ -36,7 +36,9 @@ class Page(BaseModel, Generic[T]):
         return Page(items=items, limit=self.limit, offset=self.offset, next_offset=self.next_offset)
 
 
-def paginate(session: Session, query: SelectOfScalar[Any], page: PageParams) -> Page[Any]:
+def paginate(
+    session: Session, query: SelectOfScalar[Any] | Select[*tuple[Any, ...]], page: PageParams
+) -> Page[Any]:
     # One extra row tells whether another page exists without a COUNT(*).
     rows = list(session.exec(query.offset(page.offset).limit(page.limit + 1)))
     more = len(rows) > page.limit

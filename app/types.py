@@ -36,6 +36,11 @@ Pseudonym = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+def normalize_email(email: str) -> str:
+    """The form an email is stored, compared and looked up in."""
+    return email.strip().lower()
+
+
 def _check_email(value: str) -> str:
     if not _EMAIL.match(value):
         raise ValueError("not an email address")

@@ -4,8 +4,8 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 from sqlmodel import Session, func, select
 
-from app.auth.security import secret_digest
 from app.clock import FrozenClock
+from app.digest import secret_digest
 from app.settings import Settings
 from app.studies.models import Device, EnrollmentCode, Participant, ParticipantToken
 

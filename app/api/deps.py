@@ -23,13 +23,13 @@ from app.access.scope import (
 from app.audit.service import Actor
 from app.auth import service as auth_service
 from app.auth.models import StaffUser
-from app.auth.security import PARTICIPANT_TOKEN_PREFIX
 from app.clock import Clock
 from app.db import unit_of_work
 from app.errors import Unauthorized
 from app.settings import Settings
 from app.studies import participants as participant_service
 from app.studies.models import Participant
+from app.studies.tokens import PARTICIPANT_TOKEN_PREFIX
 from app.vocabulary import Role
 
 

@@ -1,7 +1,7 @@
 """Research data exports, the codebook and the trial replay (owners and researchers)."""
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
@@ -9,14 +9,17 @@ from fastapi.responses import StreamingResponse
 from app.access.scope import StudyAccess
 from app.api.deps import CurrentStaff, EngineDep, ManageStudy, NowDep, SessionDep, staff_actor
 from app.export import codebook as codebooks
-from app.export import replay, service
+from app.export import service
 from app.export.formats import MEDIA_TYPES, Format
+from app.flows import replay
 from app.types import Key, Pseudonym
 
 router = APIRouter(prefix="/v1/studies/{study_id}", tags=["exports"])
 
 Dates = Literal["absolute", "relative"]
-_STREAMED = {200: {"content": {media: {} for media in (*MEDIA_TYPES.values(), "application/zip")}}}
+_STREAMED: dict[int | str, dict[str, Any]] = {
+    200: {"content": {media: {} for media in (*MEDIA_TYPES.values(), "application/zip")}}
+}
 
 
 def export_filters(

@@ -1,7 +1,5 @@
-"""Password hashing (Argon2 via pwdlib), staff JWTs (PyJWT) and opaque secrets."""
+"""Password hashing (Argon2 via pwdlib) and staff JWTs (PyJWT)."""
 
-import hashlib
-import secrets
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,10 +10,6 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 
 from app.errors import Unauthorized
 from app.settings import Settings
-
-PARTICIPANT_TOKEN_PREFIX = "kp_"
-# Crockford-style alphabet without look-alikes, for codes typed on a phone.
-_CODE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"
 
 
 def password_hasher(settings: Settings) -> PasswordHash:
@@ -69,23 +63,3 @@ def read_access_token(settings: Settings, token: str, now: datetime) -> uuid.UUI
         return uuid.UUID(claims["sub"])
     except ValueError as exc:
         raise Unauthorized("The access token is not valid", code="invalid_token") from exc
-
-
-def secret_digest(secret: str) -> str:
-    """Digest of a high-entropy secret (codes, participant tokens); these need no slow hash."""
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def new_participant_token() -> str:
-    return PARTICIPANT_TOKEN_PREFIX + secrets.token_urlsafe(32)
-
-
-def new_enrollment_code() -> str:
-    """Fifteen symbols from a 30-letter alphabet (~73 bits), grouped for reading aloud."""
-    raw = "".join(secrets.choice(_CODE_ALPHABET) for _ in range(15))
-    return "-".join(raw[i : i + 5] for i in range(0, 15, 5))
-
-
-def normalize_enrollment_code(code: str) -> str:
-    raw = "".join(ch for ch in code.upper() if ch.isalnum())
-    return "-".join(raw[i : i + 5] for i in range(0, len(raw), 5))

@@ -9,13 +9,10 @@ from app.auth.security import password_hasher, read_access_token
 from app.db import lock_keys
 from app.errors import Conflict, Problem, TooManyRequests, Unauthorized
 from app.settings import Settings
+from app.types import normalize_email
 
 # A fixed hash to verify against when the account does not exist, so timing does not tell.
 _ABSENT_USER_PASSWORD = "no such account"
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
 
 
 def create_user(

@@ -8,7 +8,7 @@ what, the filters and the row counts, written when the stream ends (or is abando
 
 import threading
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -169,9 +169,9 @@ def table_query(
     for target, on in spec.joins:
         query = query.outerjoin(target, on)
     if model is not Participant:
-        query = query.join(Participant, Participant.id == model.participant_id)
-    query = query.outerjoin(Arm, Arm.id == Participant.arm_id)
-    query = query.where(Participant.study_id == ctx.study.id)
+        query = query.join(Participant, col(Participant.id) == model.participant_id)
+    query = query.outerjoin(Arm, col(Arm.id) == Participant.arm_id)
+    query = query.where(col(Participant.study_id) == ctx.study.id)
     if model is not Participant and hasattr(model, "study_id"):  # its own index narrows the scan
         query = query.where(model.study_id == ctx.study.id)
     if filters.start is not None:
@@ -186,8 +186,8 @@ def table_query(
 
 
 def _relative_rows(
-    rows: list[Any], stamps: dict[int, int | None], zones: dict[str, ZoneInfo]
-) -> list:
+    rows: Sequence[Any], stamps: dict[int, int | None], zones: dict[str, ZoneInfo]
+) -> list[Any]:
     """Each timestamp as study day and local time of day: in the time zone of the offset
     column named for it (the phone's own clock), else the participant's zone as stored."""
     out = []
@@ -230,7 +230,7 @@ def row_batches(
     }
     zones: dict[str, ZoneInfo] = {}
     for partition in result.partitions():
-        yield _relative_rows(partition, stamps, zones) if filters.relative else partition
+        yield _relative_rows(partition, stamps, zones) if filters.relative else list(partition)
 
 
 _DONE = object()

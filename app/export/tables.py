@@ -168,10 +168,11 @@ class TableSpec:
     joins: tuple[tuple[type[SQLModel], Any], ...] = ()
 
     def time_column(self) -> ColumnElement[Any]:
-        return col(getattr(self.model, self.time_attr))
+        column: ColumnElement[Any] = getattr(self.model, self.time_attr)
+        return column
 
     def ordering(self) -> list[ColumnElement[Any]]:
-        return [col(getattr(self.model, name)) for name in self.order_by]
+        return [getattr(self.model, name) for name in self.order_by]
 
 
 def _timestamp(model: type[SQLModel], attr: str, meaning: str, name: str | None = None) -> Column:

@@ -188,8 +188,8 @@ def evaluate(rule_set: RuleSet, answers: ScaledAnswers, context: PersonContext) 
 
     needs: dict[Dimension, float | None] = {}
     for dimension, (inflexible, flexible) in POLES.items():
-        parts = [scores[inflexible]]
-        parts.append(None if scores[flexible] is None else 100.0 - scores[flexible])
+        flexible_score = scores[flexible]
+        parts = [scores[inflexible], None if flexible_score is None else 100.0 - flexible_score]
         known = [part for part in parts if part is not None]
         needs[dimension] = sum(known) / len(known) if known else None
     z = {
@@ -208,7 +208,7 @@ def evaluate(rule_set: RuleSet, answers: ScaledAnswers, context: PersonContext) 
         if (need := needs[dimension]) is not None
         and (
             need >= context.threshold_overrides.get(dimension, selection.threshold)
-            or (z[dimension] is not None and z[dimension] >= selection.personal_z)
+            or ((score := z[dimension]) is not None and score >= selection.personal_z)
         )
     ]
     distress = (
@@ -225,11 +225,15 @@ def evaluate(rule_set: RuleSet, answers: ScaledAnswers, context: PersonContext) 
         threshold = context.threshold_overrides.get(chosen, selection.threshold)
         reason = "need" if (needs[chosen] or 0.0) >= threshold else "personal"
     elif selection.when_nothing_qualifies == "consolidate" and (
-        flexible := [(scores[pair[1]], index, pair[1]) for index, pair in enumerate(POLES.values())]
+        flexibles := [
+            (scores[pair[1]], index, pair[1]) for index, pair in enumerate(POLES.values())
+        ]
     ):
-        known = [(score, -index, pole) for score, index, pole in flexible if score is not None]
-        if known:
-            target, reason = max(known)[2], "consolidation"
+        known_flexible = [
+            (score, -index, pole) for score, index, pole in flexibles if score is not None
+        ]
+        if known_flexible:
+            target, reason = max(known_flexible)[2], "consolidation"
         else:
             reason = "nothing_qualifies"
     else:
@@ -254,9 +258,10 @@ def _rank(
 ) -> tuple[float, float, int, int, int]:
     """Sort key of a qualifying dimension: the smallest goes first."""
     last = context.last_targeted.get(dimension, -1)
+    score = z[dimension]
     return (
         -(needs[dimension] or 0.0),
-        -(z[dimension] if z[dimension] is not None else -math.inf),
+        -(score if score is not None else -math.inf),
         last,
         0 if dimension == context.preferred_dimension else 1,
         DIMENSION_ORDER.index(dimension),

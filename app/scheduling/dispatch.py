@@ -21,9 +21,9 @@ from filelock import FileLock, Timeout
 from sqlalchemy import Engine, case, func, literal, or_
 from sqlmodel import Session, col, select, update
 
-from app.db import unit_of_work
+from app.db import rows_changed, unit_of_work
 from app.push.backoff import decide_retry
-from app.push.base import PushMessage, PushResult, PushSender
+from app.push.base import PushKind, PushMessage, PushResult, PushSender
 from app.scheduling.models import Prompt, PromptAttempt, PromptStatus, StudySchedule
 from app.scheduling.planner import awake_at, next_awake
 from app.scheduling.service import (
@@ -173,7 +173,7 @@ def dispatch_once(
             text = _notification(
                 notifications[study.id], participant.locale or study.default_locale
             )
-            kind = "prompt" if prompt.status == PromptStatus.planned else "reminder"
+            kind: PushKind = "prompt" if prompt.status == PromptStatus.planned else "reminder"
             messages.append(
                 PushMessage.build(
                     prompt_id=str(prompt.id),
@@ -222,7 +222,7 @@ def _asleep(session: Session, prompt: Prompt, worker: str, wake: datetime) -> st
     if prompt.status == PromptStatus.sent:
         reminders = [*prompt.reminders]
         del reminders[prompt.reminders_sent]
-        values = {
+        values: dict[str, Any] = {
             "reminders": reminders,
             "next_push_at": next_reminder(reminders, prompt.reminders_sent),
         }
@@ -231,12 +231,12 @@ def _asleep(session: Session, prompt: Prompt, worker: str, wake: datetime) -> st
     if wake < prompt.expires_at:
         _write_held(session, prompt, worker, {"next_push_at": wake})
         return "deferred"
-    values = {
+    failed = {
         "status": PromptStatus.failed,
         "status_reason": OUTSIDE_WAKING_HOURS,
         "next_push_at": None,
     }
-    _write_held(session, prompt, worker, values)
+    _write_held(session, prompt, worker, failed)
     return "outside_waking_hours"
 
 
@@ -278,12 +278,12 @@ def _record(
                 "next_push_at": next_reminder(prompt.reminders, 0),
             }
     elif result.outcome == "unregistered":
-        session.execute(update(Device).where(Device.id == device.id).values(active=False))
+        session.execute(update(Device).where(col(Device.id) == device.id).values(active=False))
         # Every open prompt of the device's owner stops pushing; they stay in the app's list.
         session.execute(
             update(Prompt)
             .where(
-                Prompt.participant_id == prompt.participant_id,
+                col(Prompt.participant_id) == prompt.participant_id,
                 col(Prompt.status).in_(OPEN),
             )
             .values(next_push_at=None)
@@ -326,7 +326,7 @@ def _write_held(
     released = {"claimed_by": None, "claim_expires_at": None, **(always or {})}
     session.execute(
         update(Prompt)
-        .where(Prompt.id == prompt.id, Prompt.claimed_by == worker)
+        .where(col(Prompt.id) == prompt.id, col(Prompt.claimed_by) == worker)
         .values(**guarded, **released)
     )
 
@@ -366,14 +366,16 @@ def _jitter(prompt: Prompt) -> random.Random:
 def expire_prompts(engine: Engine, now: datetime) -> int:
     """Sent prompts past their expiry expire; prompts never sent by then fail, with why."""
     with unit_of_work(engine) as session:
-        expired = session.execute(
+        expired = rows_changed(
+            session,
             update(Prompt)
-            .where(Prompt.status == PromptStatus.sent, Prompt.expires_at <= now)
-            .values(status=PromptStatus.expired, next_push_at=None)
-        ).rowcount
-        failed = session.execute(
+            .where(col(Prompt.status) == PromptStatus.sent, col(Prompt.expires_at) <= now)
+            .values(status=PromptStatus.expired, next_push_at=None),
+        )
+        failed = rows_changed(
+            session,
             update(Prompt)
-            .where(Prompt.status == PromptStatus.planned, Prompt.expires_at <= now)
+            .where(col(Prompt.status) == PromptStatus.planned, col(Prompt.expires_at) <= now)
             .values(
                 status=PromptStatus.failed,
                 next_push_at=None,
@@ -382,17 +384,18 @@ def expire_prompts(engine: Engine, now: datetime) -> int:
                     col(Prompt.last_error),
                     literal("not sent before it expired"),
                 ),
-            )
-        ).rowcount
+            ),
+        )
     return expired + failed
 
 
 def reap_claims(engine: Engine, now: datetime) -> int:
     """Release claims whose lease ran out (a worker died mid-batch)."""
     with unit_of_work(engine) as session:
-        count = session.execute(
+        count = rows_changed(
+            session,
             update(Prompt)
             .where(col(Prompt.claim_expires_at) < now)
-            .values(claimed_by=None, claim_expires_at=None)
-        ).rowcount
+            .values(claimed_by=None, claim_expires_at=None),
+        )
     return count

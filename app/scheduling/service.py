@@ -55,12 +55,12 @@ def prompt_seed(study: Study, participant_id: uuid.UUID) -> str:
 
 
 def current_schedule(session: Session, study_id: uuid.UUID) -> StudySchedule | None:
-    return latest_version(session, StudySchedule, StudySchedule.study_id == study_id)
+    return latest_version(session, StudySchedule, col(StudySchedule.study_id) == study_id)
 
 
 def schedule_versions(session: Session, study_id: uuid.UUID, page: PageParams) -> Page[Any]:
     """The study's schedule versions, newest first, a page at a time."""
-    return version_page(session, StudySchedule, page, StudySchedule.study_id == study_id)
+    return version_page(session, StudySchedule, page, col(StudySchedule.study_id) == study_id)
 
 
 def save_schedule(
@@ -105,14 +105,14 @@ def save_schedule(
 def current_override(
     session: Session, participant_id: uuid.UUID
 ) -> ParticipantScheduleOverride | None:
-    where = ParticipantScheduleOverride.participant_id == participant_id
+    where = col(ParticipantScheduleOverride.participant_id) == participant_id
     return latest_version(session, ParticipantScheduleOverride, where)
 
 
 def override_versions(
     session: Session, participant_id: uuid.UUID
 ) -> list[ParticipantScheduleOverride]:
-    where = ParticipantScheduleOverride.participant_id == participant_id
+    where = col(ParticipantScheduleOverride.participant_id) == participant_id
     return all_versions(session, ParticipantScheduleOverride, where)
 
 
@@ -255,7 +255,9 @@ def _plan_window(
     return [prompt for prompt in planned if start <= prompt.scheduled_at <= end]
 
 
-def _row(study_id: uuid.UUID, participant_id: uuid.UUID, prompt: PlannedPrompt, now: datetime):
+def _row(
+    study_id: uuid.UUID, participant_id: uuid.UUID, prompt: PlannedPrompt, now: datetime
+) -> dict[str, Any]:
     return {
         "id": uuid.uuid4(),
         "study_id": study_id,
@@ -555,17 +557,19 @@ def cancel_open_prompts(
     Prompts already sent stay answerable until they expire.
     """
     scope = (
-        Prompt.participant_id == participant_id
+        col(Prompt.participant_id) == participant_id
         if participant_id is not None
-        else Prompt.study_id == study_id
+        else col(Prompt.study_id) == study_id
     )
     session.execute(
         update(Prompt)
-        .where(scope, Prompt.status == PromptStatus.planned)
+        .where(scope, col(Prompt.status) == PromptStatus.planned)
         .values(status=PromptStatus.canceled, status_reason=reason, next_push_at=None)
     )
     session.execute(
-        update(Prompt).where(scope, Prompt.status == PromptStatus.sent).values(next_push_at=None)
+        update(Prompt)
+        .where(scope, col(Prompt.status) == PromptStatus.sent)
+        .values(next_push_at=None)
     )
 
 

@@ -5,7 +5,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from app.rules.process import Pole
 from app.skills.models import Delivery, SkillLibrary
@@ -44,3 +44,12 @@ def replay_deliveries(session: Session, study_id: uuid.UUID) -> Iterator[dict[st
                 "recorded": {"skill_key": delivery.skill_key, "reason": delivery.reason},
                 "replayed": {"skill_key": replayed.skill_key, "reason": replayed.reason},
             }
+
+
+def count_decisions(session: Session, study_id: uuid.UUID) -> int:
+    """The recorded skill decisions a replay checks (a safety screen decides none)."""
+    return session.exec(
+        select(func.count())
+        .select_from(Delivery)
+        .where(Delivery.study_id == study_id, col(Delivery.reason).is_distinct_from("safety"))
+    ).one()

@@ -2,7 +2,7 @@
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -143,3 +143,10 @@ class DeliveryOut(BaseModel):
     completed_at: datetime | None
     helpfulness: int | None
     distress_after: int | None
+
+
+# A recorded skill decision whose replay decides otherwise.
+class SkillMismatch(BaseModel):
+    delivery_id: str
+    recorded: dict[str, Any]
+    replayed: dict[str, Any]

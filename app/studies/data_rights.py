@@ -19,7 +19,7 @@ from sqlmodel import Session, col
 from app.audit import service as audit
 from app.audit.models import AuditEvent
 from app.audit.service import Actor
-from app.db import metadata
+from app.db import metadata, rows_changed
 from app.errors import Invalid
 from app.studies.models import Allocation, Participant
 from app.vocabulary import ParticipantStatus
@@ -68,7 +68,7 @@ def erase(
     removed: dict[str, int] = {}
     for table, condition in reversed(personal_tables(participant.id).items()):
         if table.name not in RETAINED:
-            removed[table.name] = session.execute(delete(table).where(condition)).rowcount
+            removed[table.name] = rows_changed(session, delete(table).where(condition))
     audit_events_cleared = _forget_audit_details(session, participant.id)
     participant.external_ref = None
     participant.strata = {}
@@ -112,8 +112,7 @@ def _forget_audit_details(session: Session, participant_id: uuid.UUID) -> int:
         (col(AuditEvent.action) == "device.moved")
         & (col(AuditEvent.details)["from_participant"].as_string() == str(participant_id)),
     )
-    result = session.execute(update(AuditEvent).where(by_or_about).values(details={}))
-    return result.rowcount
+    return rows_changed(session, update(AuditEvent).where(by_or_about).values(details={}))
 
 
 def _visible(row: dict[str, Any]) -> dict[str, Any]:
@@ -138,4 +137,7 @@ def personal_data(session: Session, participant: Participant, now: datetime) -> 
         details={"rows": {name: len(rows) for name, rows in tables.items()}},
     )
     session.flush()
-    return jsonable_encoder({"participant": person, "tables": tables, "exported_at": now})
+    data: dict[str, Any] = jsonable_encoder(
+        {"participant": person, "tables": tables, "exported_at": now}
+    )
+    return data

@@ -13,13 +13,8 @@ from app.access import visibility
 from app.access.scope import StudyAccess
 from app.audit import service as audit
 from app.audit.service import Actor
-from app.auth.security import (
-    new_enrollment_code,
-    new_participant_token,
-    normalize_enrollment_code,
-    secret_digest,
-)
 from app.db import lock_keys
+from app.digest import secret_digest
 from app.errors import Conflict, Invalid, NotFound, Unauthorized
 from app.pagination import Page, PageParams, paginate
 from app.patching import apply_patch
@@ -39,6 +34,11 @@ from app.studies.schemas import (
     ParticipantOut,
     ParticipantSelfUpdate,
     ParticipantUpdate,
+)
+from app.studies.tokens import (
+    new_enrollment_code,
+    new_participant_token,
+    normalize_enrollment_code,
 )
 from app.vocabulary import ParticipantStatus, StudyStatus
 
@@ -293,7 +293,7 @@ def enroll(session: Session, code: str, now: datetime) -> tuple[Participant, Stu
         .join(Study, Study.id == Participant.study_id)  # type: ignore[arg-type]
         .where(EnrollmentCode.code_hash == secret_digest(normalize_enrollment_code(code)))
         # Two phones redeeming one code at once: the second waits, then sees it used.
-        .with_for_update(of=EnrollmentCode)  # type: ignore[arg-type]
+        .with_for_update(of=EnrollmentCode)
     ).first()
     # One answer for unknown, used, revoked and expired codes: nothing to probe.
     if row is None or row[0].used_at or row[0].revoked_at or row[0].expires_at <= now:
@@ -406,7 +406,7 @@ def remove_device(session: Session, participant: Participant) -> None:
 
 
 def participant_for_token(session: Session, token: str) -> Participant:
-    """Who a participant token belongs to (the tokens are issued at enrollment, above)."""
+    """Who a participant token belongs to (tokens are issued at enrollment, above)."""
     query = (
         select(Participant)
         .join(ParticipantToken, col(ParticipantToken.participant_id) == Participant.id)

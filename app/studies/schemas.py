@@ -3,7 +3,7 @@
 import re
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -191,3 +191,13 @@ class AuditEventOut(BaseModel):
     resource_id: str | None
     request_id: str | None
     details: dict[str, Any]
+
+
+# Where a recorded allocation and its replay disagree.
+class Mismatch(BaseModel):
+    kind: Literal["arm", "block", "sequence_gap", "participant_arm"]
+    stratum: str
+    sequence_no: int
+    participant: str
+    recorded: str
+    replayed: str

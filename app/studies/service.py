@@ -13,7 +13,6 @@ from app.access.scope import StudyAccess
 from app.audit import service as audit
 from app.audit.service import Actor
 from app.auth.models import StaffUser
-from app.auth.service import normalize_email
 from app.errors import Conflict, Invalid, NotFound
 from app.pagination import Page, PageParams, map_page, paginate
 from app.patching import apply_patch
@@ -29,6 +28,7 @@ from app.studies.schemas import (
     StudyOut,
     StudyUpdate,
 )
+from app.types import normalize_email
 from app.vocabulary import Role, StudyStatus
 
 
@@ -57,7 +57,7 @@ def list_studies(session: Session, user: StaffUser, page: PageParams) -> Page[St
         .where(Membership.user_id == user.id)
         .order_by(col(Study.created_at).desc(), col(Study.id))
     )
-    rows = paginate(session, query, page)  # type: ignore[arg-type]
+    rows = paginate(session, query, page)
     arms: dict[uuid.UUID, list[Arm]] = {study.id: [] for study, _ in rows.items}
     for arm in session.exec(
         select(Arm).where(col(Arm.study_id).in_(list(arms))).order_by(col(Arm.key))
@@ -279,7 +279,7 @@ def list_members(session: Session, study_id: uuid.UUID, page: PageParams) -> Pag
         .where(Membership.study_id == study_id)
         .order_by(col(Membership.created_at), col(StaffUser.email))
     )
-    rows = paginate(session, query, page)  # type: ignore[arg-type]
+    rows = paginate(session, query, page)
     return map_page(rows, lambda row: _member_out(*row))
 
 

@@ -1,44 +1,14 @@
-"""The trial record replayed: recompute every recorded arm allocation from the study's seed,
-and every skill decision from its recorded inputs, library version and seed
-(app.skills.replay), and report each place where the record and the replay disagree."""
+"""Replay a study's arm allocations from its recorded seed (the trial record's first half)."""
 
-import uuid
-from typing import Any, Literal
+from sqlmodel import Session, col, select
 
-from pydantic import BaseModel
-from sqlmodel import Session, col, func, select
-
-from app.skills.models import Delivery
-from app.skills.replay import replay_deliveries
 from app.studies.models import Allocation, Arm, Participant, Study
 from app.studies.randomization import ArmWeight, allocate
+from app.studies.schemas import Mismatch
 
 
-class Mismatch(BaseModel):
-    kind: Literal["arm", "block", "sequence_gap", "participant_arm"]
-    stratum: str
-    sequence_no: int
-    participant: str
-    recorded: str
-    replayed: str
-
-
-class SkillMismatch(BaseModel):
-    delivery_id: str
-    recorded: dict[str, Any]
-    replayed: dict[str, Any]
-
-
-class ReplayReport(BaseModel):
-    study_id: uuid.UUID
-    allocations: int
-    mismatches: list[Mismatch]
-    skill_decisions: int
-    skill_mismatches: list[SkillMismatch]
-    ok: bool
-
-
-def replay(session: Session, study: Study) -> ReplayReport:
+def replay_allocations(session: Session, study: Study) -> tuple[int, list[Mismatch]]:
+    """How many allocations were replayed, and every place record and replay disagree."""
     arms = list(session.exec(select(Arm).where(Arm.study_id == study.id)))
     weights = [ArmWeight(arm.key, arm.weight) for arm in arms]
     arm_keys = {arm.id: arm.key for arm in arms}
@@ -79,19 +49,4 @@ def replay(session: Session, study: Study) -> ReplayReport:
             )
             for kind, recorded, replayed in found
         ]
-    decisions = session.exec(
-        select(func.count())
-        .select_from(Delivery)
-        .where(Delivery.study_id == study.id, col(Delivery.reason).is_distinct_from("safety"))
-    ).one()
-    skill_mismatches = [
-        SkillMismatch.model_validate(found) for found in replay_deliveries(session, study.id)
-    ]
-    return ReplayReport(
-        study_id=study.id,
-        allocations=len(rows),
-        mismatches=mismatches,
-        skill_decisions=decisions,
-        skill_mismatches=skill_mismatches,
-        ok=not mismatches and not skill_mismatches,
-    )
+    return len(rows), mismatches
