@@ -26,11 +26,11 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from app.audit.service import SYSTEM
-from app.checkins.service import setup_study
-from app.db import make_engine
+from app.db import make_engine, unit_of_work
 from app.export import service as exports
 from app.export.formats import Format
 from app.export.tables import TABLES, TEXT_RENDERERS, StudyContext
+from app.flows.studies import set_up_study
 from app.rules.items import default_items
 from app.studies.models import Study
 from bench.common import throwaway_database
@@ -96,9 +96,8 @@ def load(url: str, rows: int, participants: int) -> uuid.UUID:
                 )
         connection.commit()
         engine = make_engine(url)
-        with Session(engine) as session:
-            setup_study(session, session.get_one(Study, study_id), START)
-            session.commit()
+        with unit_of_work(engine) as session:
+            set_up_study(session, session.get_one(Study, study_id), START)
         engine.dispose()
         per_person = -(-rows // participants)
         with cursor.copy(

@@ -96,14 +96,7 @@ def change_status(
 ) -> ParticipantOut:
     """Pause, resume, withdraw or complete; withdrawal revokes the participant's tokens."""
     participant_flow.change_status(
-        session,
-        scope.access,
-        staff_actor(user),
-        scope.participant,
-        data.status,
-        data.reason,
-        now,
-        settings.plan_horizon,
+        session, staff_actor(user), scope.participant, data, now, settings.plan_horizon
     )
     return service.participant_outs(session, scope.access, [scope.participant])[0]
 

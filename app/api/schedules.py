@@ -199,7 +199,4 @@ def compliance(
         raise Invalid("query.end", "end is before start")
     lower = None if start is None else datetime.combine(start, time(), UTC)
     upper = None if end is None else datetime.combine(end + timedelta(days=1), time(), UTC)
-    rows, by_day, totals = service.compliance_rows(
-        service.study_prompts(session, access.study.id, lower, upper), now
-    )
-    return ComplianceOut.model_validate({"days": rows, "study_days": by_day, "totals": totals})
+    return service.compliance(service.study_prompts(session, access.study.id, lower, upper), now)

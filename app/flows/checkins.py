@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -33,6 +32,7 @@ from app.skills.models import Delivery, SkillLibrary
 from app.skills.policies import (
     Decision,
     Personalization,
+    PolicyInputs,
     safety_decision,
     skill_pool,
     skill_seed,
@@ -52,7 +52,7 @@ class Judgement:
     library: SkillLibrary | None
     skills: dict[str, Skill]  # the library's and the participant's own, by key
     sequence: int  # of this check-in among the participant's evaluated ones
-    inputs: dict[str, Any]  # what the policy was given, recorded for replay
+    inputs: PolicyInputs  # what the policy was given, recorded for replay
 
 
 def _person_context(session: Session, participant: Participant) -> tuple[PersonContext, int]:
@@ -89,11 +89,7 @@ def judge(
     library_skills: list[Skill] = skills.skills_of(library) if library else []
     decision = select_skill(policy, evaluation.target, library_skills, person, history, seed)
     by_key = {skill.key: skill for skill in skill_pool(library_skills, person)}
-    inputs = {
-        "target": evaluation.target,
-        "personalization": person.model_dump(mode="json"),
-        "history": [past.model_dump(mode="json") for past in history],
-    }
+    inputs = PolicyInputs(target=evaluation.target, personalization=person, history=history)
     return Judgement(evaluation, decision, library, by_key, sequence, inputs)
 
 
@@ -235,7 +231,7 @@ def _tailor(session: Session, moment: _Moment, items: Sequence[Item]) -> CheckIn
         decision,
         judgement.evaluation.target,
         judgement.library.version if judgement.library else None,
-        {} if positive else judgement.inputs,
+        None if positive else judgement.inputs,
         moment.now,
     )
     skill = None

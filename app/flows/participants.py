@@ -5,12 +5,11 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from app.access.scope import StudyAccess
 from app.audit.service import Actor
 from app.scheduling import service as scheduling
 from app.studies import participants
 from app.studies.models import Device, Participant, Study
-from app.studies.schemas import ParticipantSelfUpdate, ParticipantUpdate
+from app.studies.schemas import ParticipantSelfUpdate, ParticipantUpdate, StatusChange
 from app.vocabulary import ParticipantStatus
 
 
@@ -40,22 +39,20 @@ def update_participant(
 
 def change_status(
     session: Session,
-    access: StudyAccess,
     actor: Actor,
     participant: Participant,
-    new: ParticipantStatus,
-    reason: str | None,
+    change: StatusChange,
     now: datetime,
     horizon: timedelta,
 ) -> Participant:
     """Pause, resume, withdraw or complete: an active participant's prompts are planned
-    again; any other status stops every push at once."""
-    participants.change_status(session, access, actor, participant, new, reason, now)
-    if new == ParticipantStatus.active:
+    again (as far ahead as `horizon`); any other status stops every push at once."""
+    participants.change_status(session, actor, participant, change, now)
+    if change.status == ParticipantStatus.active:
         scheduling.replan_participant(session, participant, now, horizon)
     else:
         scheduling.cancel_open_prompts(
-            session, now, f"participant {new}", participant_id=participant.id
+            session, now, f"participant {change.status}", participant_id=participant.id
         )
     return participant
 

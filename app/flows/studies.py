@@ -20,11 +20,16 @@ def create_study(session: Session, user: StaffUser, data: StudyCreate, now: date
     """A draft study owned by its creator, set up to run as it is: the default check-in and
     rule set, the default skill library (pinned), default safety settings."""
     study = studies.create_study(session, user, data, now)
+    set_up_study(session, study, now)
+    return study
+
+
+def set_up_study(session: Session, study: Study, now: datetime) -> None:
+    """What every study starts from, in every domain that keeps something per study."""
     checkins.set_up_checkin(session, study, now)
     skills.set_up_library(session, study.id, now)
     safety.set_up_safety(session, study.id, now)
     session.flush()
-    return study
 
 
 def activate_study(session: Session, access: StudyAccess, actor: Actor, now: datetime) -> Study:

@@ -26,8 +26,8 @@ from app.push.backoff import decide_retry
 from app.push.base import PushKind, PushMessage, PushResult, PushSender
 from app.scheduling.models import Prompt, PromptAttempt, PromptStatus, StudySchedule
 from app.scheduling.planner import awake_at, next_awake
+from app.scheduling.schedule import DEFAULT_NOTIFICATION
 from app.scheduling.service import (
-    DEFAULT_NOTIFICATION,
     current_schedule,
     next_reminder,
     waking_hours_by_participant,

@@ -242,3 +242,7 @@ class ScheduleOverride(BaseModel):
 def effective_schedule(study: Schedule, override: ScheduleOverride | None) -> Schedule:
     """The schedule a participant is planned with: their override if any, else the study's."""
     return study if override is None else override.schedule
+
+
+# The notification text when a study has set none.
+DEFAULT_NOTIFICATION = {"en": {"title": "Time for a check-in", "body": "How are you right now?"}}

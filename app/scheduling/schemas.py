@@ -9,8 +9,7 @@ from pydantic import BaseModel, Field, StringConstraints
 
 from app.scheduling.models import PromptStatus
 from app.scheduling.planner import MAX_PREVIEW_DAYS, PlannedPrompt
-from app.scheduling.schedule import Schedule, WakingHours
-from app.scheduling.service import DEFAULT_NOTIFICATION
+from app.scheduling.schedule import DEFAULT_NOTIFICATION, Schedule, WakingHours
 from app.types import INPUT, LocaleTag, TimezoneName
 
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000)]

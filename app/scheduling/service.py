@@ -9,6 +9,7 @@ that went out is never touched again, so no slot is ever sent twice.
 
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -37,12 +38,17 @@ from app.scheduling.planner import (
     waking_hours_held_to,
 )
 from app.scheduling.schedule import Schedule, WakingHours
+from app.scheduling.schemas import (
+    ComplianceDay,
+    ComplianceOut,
+    ComplianceTotals,
+    StudyComplianceDay,
+)
 from app.studies.models import Participant, Study
 from app.versioning import all_versions, latest_version, next_version, version_page
 from app.vocabulary import ParticipantStatus, StudyStatus
 
 _MINUTE = timedelta(minutes=1)
-DEFAULT_NOTIFICATION = {"en": {"title": "Time for a check-in", "body": "How are you right now?"}}
 _INSERT_CHUNK = 2000
 
 
@@ -657,49 +663,64 @@ def answer_prompt(
 
 # --- compliance ----------------------------------------------------------------------
 
-COUNTED = ("planned", "sent", "opened", "answered", "expired", "failed")
+
+@dataclass
+class _Tally:
+    """What happened to a set of prompts."""
+
+    planned: int = 0
+    due: int = 0
+    sent: int = 0
+    opened: int = 0
+    answered: int = 0
+    expired: int = 0
+    failed: int = 0
+
+    def add(self, other: "_Tally") -> None:
+        for name, value in asdict(other).items():
+            setattr(self, name, getattr(self, name) + value)
+
+    def counts(self) -> dict[str, Any]:
+        rate = round(self.answered / self.due, 4) if self.due else None
+        return {**asdict(self), "compliance": rate}
 
 
-def compliance_rows(
-    prompts: Iterable[tuple[Prompt, str, str]], now: datetime
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+def compliance(prompts: Iterable[tuple[Prompt, str, str]], now: datetime) -> ComplianceOut:
     """What happened to the prompts: per participant and local day, per local day across
     the study, and in total.
 
     `planned` counts every decision point that was not canceled; the compliance rate is
     answered over the prompts that were due (scheduled before now).
     """
-    days: dict[tuple[str, str], dict[str, Any]] = {}
+    days: dict[tuple[str, date], _Tally] = {}
     for prompt, pseudonym, zone in prompts:
         if prompt.status == PromptStatus.canceled:
             continue
-        local_day = prompt.scheduled_at.astimezone(ZoneInfo(zone)).date().isoformat()
-        day = days.setdefault(
-            (pseudonym, local_day),
-            {"participant": pseudonym, "local_date": local_day, "due": 0}
-            | dict.fromkeys(COUNTED, 0),
-        )
-        day["planned"] += 1
-        day["due"] += prompt.scheduled_at <= now
-        day["sent"] += prompt.sent_at is not None
-        day["opened"] += prompt.opened_at is not None
-        day["answered"] += prompt.status == PromptStatus.answered
-        day["expired"] += prompt.status == PromptStatus.expired
-        day["failed"] += prompt.status == PromptStatus.failed
-    rows = [days[key] for key in sorted(days)]
-    counts = (*COUNTED, "due")
-    study_days: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        total = study_days.setdefault(
-            row["local_date"], {"local_date": row["local_date"]} | dict.fromkeys(counts, 0)
-        )
-        for key in counts:
-            total[key] += row[key]
-    by_day = [study_days[key] for key in sorted(study_days)]
-    totals: dict[str, Any] = {key: sum(row[key] for row in rows) for key in counts}
-    for item in (*rows, *by_day, totals):
-        item["compliance"] = round(item["answered"] / item["due"], 4) if item["due"] else None
-    return rows, by_day, totals
+        local_day = prompt.scheduled_at.astimezone(ZoneInfo(zone)).date()
+        day = days.setdefault((pseudonym, local_day), _Tally())
+        day.planned += 1
+        day.due += prompt.scheduled_at <= now
+        day.sent += prompt.sent_at is not None
+        day.opened += prompt.opened_at is not None
+        day.answered += prompt.status == PromptStatus.answered
+        day.expired += prompt.status == PromptStatus.expired
+        day.failed += prompt.status == PromptStatus.failed
+    study_days: dict[date, _Tally] = {}
+    totals = _Tally()
+    for (_, local_day), day in days.items():
+        study_days.setdefault(local_day, _Tally()).add(day)
+        totals.add(day)
+    return ComplianceOut(
+        days=[
+            ComplianceDay(participant=pseudonym, local_date=local_day, **day.counts())
+            for (pseudonym, local_day), day in sorted(days.items())
+        ],
+        study_days=[
+            StudyComplianceDay(local_date=local_day, **day.counts())
+            for local_day, day in sorted(study_days.items())
+        ],
+        totals=ComplianceTotals(**totals.counts()),
+    )
 
 
 def study_prompts(

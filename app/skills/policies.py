@@ -48,6 +48,15 @@ class PastDelivery(BaseModel):
     sequence: int
 
 
+class PolicyInputs(BaseModel):
+    """What a policy was given for one decision: with the seed and the library version,
+    enough to replay it."""
+
+    target: Pole | None = None
+    personalization: Personalization = Field(default_factory=Personalization)
+    history: list[PastDelivery] = Field(default_factory=list)
+
+
 class Decision(BaseModel):
     policy: Policy
     skill_key: str | None

@@ -7,9 +7,8 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
-from app.rules.process import Pole
 from app.skills.models import Delivery, SkillLibrary
-from app.skills.policies import PastDelivery, Personalization
+from app.skills.policies import PolicyInputs
 from app.skills.policies import select as select_skill
 from app.skills.service import skills_of
 from app.vocabulary import Policy
@@ -27,14 +26,13 @@ def replay_deliveries(session: Session, study_id: uuid.UUID) -> Iterator[dict[st
         .order_by(col(Delivery.created_at), col(Delivery.id))
     )
     for delivery in deliveries:
-        inputs = delivery.inputs
-        target = inputs.get("target")
+        inputs = PolicyInputs.model_validate(delivery.inputs)
         replayed = select_skill(
             Policy(delivery.policy),
-            None if target is None else Pole(target),
+            inputs.target,
             libraries.get(delivery.library_version or -1, []),
-            Personalization.model_validate(inputs.get("personalization", {})),
-            [PastDelivery.model_validate(past) for past in inputs.get("history", [])],
+            inputs.personalization,
+            inputs.history,
             delivery.seed,
         )
         recorded = (delivery.skill_key, delivery.reason, delivery.probabilities)

@@ -23,7 +23,7 @@ from app.skills.models import (
     SkillPreferences,
     StudyLibrary,
 )
-from app.skills.policies import Decision, PastDelivery, Personalization
+from app.skills.policies import Decision, PastDelivery, Personalization, PolicyInputs
 from app.skills.schemas import PreferencesIn, SkillView
 from app.studies.models import Participant
 from app.versioning import all_versions, latest_version, next_version, version_page
@@ -329,10 +329,11 @@ def add_delivery(
     decision: Decision,
     target: Pole | None,
     library_version: int | None,
-    inputs: dict[str, Any],
+    inputs: PolicyInputs | None,
     now: datetime,
 ) -> Delivery:
-    """Record a decision to offer (or not) a skill after a check-in."""
+    """Record a decision to offer (or not) a skill after a check-in, with what the policy
+    was given (none after a positive screen: no policy decided)."""
     delivery = Delivery(
         study_id=checkin.study_id,
         participant_id=checkin.participant_id,
@@ -347,7 +348,7 @@ def add_delivery(
         draw=decision.draw,
         seed=decision.seed,
         library_version=library_version,
-        inputs=inputs,
+        inputs={} if inputs is None else inputs.model_dump(mode="json"),
     )
     session.add(delivery)
     return delivery

@@ -34,6 +34,7 @@ from app.studies.schemas import (
     ParticipantOut,
     ParticipantSelfUpdate,
     ParticipantUpdate,
+    StatusChange,
 )
 from app.studies.tokens import (
     new_enrollment_code,
@@ -218,15 +219,9 @@ def revoke_tokens(session: Session, participant_id: uuid.UUID, now: datetime) ->
 
 
 def change_status(
-    session: Session,
-    access: StudyAccess,
-    actor: Actor,
-    participant: Participant,
-    new: ParticipantStatus,
-    reason: str | None,
-    now: datetime,
+    session: Session, actor: Actor, participant: Participant, change: StatusChange, now: datetime
 ) -> Participant:
-    old = ParticipantStatus(participant.status)
+    old, new = ParticipantStatus(participant.status), change.status
     if new not in TRANSITIONS[old]:
         raise Conflict(f"A participant cannot go from {old} to {new}", code="invalid_transition")
     participant.status = new
@@ -249,8 +244,8 @@ def change_status(
         at=now,
         resource_type="participant",
         resource_id=participant.id,
-        study_id=access.study.id,
-        details={"from": old, "to": new, "reason": reason},
+        study_id=participant.study_id,
+        details={"from": old, "to": new, "reason": change.reason},
     )
     session.flush()
     return participant
