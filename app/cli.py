@@ -1,7 +1,9 @@
 """The `kairos` command."""
 
+import csv
 import getpass
 import logging
+import math
 import sys
 import uuid
 from datetime import UTC, datetime
@@ -10,6 +12,8 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from rich.console import Console
+from rich.table import Table
 from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.types import ASGIApp
@@ -24,6 +28,7 @@ from app.export.formats import Format
 from app.export.tables import TABLES
 from app.flows import replay as trial_replay
 from app.migrate import SchemaBehind, require_current_schema, upgrade
+from app.mrt.wcls import MrtData, MrtDataError, WclsResult, wcls
 from app.settings import Settings, SettingsError
 from app.studies.models import Study
 
@@ -32,6 +37,8 @@ cli = typer.Typer(
 )
 admin = typer.Typer(help="Administration.", no_args_is_help=True)
 cli.add_typer(admin, name="admin")
+analyze = typer.Typer(help="Analyses of micro-randomized trial data.", no_args_is_help=True)
+cli.add_typer(analyze, name="analyze")
 
 
 def _log_to_stderr() -> None:
@@ -233,6 +240,113 @@ def replay_study(
     if not report.ok:
         raise _fail(f"{found} mismatch(es) in {checked}.")
     typer.echo(f"All {checked} replay exactly.")
+
+
+def _read_mrt_csv(
+    path: Path,
+    id_column: str,
+    outcome: str,
+    treatment: str,
+    probability: str,
+    availability: str | None,
+    moderators: list[str],
+    controls: list[str],
+) -> MrtData:
+    """Decision points from a CSV file: one row each; an empty cell is missing."""
+    with path.open(newline="", encoding="utf-8") as file:
+        reader = csv.DictReader(file)
+        header = reader.fieldnames or []
+        wanted = [id_column, outcome, treatment, probability, *moderators, *controls]
+        for name in [*wanted, *([availability] if availability else [])]:
+            if name not in header:
+                raise _fail(f"{path}: no column '{name}' (columns: {', '.join(header)})")
+        rows = list(reader)
+
+    def numbers(name: str) -> list[float]:
+        values = []
+        for line, row in enumerate(rows, start=2):
+            cell = (row[name] or "").strip()
+            try:
+                values.append(float(cell) if cell else math.nan)
+            except ValueError as exc:
+                raise _fail(f"{path}:{line}: '{cell}' in column '{name}' is not a number") from exc
+        return values
+
+    return MrtData(
+        ids=[row[id_column] for row in rows],
+        outcome=numbers(outcome),
+        treatment=numbers(treatment),
+        probability=numbers(probability),
+        availability=numbers(availability) if availability else None,
+        moderators={name: numbers(name) for name in moderators},
+        controls={name: numbers(name) for name in controls},
+    )
+
+
+def _print_wcls(result: WclsResult) -> None:
+    table = Table(title="Causal excursion effect (WCLS)")
+    for heading in ("term", "estimate", "std. error", "95% CI", "p-value"):
+        table.add_column(heading, justify="left" if heading == "term" else "right")
+    for effect in result.effects:
+        table.add_row(
+            effect.term,
+            f"{effect.estimate:.4f}",
+            f"{effect.std_error:.4f}",
+            f"{effect.ci_low:.4f} to {effect.ci_high:.4f}",
+            f"{effect.p_value:.4g}",
+        )
+    Console().print(table)
+    reference = f"F(1, {result.degrees_of_freedom})" if result.distribution == "F" else "the normal"
+    typer.echo(
+        f"{result.participants} participants, {result.available_decision_points} of "
+        f"{result.decision_points} decision points available with an outcome; numerator "
+        f"probability {result.numerator_probability:.4g}; intervals and p-values from "
+        f"{reference} distribution."
+    )
+
+
+@analyze.command("wcls")
+def analyze_wcls(
+    csv_file: Annotated[
+        Path, typer.Option("--csv", help="Decision points, one row each", exists=True)
+    ],
+    id_column: Annotated[str, typer.Option("--id", help="Participant column")],
+    outcome: Annotated[str, typer.Option(help="Proximal outcome column (empty: missing)")],
+    treatment: Annotated[str, typer.Option(help="Treatment indicator column (0 or 1)")],
+    probability: Annotated[str, typer.Option(help="Randomization probability column")],
+    availability: Annotated[
+        str | None, typer.Option(help="Availability column (0 or 1); all available without")
+    ] = None,
+    moderator: Annotated[
+        list[str] | None, typer.Option(help="A moderator of the effect (repeatable)")
+    ] = None,
+    control: Annotated[list[str] | None, typer.Option(help="A control (repeatable)")] = None,
+    numerator_probability: Annotated[
+        float | None,
+        typer.Option(help="p-tilde; the data's constant or mean probability without"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+) -> None:
+    """The causal excursion effect of a micro-randomized trial, by weighted and centered
+    least squares (Boruvka et al. 2018) with small-sample corrections."""
+    data = _read_mrt_csv(
+        csv_file,
+        id_column,
+        outcome,
+        treatment,
+        probability,
+        availability,
+        moderator or [],
+        control or [],
+    )
+    try:
+        result = wcls(data, numerator_probability)
+    except MrtDataError as exc:
+        raise _fail(str(exc)) from exc
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+    else:
+        _print_wcls(result)
 
 
 def _safe_url(url: str) -> str:

@@ -32,6 +32,7 @@ FLOORS: dict[str, int] = {
     "app.scheduling.schedule": 1,
     "app.push.backoff": 1,
     "app.digest": 1,
+    "app.mrt": 1,
     # 2 plumbing every domain shares
     "app.errors": 2,
     "app.requestid": 2,

@@ -1,0 +1,1 @@
+"""Micro-randomized trials: the analysis of decision points."""
