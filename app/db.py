@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import CursorResult, DateTime, Engine, Executable, MetaData, event, text
+from sqlalchemy import CursorResult, DateTime, Engine, Executable, MetaData, Table, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -111,3 +112,12 @@ def lock_keys(session: Session, *keys: str) -> None:
         connection.execute(
             text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
         )
+
+
+def insert_if_missing(session: Session, model: type[SQLModel], **values: Any) -> None:
+    """INSERT a row unless one with its key exists (ON CONFLICT DO NOTHING), in the
+    session's transaction: two transactions creating the same row do not collide."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    session.execute(statement.values(**values).on_conflict_do_nothing())

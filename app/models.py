@@ -2,7 +2,14 @@
 
 from app.audit.models import AuditEvent
 from app.auth.models import LoginFailure, StaffUser
-from app.checkins.models import CheckIn, Detection, Questionnaire, RuleSetVersion
+from app.checkins.models import (
+    CheckIn,
+    Detection,
+    PersonNeeds,
+    Questionnaire,
+    RuleSetVersion,
+    StudyNeeds,
+)
 from app.safety.models import SafetyEvent, StudySafety
 from app.scheduling.models import (
     ParticipantScheduleOverride,
@@ -43,6 +50,7 @@ __all__ = [
     "Participant",
     "ParticipantScheduleOverride",
     "ParticipantToken",
+    "PersonNeeds",
     "PersonalizationRecord",
     "Prompt",
     "PromptAttempt",
@@ -54,6 +62,7 @@ __all__ = [
     "StaffUser",
     "Study",
     "StudyLibrary",
+    "StudyNeeds",
     "StudySafety",
     "StudySchedule",
     "WakingHoursRecord",

@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.rules.evaluate import DimensionStats, PersonContext, evaluate, scaled_answers
+from app.rules.evaluate import (
+    DimensionStats,
+    NeedHistory,
+    PersonContext,
+    evaluate,
+    scaled_answers,
+)
 from app.rules.items import (
     Item,
     check_answers,
@@ -117,16 +123,21 @@ def test_ties_go_to_z_then_least_recently_targeted_then_preference() -> None:
     preferred = PersonContext(preferred_dimension=Dimension.self)
     assert _evaluate(preferred, **tie).target == Pole.self_as_content
     history = {Dimension.self: [20.0] * 12, Dimension.cognition: [75.0, 85.0] * 6}
-    by_z = PersonContext(needs_history=history)
+    by_z = PersonContext(needs_history={d: NeedHistory.of(v) for d, v in history.items()})
     assert _evaluate(by_z, **tie).target == Pole.self_as_content
 
 
 def test_a_personal_z_score_qualifies_a_dimension_below_the_threshold() -> None:
     history = {Dimension.behavior: [10.0, 14.0, 12.0, 8.0, 11.0] * 2}
     stats = {Dimension.behavior: DimensionStats(mean=30, sd=15, count=200)}
-    early = PersonContext(needs_history={Dimension.behavior: history[Dimension.behavior][:9]})
+    early = PersonContext(
+        needs_history={Dimension.behavior: NeedHistory.of(history[Dimension.behavior][:9])}
+    )
     assert _evaluate(early, behavior_stuck=45, behavior_acting=55).reason != "personal"
-    context = PersonContext(needs_history=history, study_stats=stats)
+    context = PersonContext(
+        needs_history={Dimension.behavior: NeedHistory.of(history[Dimension.behavior])},
+        study_stats=stats,
+    )
     result = _evaluate(context, behavior_stuck=45, behavior_acting=55)
     assert (result.target, result.reason) == (Pole.inaction, "personal")
     assert result.z[Dimension.behavior] is not None and result.z[Dimension.behavior] >= 1
@@ -485,7 +496,7 @@ generated_answers = st.fixed_dictionaries(
         "e_text": st.text(max_size=20),
     },
 )
-needs_values = st.lists(st.floats(0, 100), max_size=12)
+needs_values = st.lists(st.floats(0, 100), max_size=12).map(NeedHistory.of)
 contexts = st.builds(
     PersonContext,
     needs_history=st.dictionaries(st.sampled_from(list(Dimension)), needs_values),
@@ -539,7 +550,7 @@ def test_a_clinicians_threshold_override_moves_the_bar_for_one_dimension() -> No
 
 def test_the_spread_of_a_steady_history_is_floored() -> None:
     # Ten identical past needs: without the floor any rise would be an infinite z-score.
-    steady = PersonContext(needs_history={Dimension.behavior: [20.0] * 10})
+    steady = PersonContext(needs_history={Dimension.behavior: NeedHistory.of([20.0] * 10)})
     answers = {"behavior_stuck": 40, "behavior_acting": 60}  # need 40
     assert _evaluate(steady, **answers).z[Dimension.behavior] == pytest.approx(2.0)  # floor 10
     wide = RULES.model_copy(

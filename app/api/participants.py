@@ -15,7 +15,6 @@ from app.api.deps import (
 )
 from app.flows import participants as participant_flow
 from app.pagination import Page, PageDep, map_page
-from app.studies import data_rights
 from app.studies import participants as service
 from app.studies.schemas import (
     AllocationOut,
@@ -144,5 +143,5 @@ def erase_participant(
 
     The allocation stays as the trial record; the person is withdrawn if still taking part.
     """
-    data_rights.erase(session, staff_actor(user), scope.participant, data.pseudonym, now)
+    participant_flow.erase(session, staff_actor(user), scope.participant, data.pseudonym, now)
     return service.participant_outs(session, scope.access, [scope.participant])[0]

@@ -63,11 +63,16 @@ class CheckIn(SQLModel, table=True):
 class Detection(SQLModel, table=True):
     """What the rule set found in a check-in."""
 
+    # The study's latest detections, in the order they were stored, give its reference
+    # values: this index finds the oldest of them when a new one pushes it out.
+    __table_args__ = (UniqueConstraint("study_id", "study_sequence"),)
+
     id: uuid.UUID = id_field()
     checkin_id: uuid.UUID = Field(foreign_key="checkin.id", unique=True)
     study_id: uuid.UUID = Field(foreign_key="study.id", index=True)
     participant_id: uuid.UUID = Field(foreign_key="participant.id", index=True)
     sequence: int = Field(description="The participant's n-th evaluated check-in")
+    study_sequence: int = Field(description="The study's n-th stored detection")
     at: datetime = utc_field()
     rule_set_version: int
     scores: dict[str, Any] = json_field()
@@ -78,3 +83,31 @@ class Detection(SQLModel, table=True):
     target: str | None = Field(default=None, max_length=40)
     reason: str = Field(max_length=32)
     distress: float | None = None
+
+
+class PersonNeeds(SQLModel, table=True):
+    """A participant's detections summed up, kept with each one stored: what the next
+    check-in's evaluation needs of the person's history, without reading it."""
+
+    __tablename__ = "person_needs"
+
+    participant_id: uuid.UUID = Field(foreign_key="participant.id", primary_key=True)
+    study_id: uuid.UUID = Field(foreign_key="study.id", index=True)
+    last_sequence: int = Field(description="The sequence of the participant's last detection")
+    # Per dimension: the count, exact sum and exact sum of squares of the needs (RunningSums).
+    sums: dict[str, Any] = json_field()
+    # Per dimension: the sequence of the detection that last targeted one of its poles.
+    last_targeted: dict[str, Any] = json_field()
+
+
+class StudyNeeds(SQLModel, table=True):
+    """The study's reference values per dimension, kept with each detection stored: the
+    running sums over its latest STUDY_STATS_WINDOW detections."""
+
+    __tablename__ = "study_needs"
+
+    study_id: uuid.UUID = Field(foreign_key="study.id", primary_key=True)
+    last_sequence: int = Field(description="The study_sequence of its last detection")
+    window_size: int = Field(description="How many detections the sums are over")
+    oldest_sequence: int = Field(description="The study_sequence of the oldest of them")
+    sums: dict[str, Any] = json_field()

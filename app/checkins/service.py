@@ -7,10 +7,10 @@ answers): `app.flows.checkins` sequences it; this module does the check-in domai
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from statistics import mean, stdev
+from statistics import mean
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,11 +18,19 @@ from sqlmodel import Session, col, select
 
 from app.audit import service as audit
 from app.audit.service import Actor
-from app.checkins.models import CheckIn, Detection, Questionnaire, RuleSetVersion
+from app.checkins.models import (
+    CheckIn,
+    Detection,
+    PersonNeeds,
+    Questionnaire,
+    RuleSetVersion,
+    StudyNeeds,
+)
 from app.checkins.schemas import ChoiceView, DailyNeeds, ItemPackRecord, ItemView, ScorePoint
+from app.db import insert_if_missing
 from app.errors import Conflict, Invalid
 from app.pagination import Page, PageParams, paginate
-from app.rules.evaluate import DimensionStats, Evaluation
+from app.rules.evaluate import DimensionStats, Evaluation, NeedHistory
 from app.rules.items import (
     Item,
     ItemPack,
@@ -32,6 +40,7 @@ from app.rules.items import (
     localized_text,
 )
 from app.rules.process import DIMENSION_ORDER, Dimension, Pole, dimension_of
+from app.rules.running import RunningSums
 from app.rules.schema import RuleSet, default_rule_set, rule_set_problems
 from app.studies.models import Participant, Study
 from app.versioning import all_versions, latest_version, next_version, version_page
@@ -290,52 +299,142 @@ def stored_checkin(
 class DetectionHistory:
     """What earlier detections say about the person and the study."""
 
-    needs_history: dict[Dimension, list[float]]
+    needs_history: dict[Dimension, NeedHistory]
     study_stats: dict[Dimension, DimensionStats]
     last_targeted: dict[Dimension, int]
     next_sequence: int  # of the next evaluated check-in
 
 
+def _sums(stored: Mapping[str, Any]) -> dict[Dimension, RunningSums]:
+    return {Dimension(key): RunningSums.load(value) for key, value in stored.items()}
+
+
+def _dump_sums(sums: Mapping[Dimension, RunningSums]) -> dict[str, Any]:
+    return {str(dimension): value.dump() for dimension, value in sums.items()}
+
+
+def _needs_of(needs: Mapping[str, Any]) -> Iterator[tuple[Dimension, float]]:
+    return ((Dimension(key), float(value)) for key, value in needs.items() if value is not None)
+
+
+def hold_person_needs(session: Session, participant: Participant) -> None:
+    """Lock the participant's summary (creating it with their first check-in) until the
+    transaction ends: their check-ins are summed up one after the other."""
+    insert_if_missing(
+        session,
+        PersonNeeds,
+        participant_id=participant.id,
+        study_id=participant.study_id,
+        last_sequence=0,
+        sums={},
+        last_targeted={},
+    )
+    session.get_one(PersonNeeds, participant.id, with_for_update=True, populate_existing=True)
+
+
 def detection_history(session: Session, participant: Participant) -> DetectionHistory:
-    """The participant's past needs and targets, and the study's values per dimension."""
-    mine = session.exec(
-        select(Detection)
-        .where(Detection.participant_id == participant.id)
-        .order_by(col(Detection.sequence))
-    ).all()
-    history: dict[Dimension, list[float]] = {dimension: [] for dimension in DIMENSION_ORDER}
-    last_targeted: dict[Dimension, int] = {}
-    for detection in mine:
-        for key, value in detection.needs.items():
-            if value is not None:
-                history[Dimension(key)].append(float(value))
-        if detection.target is not None:
-            last_targeted[dimension_of(Pole(detection.target))] = detection.sequence
-    recent = session.exec(
-        select(Detection.needs)
-        .where(Detection.study_id == participant.study_id)
-        .order_by(col(Detection.at).desc())
+    """The participant's past needs and targets, and the study's values per dimension, as
+    their summaries keep them (two reads by key, whatever the length of the history)."""
+    person = session.get(PersonNeeds, participant.id)
+    study = session.get(StudyNeeds, participant.study_id)
+    stats = {
+        dimension: DimensionStats(mean=sums.mean(), sd=sums.stdev(), count=sums.count)
+        for dimension, sums in _sums(study.sums if study else {}).items()
+        if sums.count >= 2
+    }
+    return DetectionHistory(
+        needs_history={
+            dimension: NeedHistory.of_sums(sums)
+            for dimension, sums in _sums(person.sums if person else {}).items()
+        },
+        study_stats=stats,
+        last_targeted={
+            Dimension(k): v for k, v in (person.last_targeted if person else {}).items()
+        },
+        next_sequence=(person.last_sequence if person else 0) + 1,
+    )
+
+
+def _count_in_person(person: PersonNeeds, detection: Detection) -> None:
+    sums = _sums(person.sums)
+    for dimension, need in _needs_of(detection.needs):
+        sums[dimension] = sums.get(dimension, RunningSums()).add(need)
+    person.sums = _dump_sums(sums)
+    if detection.target is not None:
+        dimension = dimension_of(Pole(detection.target))
+        person.last_targeted = {**person.last_targeted, str(dimension): detection.sequence}
+    person.last_sequence = detection.sequence
+
+
+def _count_in_study(session: Session, detection: Detection) -> None:
+    """Give the detection the study's next sequence and move the window of the study's
+    latest detections on by it; the study's summary stays locked until the commit."""
+    insert_if_missing(
+        session,
+        StudyNeeds,
+        study_id=detection.study_id,
+        last_sequence=0,
+        window_size=0,
+        oldest_sequence=1,
+        sums={},
+    )
+    study = session.get_one(
+        StudyNeeds, detection.study_id, with_for_update=True, populate_existing=True
+    )
+    detection.study_sequence = study.last_sequence + 1
+    sums = _sums(study.sums)
+    for dimension, need in _needs_of(detection.needs):
+        sums[dimension] = sums.get(dimension, RunningSums()).add(need)
+    if study.window_size == 0:
+        study.oldest_sequence = detection.study_sequence
+    study.window_size += 1
+    if study.window_size > STUDY_STATS_WINDOW:
+        oldest_sequence, oldest_needs = session.exec(
+            select(Detection.study_sequence, Detection.needs)
+            .where(
+                Detection.study_id == detection.study_id,
+                Detection.study_sequence >= study.oldest_sequence,
+            )
+            .order_by(col(Detection.study_sequence))
+            .limit(1)
+        ).one()
+        for dimension, need in _needs_of(oldest_needs):
+            sums[dimension] = sums[dimension].remove(need)
+        study.window_size -= 1
+        study.oldest_sequence = oldest_sequence + 1
+    study.sums = _dump_sums(sums)
+    study.last_sequence = detection.study_sequence
+    session.add(study)
+
+
+def recount_study_needs(session: Session, study_id: uuid.UUID) -> None:
+    """Sum the study's latest detections up again from the rows (after detections were
+    erased: the window then reaches further back)."""
+    study = session.get(StudyNeeds, study_id, with_for_update=True, populate_existing=True)
+    if study is None:
+        return
+    rows = session.exec(
+        select(Detection.study_sequence, Detection.needs)
+        .where(Detection.study_id == study_id)
+        .order_by(col(Detection.study_sequence).desc())
         .limit(STUDY_STATS_WINDOW)
     ).all()
-    stats: dict[Dimension, DimensionStats] = {}
-    for dimension in DIMENSION_ORDER:
-        values = [float(v) for needs in recent if (v := needs.get(dimension)) is not None]
-        if len(values) >= 2:
-            stats[dimension] = DimensionStats(
-                mean=mean(values), sd=stdev(values), count=len(values)
-            )
-    return DetectionHistory(
-        needs_history=history,
-        study_stats=stats,
-        last_targeted=last_targeted,
-        next_sequence=mine[-1].sequence + 1 if mine else 1,
-    )
+    sums: dict[Dimension, RunningSums] = {}
+    for _, needs in rows:
+        for dimension, need in _needs_of(needs):
+            sums[dimension] = sums.get(dimension, RunningSums()).add(need)
+    study.sums = _dump_sums(sums)
+    study.window_size = len(rows)
+    study.oldest_sequence = rows[-1][0] if rows else study.last_sequence + 1
+    session.add(study)
 
 
 def add_detection(
     session: Session, checkin: CheckIn, evaluation: Evaluation, version: int, sequence: int
 ) -> Detection:
-    """What the rule set found in the check-in; the check-in records the version."""
+    """What the rule set found in the check-in, counted into the person's and the study's
+    summaries in the same transaction; the check-in records the version. The caller holds
+    the person's summary (`hold_person_needs`)."""
     dumped = evaluation.model_dump(mode="json")
     checkin.rule_set_version = version
     detection = Detection(
@@ -343,6 +442,7 @@ def add_detection(
         study_id=checkin.study_id,
         participant_id=checkin.participant_id,
         sequence=sequence,
+        study_sequence=0,  # given by the study's summary below
         at=checkin.received_at,
         rule_set_version=version,
         scores=dumped["scores"],
@@ -354,7 +454,10 @@ def add_detection(
         reason=dumped["reason"],
         distress=evaluation.distress,
     )
-    session.add_all([detection, checkin])
+    person = session.get_one(PersonNeeds, checkin.participant_id)
+    _count_in_person(person, detection)
+    _count_in_study(session, detection)
+    session.add_all([detection, checkin, person])
     return detection
 
 

@@ -159,6 +159,7 @@ def take_in(
         if stored is None:
             raise Conflict("The check-in could not be stored; retry", code="checkin_busy") from None
         return _replay(stored)
+    checkins.hold_person_needs(session, participant)
 
     # Safety first: the event and the resources must survive anything that follows.
     settings, resources = safety.safety_of(session, study.id)

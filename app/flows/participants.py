@@ -1,13 +1,15 @@
 """What a change to a participant means for their prompts: enrollment and a new time zone
-plan them, a status change plans or stops them, a new device resumes held pushes."""
+plan them, a status change plans or stops them, a new device resumes held pushes; and for
+the study's reference values, an erasure."""
 
 from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
 from app.audit.service import Actor
+from app.checkins import service as checkins
 from app.scheduling import service as scheduling
-from app.studies import participants
+from app.studies import data_rights, participants
 from app.studies.models import Device, Participant, Study
 from app.studies.schemas import ParticipantSelfUpdate, ParticipantUpdate, StatusChange
 from app.vocabulary import ParticipantStatus
@@ -71,3 +73,13 @@ def register_device(
     )
     scheduling.resume_pushes(session, participant.id, now)
     return device
+
+
+def erase(
+    session: Session, actor: Actor, participant: Participant, pseudonym: str, now: datetime
+) -> Participant:
+    """Erase the person's data; the study's reference values are summed up again without
+    their detections."""
+    erased = data_rights.erase(session, actor, participant, pseudonym, now)
+    checkins.recount_study_needs(session, participant.study_id)
+    return erased

@@ -4,10 +4,11 @@ Need of a dimension = mean of its inflexible score and (100 - its flexible score
 whichever is known. A dimension qualifies when its need reaches the threshold (a
 participant's own threshold when the clinician set one), or, once the person has enough
 check-ins, when their personal z-score reaches `personal_z`: mean and spread come from the
-person's past needs pulled toward the study's values by `prior_weight` check-ins' worth,
-with the spread floored at `sd_floor`. The target is the qualifying dimension with the
-highest need; ties go to the higher z-score, then the dimension targeted least recently,
-then the person's preferred dimension, then the fixed order. Distress at or above its
+person's past needs (their exact mean and sample variance, each rounded once) pulled toward
+the study's values by `prior_weight` check-ins' worth, with the spread floored at `sd_floor`.
+The target is the qualifying dimension with the highest need; ties go to the higher
+z-score, then the dimension targeted least recently, then the person's preferred
+dimension, then the fixed order. Distress at or above its
 threshold targets grounding (attention) first. With nothing qualifying the target is the
 person's strongest flexible pole (consolidation), or nothing, as the rule set says.
 """
@@ -20,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from app.rules.items import Item
 from app.rules.process import DIMENSION_ORDER, POLES, Dimension, Pole
+from app.rules.running import RunningSums
 from app.rules.schema import (
     Aggregate,
     AllOf,
@@ -46,10 +48,29 @@ class DimensionStats(BaseModel):
     count: int
 
 
+class NeedHistory(BaseModel):
+    """A person's past needs on one dimension: how many, their mean and sample variance."""
+
+    count: int = 0
+    mean: float = 0.0
+    variance: float | None = Field(default=None, description="None below two values")
+
+    @classmethod
+    def of_sums(cls, sums: RunningSums) -> "NeedHistory":
+        if sums.count == 0:
+            return cls()
+        variance = sums.variance() if sums.count >= 2 else None
+        return cls(count=sums.count, mean=sums.mean(), variance=variance)
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> "NeedHistory":
+        return cls.of_sums(RunningSums.of(values))
+
+
 class PersonContext(BaseModel):
     """What the evaluation knows of the person beyond this check-in."""
 
-    needs_history: dict[Dimension, list[float]] = Field(default_factory=dict)
+    needs_history: dict[Dimension, NeedHistory] = Field(default_factory=dict)
     study_stats: dict[Dimension, DimensionStats] = Field(default_factory=dict)
     last_targeted: dict[Dimension, int] = Field(
         default_factory=dict, description="Sequence number of the check-in that last targeted it"
@@ -155,14 +176,15 @@ def _clamp(value: float) -> float:
 
 
 def _z(
-    need: float | None, history: Sequence[float], stats: DimensionStats | None, rules: RuleSet
+    need: float | None, history: NeedHistory, stats: DimensionStats | None, rules: RuleSet
 ) -> float | None:
     selection = rules.selection
-    if need is None or len(history) < selection.personal_min_checkins:
+    if need is None or history.count < selection.personal_min_checkins:
         return None
-    n = len(history)
-    own_mean = sum(history) / n
-    own_var = sum((value - own_mean) ** 2 for value in history) / (n - 1)
+    n = history.count
+    own_mean = history.mean
+    own_var = history.variance
+    assert own_var is not None, "personal_min_checkins is at least 2"
     k = selection.prior_weight if stats is not None and stats.count > 0 else 0.0
     prior_mean = stats.mean if stats is not None else own_mean
     prior_var = stats.sd**2 if stats is not None else own_var
@@ -195,7 +217,7 @@ def evaluate(rule_set: RuleSet, answers: ScaledAnswers, context: PersonContext) 
     z = {
         dimension: _z(
             needs[dimension],
-            context.needs_history.get(dimension, []),
+            context.needs_history.get(dimension, NeedHistory()),
             context.study_stats.get(dimension),
             rule_set,
         )
