@@ -3,6 +3,7 @@
 from app.audit.models import AuditEvent
 from app.auth.models import LoginFailure, StaffUser
 from app.checkins.models import CheckIn, Detection, Questionnaire, RuleSetVersion
+from app.plans.models import PlanVersion, ReviewFlag, ReviewSettingsRecord
 from app.safety.models import SafetyEvent, StudySafety
 from app.scheduling.models import (
     ParticipantScheduleOverride,
@@ -44,9 +45,12 @@ __all__ = [
     "ParticipantScheduleOverride",
     "ParticipantToken",
     "PersonalizationRecord",
+    "PlanVersion",
     "Prompt",
     "PromptAttempt",
     "Questionnaire",
+    "ReviewFlag",
+    "ReviewSettingsRecord",
     "RuleSetVersion",
     "SafetyEvent",
     "SkillLibrary",
