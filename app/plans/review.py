@@ -1,6 +1,6 @@
 """The clinician's review of one participant, and "review suggested" (pure: data in, data out).
 
-Over a period, each dimension's trend is the Theil–Sen slope of its need (points per day)
+Over a period, each dimension's trend is the Theil-Sen slope of its need (points per day)
 with a 95% confidence interval (scipy.stats.theilslopes): robust to the odd extreme
 check-in, and honest about how little a fortnight of noisy answers says. A dimension
 *improves* when the whole interval lies below zero (need falling).
@@ -78,7 +78,7 @@ class Trend(BaseModel):
     dimension: Dimension
     check_ins: int = Field(description="Check-ins with a need for this dimension")
     targeted: int = Field(description="Check-ins that targeted this dimension's inflexible pole")
-    slope_per_day: float | None = Field(description="Theil–Sen slope of need, points per day")
+    slope_per_day: float | None = Field(description="Theil-Sen slope of need, points per day")
     ci_low: float | None = Field(description="Lower end of the 95% confidence interval")
     ci_high: float | None = Field(description="Upper end of the 95% confidence interval")
     improving: bool = Field(description="The whole interval is below zero: need is falling")

@@ -13,9 +13,9 @@ from app.audit.service import Actor
 from app.checkins.models import CheckIn, Detection
 from app.errors import Conflict, Invalid, NotFound
 from app.pagination import Page, PageParams, paginate
-from app.rules.process import Dimension, Pole
 from app.plans.placeholders import fill
 from app.rules.items import localized_text
+from app.rules.process import Dimension, Pole
 from app.skills.content import (
     OWN_PLAN_MODALITY,
     OWN_PLAN_SECONDS,
