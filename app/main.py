@@ -15,6 +15,7 @@ from app.api import (
     health,
     me,
     participants,
+    plans,
     prompts,
     questionnaires,
     rules,
@@ -73,12 +74,15 @@ def create_app(
         schedules.router,
         prompts.router,
         questionnaires.router,
+        questionnaires.packs_router,
         rules.router,
         skills.router,
         safety.router,
         checkins.staff_router,
         checkins.router,
         exports.router,
+        plans.router,
+        plans.staff_router,
     ):
         app.include_router(router)
     return app

@@ -10,6 +10,7 @@ from app.checkins.models import (
     RuleSetVersion,
     StudyNeeds,
 )
+from app.plans.models import PlanVersion, ReviewFlag, ReviewSettingsRecord
 from app.safety.models import SafetyEvent, StudySafety
 from app.scheduling.models import (
     ParticipantScheduleOverride,
@@ -52,9 +53,12 @@ __all__ = [
     "ParticipantToken",
     "PersonNeeds",
     "PersonalizationRecord",
+    "PlanVersion",
     "Prompt",
     "PromptAttempt",
     "Questionnaire",
+    "ReviewFlag",
+    "ReviewSettingsRecord",
     "RuleSetVersion",
     "SafetyEvent",
     "SkillLibrary",

@@ -33,6 +33,10 @@ FLOORS: dict[str, int] = {
     "app.push.backoff": 1,
     "app.digest": 1,
     "app.mrt": 1,
+    "app.plans.content": 1,
+    "app.plans.placeholders": 1,
+    "app.plans.review": 1,
+    "app.rules.packs": 1,
     # 2 plumbing every domain shares
     "app.errors": 2,
     "app.requestid": 2,
@@ -53,6 +57,7 @@ FLOORS: dict[str, int] = {
     "app.scheduling": 3,
     "app.push": 3,
     "app.export": 3,
+    "app.plans": 3,
     "app.models": 3,
     # 4 flows: what crosses domains
     "app.flows": 4,
@@ -74,6 +79,7 @@ DOMAINS = (
     "scheduling",
     "push",
     "export",
+    "plans",
 )
 # What one domain may use of another: its tables, its schemas, the push interface; and
 # every domain may record audit events.

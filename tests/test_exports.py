@@ -167,9 +167,15 @@ def world(
         headers=people[1]["headers"],
     )
     assert risky.json()["safety"]["tier"] == "high"
+    for person in people:
+        plan = {"sections": {"values": [{"text": PLAN_WORDS}], "supports": [{"text": "Ana"}]}}
+        assert client.put("/v1/me/plan", json=plan, headers=person["headers"]).is_success
     allocations = client.get(f"/v1/studies/{study['id']}/allocations", headers=owner).json()
     arms = {row["participant_id"]: row["arm_key"] for row in allocations["items"]}
     return {"study": study, "people": people, "arms": arms, "other": other}
+
+
+PLAN_WORDS = "Being there for my daughter"
 
 
 def export(client: TestClient, world: dict, headers: dict, table: str, **params: Any) -> Any:
@@ -194,6 +200,7 @@ def test_every_table_round_trips_and_the_codebook_describes_every_column(
         "detections",
         "deliveries",
         "safety_events",
+        "plan_versions",
     }
     by_pseudonym = {p["pseudonym"]: world["arms"][p["id"]] for p in world["people"]}
     for table in described:
@@ -500,6 +507,7 @@ def test_every_export_is_an_audit_event(client: TestClient, owner: dict, world: 
         "detections": 4,
         "deliveries": 4,
         "safety_events": 1,
+        "plan_versions": 3,
     }
 
 

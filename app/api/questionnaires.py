@@ -1,6 +1,7 @@
 """A study's check-in questionnaire: the draft, its versions and item packs."""
 
 from fastapi import APIRouter
+from pydantic import BaseModel, Field
 
 from app.api.deps import CurrentStaff, ManageStudy, NowDep, ReadStudy, SessionDep, staff_actor
 from app.checkins import service
@@ -8,8 +9,18 @@ from app.checkins.models import Questionnaire
 from app.checkins.schemas import ItemPackRecord, QuestionnaireIn, QuestionnaireOut
 from app.pagination import Page, PageDep, map_page
 from app.rules.items import ItemPack
+from app.rules.packs import BuiltInPack, built_in_packs
+from app.types import INPUT, Key
 
 router = APIRouter(prefix="/v1/studies/{study_id}", tags=["tailoring"])
+packs_router = APIRouter(prefix="/v1", tags=["tailoring"])
+
+
+class BuiltInPackIn(BaseModel):
+    model_config = INPUT
+    rules: bool = Field(
+        default=False, description="Also load the pack's rules (before the study's own)"
+    )
 
 
 def _questionnaire_out(saved: Questionnaire) -> QuestionnaireOut:
@@ -55,3 +66,32 @@ def questionnaire_versions(
     """Every version, newest first."""
     versions = service.questionnaire_version_page(session, access.study.id, page)
     return map_page(versions, _questionnaire_out)
+
+
+@packs_router.get("/item-packs", response_model=list[BuiltInPack])
+def list_built_in_packs(user: CurrentStaff) -> list[BuiltInPack]:
+    """The built-in whole-person packs (sleep, pain or illness, social context, where,
+    craving or use), their items in English and Spanish, and their optional rules."""
+    return list(built_in_packs().values())
+
+
+@router.post("/questionnaire/packs/{name}", response_model=QuestionnaireOut)
+def load_built_in_pack(
+    name: Key,
+    access: ManageStudy,
+    session: SessionDep,
+    user: CurrentStaff,
+    now: NowDep,
+    data: BuiltInPackIn | None = None,
+) -> QuestionnaireOut:
+    """Add a built-in pack's items by name, and with `rules: true` its rules."""
+    saved = service.load_built_in_pack(
+        session,
+        access.study,
+        staff_actor(user),
+        user.id,
+        name,
+        data is not None and data.rules,
+        now,
+    )
+    return _questionnaire_out(saved)

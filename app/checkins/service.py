@@ -14,6 +14,7 @@ from statistics import mean
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from app.audit import service as audit
@@ -28,7 +29,7 @@ from app.checkins.models import (
 )
 from app.checkins.schemas import ChoiceView, DailyNeeds, ItemPackRecord, ItemView, ScorePoint
 from app.db import insert_if_missing
-from app.errors import Conflict, Invalid
+from app.errors import Conflict, Invalid, NotFound
 from app.pagination import Page, PageParams, paginate
 from app.rules.evaluate import DimensionStats, Evaluation, NeedHistory
 from app.rules.items import (
@@ -39,6 +40,7 @@ from app.rules.items import (
     default_items,
     localized_text,
 )
+from app.rules.packs import built_in_packs
 from app.rules.process import DIMENSION_ORDER, Dimension, Pole, dimension_of
 from app.rules.running import RunningSums
 from app.rules.schema import RuleSet, default_rule_set, rule_set_problems
@@ -177,6 +179,33 @@ def load_pack(
     record = ItemPackRecord(name=pack.name, source=pack.source, licence=pack.licence)
     packs = [*(ItemPackRecord.model_validate(p) for p in current.packs), record]
     return save_questionnaire(session, study, actor, items, packs, now)
+
+
+def load_built_in_pack(
+    session: Session,
+    study: Study,
+    actor: Actor,
+    user_id: uuid.UUID,
+    name: str,
+    with_rules: bool,
+    now: datetime,
+) -> Questionnaire:
+    """Append a built-in pack's items; with its rules, put them before the study's own in a
+    new rule-set version (the first rule that fires scores a pole)."""
+    built_in = built_in_packs().get(name)
+    if built_in is None:
+        raise NotFound(f"No built-in item pack '{name}'", code="pack_not_found")
+    saved = load_pack(session, study, actor, built_in.pack, now)
+    if with_rules:
+        if not built_in.rules:
+            raise Invalid("body.rules", f"The pack '{name}' has no rules")
+        _, current = current_rule_set(session, study.id)
+        try:
+            combined = RuleSet(rules=[*built_in.rules, *current.rules], selection=current.selection)
+        except ValidationError as error:
+            raise Invalid("body.rules", error.errors()[0]["msg"]) from None
+        save_rule_set(session, study, actor, user_id, combined, now)
+    return saved
 
 
 def item_views(items: Sequence[Item], locale: str | None, default_locale: str) -> list[ItemView]:

@@ -20,6 +20,8 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import SQLModel, col
 
 from app.checkins.models import CheckIn, Detection
+from app.plans.content import PlanSection
+from app.plans.models import PlanVersion
 from app.push.base import Outcome, PushKind
 from app.rules.items import Item, RiskTier
 from app.rules.process import Pole
@@ -627,6 +629,45 @@ def _safety_columns(ctx: StudyContext) -> list[Column]:
     ]
 
 
+def _plan_columns(ctx: StudyContext) -> list[Column]:
+    counts = [
+        Column(
+            f"{section}_entries",
+            ColumnType.integer,
+            f"How many entries the plan's {section} section has in this version (0: none); "
+            "their text is never exported",
+            col(PlanVersion.entry_counts)[section.value].as_integer(),
+            unit="0 or more",
+        )
+        for section in PlanSection
+    ]
+    return [
+        *_who(ctx),
+        Column(
+            "version",
+            ColumnType.integer,
+            "The plan's version number (1 is the first)",
+            col(PlanVersion.version),
+            unit="1 or more",
+        ),
+        Column(
+            "author",
+            ColumnType.string,
+            "Who made this version: the client, or a member of staff (which one is not exported)",
+            col(PlanVersion.author_type),
+            values=("client", "staff"),
+        ),
+        Column(
+            "changed",
+            ColumnType.json,
+            "The sections this version changed (names only)",
+            col(PlanVersion.changed),
+        ),
+        *counts,
+        _timestamp(PlanVersion, "created_at", "When this version was saved"),
+    ]
+
+
 TABLES: dict[str, TableSpec] = {
     spec.name: spec
     for spec in (
@@ -698,6 +739,17 @@ TABLES: dict[str, TableSpec] = {
             columns=_safety_columns,
             order_by=("created_at", "id"),
             joins=((CheckIn, col(CheckIn.id) == col(SafetyEvent.checkin_id)),),
+        ),
+        TableSpec(
+            name="plan_versions",
+            meaning="One row per version of a participant's personal plan: which sections "
+            "have entries and how many. The plan's words (values, goals, hard situations, "
+            "warning signs, strategies, people to reach out to and how, reasons for change) "
+            "never leave Kairos",
+            model=PlanVersion,
+            time_attr="created_at",
+            columns=_plan_columns,
+            order_by=("created_at", "id"),
         ),
     )
 }

@@ -19,6 +19,9 @@ from app.checkins import service as checkins
 from app.checkins.models import CheckIn
 from app.checkins.schemas import CheckInIn, CheckInOut, DryRunOut
 from app.errors import Conflict, Invalid
+from app.flows.plans import own_strategies
+from app.plans import service as plans
+from app.plans.content import PlanContent, plan_words, strategy_text
 from app.rules.evaluate import Evaluation, PersonContext, evaluate, scaled_answers
 from app.rules.items import Answer, Item
 from app.rules.schema import RuleSet
@@ -53,6 +56,7 @@ class Judgement:
     skills: dict[str, Skill]  # the library's and the participant's own, by key
     sequence: int  # of this check-in among the participant's evaluated ones
     inputs: PolicyInputs  # what the policy was given, recorded for replay
+    plan: PlanContent  # the participant's own plan: its words fill the skill's text
 
 
 def _person_context(session: Session, participant: Participant) -> tuple[PersonContext, int]:
@@ -78,9 +82,13 @@ def judge(
     seed: str,
 ) -> Judgement:
     """Evaluate and select for one check-in (also the dry run's path)."""
+    plan = PlanContent()
     if participant is not None:
         context, sequence = _person_context(session, participant)
-        person = skills.personalization_for(session, participant.id)
+        plan = plans.plan_content(session, participant.id)
+        person = skills.personalization_for(session, participant.id).model_copy(
+            update={"own_strategies": own_strategies(plan)}
+        )
         history = skills.past_deliveries(session, participant.id)
     else:
         context, sequence, person, history = PersonContext(), 1, Personalization(), []
@@ -90,7 +98,7 @@ def judge(
     decision = select_skill(policy, evaluation.target, library_skills, person, history, seed)
     by_key = {skill.key: skill for skill in skill_pool(library_skills, person)}
     inputs = PolicyInputs(target=evaluation.target, personalization=person, history=history)
-    return Judgement(evaluation, decision, library, by_key, sequence, inputs)
+    return Judgement(evaluation, decision, library, by_key, sequence, inputs, plan)
 
 
 def _digest(data: CheckInIn) -> str:
@@ -178,6 +186,8 @@ def take_in(
     )
     if screened.tier is None:
         response = _tailor(session, moment, items)
+        # After a positive screen nothing more is risked; the next check-in looks again.
+        plans.refresh_flag(session, participant, now)
     else:
         # Anything after a positive screen may fail: the check-in, the event, a delivery and
         # the crisis resources are still stored and sent. The savepoint undoes what failed.
@@ -237,12 +247,20 @@ def _tailor(session: Session, moment: _Moment, items: Sequence[Item]) -> CheckIn
     )
     skill = None
     if delivery.skill_key is not None:
-        chosen = judgement.skills[delivery.skill_key]
-        skill = skills.skill_view(chosen, participant.locale, study.default_locale)
+        skill = _offered_view(judgement, delivery.skill_key, participant.locale, study)
     crisis = moment.crisis() if positive else None
     response = _response(checkin, judgement.evaluation, delivery, skill, crisis)
     session.flush()
     return response
+
+
+def _offered_view(judgement: Judgement, key: str, locale: str | None, study: Study) -> SkillView:
+    """The chosen skill as the participant reads it, in the words of their own plan; or a
+    strategy from the plan itself."""
+    if (strategy := strategy_text(judgement.plan, key)) is not None:
+        return skills.own_strategy_view(key, strategy, locale, study.default_locale)
+    words = plan_words(judgement.plan)
+    return skills.skill_view(judgement.skills[key], locale, study.default_locale, words)
 
 
 def _crisis_only(session: Session, moment: _Moment) -> CheckInOut:

@@ -2,7 +2,9 @@
 
 Two skills for each inflexible pole (what helps when that process is stuck) and two
 consolidation skills for each flexible pole (what strengthens it when it is going well);
-each takes one to three minutes. English, with Spanish translations.
+each takes one to three minutes. Three more speak the words of the participant's own plan
+(a value, a goal and a reason for change, a support person), with a fallback for a plan
+that has none. English, with Spanish translations.
 """
 
 from app.rules.process import Pole
@@ -117,13 +119,41 @@ SPANISH: dict[str, tuple[str, list[str]]] = {
         "Nombra algo que hiciste hoy y que te alegra haber hecho.",
         "Nota lo que te costó y lo que te dio.",
         "Deja que sea combustible para el siguiente paso."]),
+    "own_compass": ("Tu propia brújula", [
+        "Trae a la mente lo que dijiste que te importa: {value}.",
+        "Imagina la próxima hora vivida un poco más cerca de ello.",
+        "Elige una pequeña cosa que encaje con ello, y cuándo la harás."]),
+    "step_toward_goal": ("Un paso hacia tu meta", [
+        "Piensa en tu meta: {goal}.",
+        "Nombra el siguiente paso hacia ella que podrías dar hoy, por pequeño que sea.",
+        "Cuando se ponga difícil, recuerda por qué: {reason}."]),
+    "reach_out": ("Busca a alguien", [
+        "No tienes que llevar esto a solas.",
+        "Piensa en alguien a quien puedes acudir: {support}.",
+        "Envía un mensaje corto o llama, aunque sea solo para saludar."]),
 }  # fmt: skip
+# The fallbacks of the skills that read the plan, per language.
+FALLBACKS: dict[str, dict[str, dict[str, str]]] = {
+    "own_compass": {
+        "en": {"value": "the kind of person you want to be"},
+        "es": {"value": "la clase de persona que quieres ser"},
+    },
+    "step_toward_goal": {
+        "en": {"goal": "something you want to move toward", "reason": "it matters to you"},
+        "es": {"goal": "algo hacia lo que quieres avanzar", "reason": "te importa"},
+    },
+    "reach_out": {
+        "en": {"support": "someone you trust"},
+        "es": {"support": "alguien de confianza"},
+    },
+}
 
 
 def _skill(
     key: str, title: str, pole: Pole, seconds: int, modalities: list[str], steps: list[str]
 ) -> Skill:
     spanish_title, spanish_steps = SPANISH[key]
+    fallbacks = FALLBACKS.get(key, {})
     return Skill(
         key=key,
         title=title,
@@ -131,7 +161,12 @@ def _skill(
         duration_seconds=seconds,
         targets=[pole],
         modalities=modalities,
-        translations={"es": SkillText(title=spanish_title, steps=spanish_steps)},
+        fallbacks=fallbacks.get("en", {}),
+        translations={
+            "es": SkillText(
+                title=spanish_title, steps=spanish_steps, fallbacks=fallbacks.get("es", {})
+            )
+        },
     )
 
 
@@ -275,4 +310,20 @@ def default_library() -> list[Skill]:
                    "Name one thing you did today that you are glad you did.",
                    "Notice what it cost and what it gave.",
                    "Let that be fuel for the next step."]),
+        # The participant's own plan: a value, a goal and its reason, a support person.
+        _skill("own_compass", "Your own compass", P.values_remoteness, 120,
+               ["reflection"], [
+                   "Bring to mind what you said matters to you: {value}.",
+                   "Picture the next hour lived a little closer to it.",
+                   "Pick one small thing that fits it, and when you will do it."]),
+        _skill("step_toward_goal", "A step toward your goal", P.committed_action, 120,
+               ["planning"], [
+                   "Think of your goal: {goal}.",
+                   "Name the next step toward it you could take today, however small.",
+                   "When it gets hard, remember why: {reason}."]),
+        _skill("reach_out", "Reach out", P.experiential_avoidance, 120,
+               ["social"], [
+                   "You do not have to carry this alone.",
+                   "Think of someone you can reach out to: {support}.",
+                   "Send a short message or make a call, even just to say hello."]),
     ]  # fmt: skip

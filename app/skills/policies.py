@@ -1,6 +1,7 @@
 """Selection policies: which skill to offer after a check-in (pure: data in, decision out).
 
-- `tailored`: candidates are the skills for the target pole, minus those the participant
+- `tailored`: candidates are the skills for the target pole and the client's own strategies
+  for it from their plan ("from my plan", by key: `plan:e3`), minus those the participant
   or the clinician disabled and the last two used; Thompson sampling on the person's own
   helpfulness ratings (a Beta posterior per skill, preferences shifting the prior) learns
   what helps this person.
@@ -23,15 +24,23 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from app.rules.process import Pole
-from app.skills.content import Skill
+from app.skills.content import OWN_PLAN_MODALITY, Skill
 from app.vocabulary import Policy
 
 NoSkillReason = Literal["assessment_only", "nothing_qualifies", "no_candidates", "safety"]
 MONTE_CARLO_DRAWS = 2000
 
 
+class OwnStrategy(BaseModel):
+    """A strategy of the client's own plan as a candidate: its key and poles, never its text."""
+
+    key: str = Field(pattern=r"^plan:[a-z][a-z0-9_]{0,39}$")
+    targets: list[Pole] = Field(min_length=1)
+
+
 class Personalization(BaseModel):
-    """The participant's preferences and the clinician's settings, merged."""
+    """The participant's preferences and the clinician's settings, merged, and the
+    strategies of their own plan."""
 
     preferred_skills: set[str] = Field(default_factory=set)
     disliked_skills: set[str] = Field(default_factory=set)
@@ -40,6 +49,7 @@ class Personalization(BaseModel):
     preferred_modalities: set[str] = Field(default_factory=set)
     disliked_modalities: set[str] = Field(default_factory=set)
     extra_skills: list[Skill] = Field(default_factory=list)
+    own_strategies: list[OwnStrategy] = Field(default_factory=list)
 
 
 class PastDelivery(BaseModel):
@@ -102,7 +112,29 @@ def skill_pool(skills: Sequence[Skill], personalization: Personalization) -> lis
     return list(pool.values())
 
 
-def _prior(skill: Skill, person: Personalization) -> tuple[float, float]:
+class _Candidate(BaseModel):
+    """What selection reads of a library skill or an own strategy."""
+
+    key: str
+    targets: list[Pole]
+    modalities: list[str]
+
+
+def _candidates(available: Sequence[Skill], person: Personalization) -> list[_Candidate]:
+    """The library's and the participant's skills, then their own strategies (so a plan
+    without strategies leaves every draw as it was)."""
+    own = [
+        _Candidate(key=strategy.key, targets=strategy.targets, modalities=[OWN_PLAN_MODALITY])
+        for strategy in person.own_strategies
+    ]
+    skills = [
+        _Candidate(key=skill.key, targets=skill.targets, modalities=skill.modalities)
+        for skill in available
+    ]
+    return [*skills, *own]
+
+
+def _prior(skill: _Candidate, person: Personalization) -> tuple[float, float]:
     alpha, beta = 1.0, 1.0
     if skill.key in person.preferred_skills:
         alpha += 2.0
@@ -163,7 +195,11 @@ def select(
 
     if target is None:
         return _none(policy, "nothing_qualifies", seed)
-    candidates = [skill for skill in available if target in skill.targets]
+    candidates = [
+        candidate
+        for candidate in _candidates(available, personalization)
+        if target in candidate.targets
+    ]
     ordered = sorted(history, key=lambda past: past.sequence)
     recent: list[str] = []
     for past in reversed(ordered):

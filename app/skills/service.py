@@ -2,7 +2,7 @@
 deliveries decided after check-ins."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,8 +13,17 @@ from app.audit.service import Actor
 from app.checkins.models import CheckIn, Detection
 from app.errors import Conflict, Invalid, NotFound
 from app.pagination import Page, PageParams, paginate
+from app.plans.placeholders import fill
+from app.rules.items import localized_text
 from app.rules.process import Dimension, Pole
-from app.skills.content import Skill, library_problems, localized
+from app.skills.content import (
+    OWN_PLAN_MODALITY,
+    OWN_PLAN_SECONDS,
+    OWN_PLAN_TEXTS,
+    Skill,
+    library_problems,
+    localized,
+)
 from app.skills.default_library import default_library
 from app.skills.models import (
     Delivery,
@@ -38,9 +47,9 @@ def _dump(skills: Sequence[Skill]) -> list[dict[str, Any]]:
 
 
 def _check(skills: Sequence[Skill], field: str) -> None:
-    if problems := library_problems(skills):
+    if problems := library_problems(skills, field):
         path, message = problems[0]
-        raise Invalid(f"{field}.{path}", message)
+        raise Invalid(path, message)
 
 
 def set_up_library(session: Session, study_id: uuid.UUID, now: datetime) -> SkillLibrary:
@@ -148,7 +157,7 @@ def update_library(
     now: datetime,
 ) -> SkillLibrary:
     _require_draft(library)
-    _check(skills, "body")
+    _check(skills, "body.skills")
     library.skills = _dump(skills)
     if name is not None:
         library.name = name
@@ -185,16 +194,35 @@ def pin_library(
     return library
 
 
-def skill_view(skill: Skill, locale: str | None, default_locale: str) -> SkillView:
-    """A skill as the participant reads it, in their language."""
+def skill_view(
+    skill: Skill, locale: str | None, default_locale: str, words: Mapping[str, str]
+) -> SkillView:
+    """A skill as the participant reads it, in their language, its placeholders filled
+    with the words of their own plan (`words`, by placeholder) or the written fallbacks."""
     text = localized(skill, locale, default_locale)
     return SkillView(
         key=skill.key,
-        title=text.title,
-        steps=text.steps,
+        title=fill(text.title, words, text.fallbacks),
+        steps=[fill(step, words, text.fallbacks) for step in text.steps],
         duration_seconds=skill.duration_seconds,
         modalities=skill.modalities,
         media_url=skill.media_url,
+    )
+
+
+def own_strategy_view(
+    key: str, strategy: str, locale: str | None, default_locale: str
+) -> SkillView:
+    """A "from my plan" candidate as the participant reads it: their own strategy."""
+    chosen = localized_text({k: k for k in OWN_PLAN_TEXTS}, locale, default_locale)
+    text = OWN_PLAN_TEXTS[chosen]
+    return SkillView(
+        key=key,
+        title=text.title,
+        steps=[fill(step, {"strategy": strategy}, {}) for step in text.steps],
+        duration_seconds=OWN_PLAN_SECONDS,
+        modalities=[OWN_PLAN_MODALITY],
+        media_url=None,
     )
 
 

@@ -1,0 +1,417 @@
+"""Personal plans (versioned, with authorship), the study's review settings, the
+clinician's review of a participant and the "review suggested" flags.
+
+The review reads other domains' tables (detections, deliveries, prompts, safety events),
+never their services. Audit events of plan changes carry the version, the sections changed
+and the counts of entries: never the client's words.
+"""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, case
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, func, select
+
+from app.audit import service as audit
+from app.audit.service import SYSTEM, Actor
+from app.auth.models import StaffUser
+from app.checkins.models import Detection
+from app.errors import Conflict, Invalid, NotFound
+from app.pagination import Page, PageParams, paginate
+from app.plans.content import PlanContent, changed_sections, entry_counts, with_entry_ids
+from app.plans.models import PlanVersion, ReviewFlag, ReviewSettingsRecord
+from app.plans.review import (
+    Adherence,
+    NeedPoint,
+    Offered,
+    ReviewSettings,
+    Suggestion,
+    skill_ratings,
+    suggestion,
+    trends,
+)
+from app.plans.schemas import (
+    AdherenceOut,
+    Author,
+    PlanChange,
+    ReviewFlagOut,
+    ReviewOut,
+    SafetyEventBrief,
+)
+from app.safety.models import SafetyEvent
+from app.scheduling.models import Prompt, PromptStatus
+from app.skills.models import Delivery
+from app.studies.models import Participant
+from app.versioning import latest_version, version_page
+
+# --- the plan ------------------------------------------------------------------------
+
+
+def plan_of(session: Session, participant_id: uuid.UUID) -> PlanVersion | None:
+    """The newest version: the plan."""
+    return latest_version(session, PlanVersion, col(PlanVersion.participant_id) == participant_id)
+
+
+def content_of(version: PlanVersion | None) -> PlanContent:
+    return PlanContent() if version is None else PlanContent.model_validate(version.sections)
+
+
+def plan_content(session: Session, participant_id: uuid.UUID) -> PlanContent:
+    return content_of(plan_of(session, participant_id))
+
+
+def plan_version_page(
+    session: Session, participant_id: uuid.UUID, page: PageParams
+) -> Page[PlanVersion]:
+    return version_page(
+        session, PlanVersion, page, col(PlanVersion.participant_id) == participant_id
+    )
+
+
+def author_of(session: Session, version: PlanVersion) -> Author:
+    if version.author_id is None:
+        return Author(type="client")
+    staff = session.get_one(StaffUser, version.author_id)
+    return Author(type="staff", staff_id=staff.id, email=staff.email, name=staff.full_name)
+
+
+def save_plan(
+    session: Session,
+    participant: Participant,
+    actor: Actor,
+    staff_id: uuid.UUID | None,
+    sections: PlanContent,
+    based_on: int | None,
+    now: datetime,
+) -> PlanVersion:
+    """A new version by the client (no staff id) or a member of staff; an edit that changes
+    nothing keeps the version it was made on."""
+    if participant.erased_at is not None:
+        raise Conflict("This participant's data was erased", code="participant_erased")
+    current = plan_of(session, participant.id)
+    version = current.version if current else 0
+    if based_on is not None and based_on != version:
+        raise Conflict(
+            f"The plan changed since version {based_on}: it is at version {version}",
+            code="plan_changed",
+        )
+    previous = content_of(current)
+    content, next_entry, problems = with_entry_ids(
+        sections, previous, current.next_entry if current else 1
+    )
+    if problems:
+        raise Invalid.of([(f"body.sections.{path}", message) for path, message in problems])
+    changed = changed_sections(previous, content)
+    if current is not None and not changed:
+        return current
+    saved = PlanVersion(
+        study_id=participant.study_id,
+        participant_id=participant.id,
+        version=version + 1,
+        sections=content.model_dump(mode="json"),
+        entry_counts=entry_counts(content),
+        changed=changed,
+        next_entry=next_entry,
+        author_type="client" if staff_id is None else "staff",
+        author_id=staff_id,
+        created_at=now,
+    )
+    # A savepoint: an edit racing in on another connection takes the same version number,
+    # and the loser is told the plan changed rather than failing the request.
+    try:
+        with session.begin_nested():
+            session.add(saved)
+    except IntegrityError:
+        raise Conflict("The plan changed while you edited it", code="plan_changed") from None
+    audit.record(
+        session,
+        actor,
+        "plan.update",
+        at=now,
+        resource_type="participant",
+        resource_id=participant.id,
+        study_id=participant.study_id,
+        details={"version": saved.version, "changed": changed, "entries": saved.entry_counts},
+    )
+    session.flush()
+    return saved
+
+
+def plan_changes(
+    session: Session, participant_id: uuid.UUID, start: datetime, end: datetime
+) -> list[PlanChange]:
+    versions = session.exec(
+        select(PlanVersion)
+        .where(
+            PlanVersion.participant_id == participant_id,
+            PlanVersion.created_at >= start,
+            PlanVersion.created_at < end,
+        )
+        .order_by(col(PlanVersion.version))
+    )
+    return [
+        PlanChange(
+            version=version.version,
+            changed=version.changed,
+            author=author_of(session, version),
+            created_at=version.created_at,
+        )
+        for version in versions
+    ]
+
+
+# --- review settings -----------------------------------------------------------------
+
+
+def review_settings(session: Session, study_id: uuid.UUID) -> ReviewSettings:
+    record = session.get(ReviewSettingsRecord, study_id)
+    return ReviewSettings() if record is None else ReviewSettings.model_validate(record.settings)
+
+
+def save_review_settings(
+    session: Session, study_id: uuid.UUID, actor: Actor, settings: ReviewSettings, now: datetime
+) -> ReviewSettings:
+    record = session.get(ReviewSettingsRecord, study_id) or ReviewSettingsRecord(
+        study_id=study_id, updated_at=now
+    )
+    record.settings, record.updated_at = settings.model_dump(), now
+    session.add(record)
+    audit.record(
+        session,
+        actor,
+        "review_settings.update",
+        at=now,
+        resource_type="study",
+        resource_id=study_id,
+        study_id=study_id,
+        details=record.settings,
+    )
+    session.flush()
+    return settings
+
+
+# --- what a period holds -------------------------------------------------------------
+
+
+def _within(
+    column: datetime | None, start: datetime, end: datetime | None
+) -> list[ColumnElement[bool]]:
+    """start <= column < end; with no end, everything from start on."""
+    bounds = [col(column) >= start]
+    if end is not None:
+        bounds.append(col(column) < end)
+    return bounds
+
+
+def _need_points(
+    session: Session, participant_id: uuid.UUID, start: datetime, end: datetime | None
+) -> list[NeedPoint]:
+    detections = session.exec(
+        select(Detection)
+        .where(Detection.participant_id == participant_id, *_within(Detection.at, start, end))
+        .order_by(col(Detection.sequence))
+    )
+    return [
+        NeedPoint.model_validate(
+            {"at": d.at, "needs": d.needs, "target": d.target, "distress": d.distress}
+        )
+        for d in detections
+    ]
+
+
+def _offered(
+    session: Session, participant_id: uuid.UUID, start: datetime, end: datetime | None
+) -> list[Offered]:
+    rows = session.exec(
+        select(
+            Delivery.skill_key, Delivery.helpfulness, Detection.distress, Delivery.distress_after
+        )
+        .join(Detection, col(Detection.checkin_id) == Delivery.checkin_id, isouter=True)
+        .where(
+            Delivery.participant_id == participant_id,
+            col(Delivery.skill_key).is_not(None),
+            *_within(Delivery.created_at, start, end),
+        )
+    )
+    return [
+        Offered(skill_key=key, helpfulness=rating, distress_before=before, distress_after=after)
+        for key, rating, before, after in rows
+        if key is not None
+    ]
+
+
+def _adherence(
+    session: Session,
+    participant_id: uuid.UUID,
+    start: datetime,
+    end: datetime | None,
+    now: datetime,
+) -> Adherence:
+    """The period's prompts that were due (scheduled by now, not canceled), and answered."""
+    answered = case((col(Prompt.status) == PromptStatus.answered, 1), else_=0)
+    due, answered_count = session.exec(
+        select(func.count(), func.coalesce(func.sum(answered), 0)).where(
+            Prompt.participant_id == participant_id,
+            *_within(Prompt.scheduled_at, start, end),
+            Prompt.scheduled_at <= now,
+            Prompt.status != PromptStatus.canceled,
+        )
+    ).one()
+    return Adherence(due=due, answered=answered_count)
+
+
+def _suggest(
+    session: Session,
+    participant_id: uuid.UUID,
+    settings: ReviewSettings,
+    start: datetime,
+    end: datetime | None,
+    now: datetime,
+) -> tuple[Suggestion, list[NeedPoint], list[Offered], Adherence]:
+    points = _need_points(session, participant_id, start, end)
+    offered = _offered(session, participant_id, start, end)
+    adherence = _adherence(session, participant_id, start, end, now)
+    return suggestion(points, offered, adherence, settings), points, offered, adherence
+
+
+# --- review flags --------------------------------------------------------------------
+
+
+def open_flag(session: Session, participant_id: uuid.UUID) -> ReviewFlag | None:
+    return session.exec(
+        select(ReviewFlag).where(
+            ReviewFlag.participant_id == participant_id, col(ReviewFlag.cleared_at).is_(None)
+        )
+    ).first()
+
+
+def refresh_flag(session: Session, participant: Participant, now: datetime) -> ReviewFlag | None:
+    """Raise "review suggested" when the study's period, up to now, says so. A clearing note
+    starts a new period: what the clinician reviewed does not flag again."""
+    if open_flag(session, participant.id) is not None:
+        return None
+    settings = review_settings(session, participant.study_id)
+    start = now - timedelta(days=settings.period_days)
+    cleared = session.exec(
+        select(func.max(ReviewFlag.cleared_at)).where(ReviewFlag.participant_id == participant.id)
+    ).one()
+    if cleared is not None and cleared > start:
+        start = cleared
+    found, *_ = _suggest(session, participant.id, settings, start, None, now)
+    if not found.reasons:
+        return None
+    flag = ReviewFlag(
+        study_id=participant.study_id,
+        participant_id=participant.id,
+        raised_at=now,
+        reasons=list(found.reasons),
+        evidence=found.evidence,
+    )
+    session.add(flag)
+    audit.record(
+        session,
+        SYSTEM,
+        "review_flag.raise",
+        at=now,
+        resource_type="participant",
+        resource_id=participant.id,
+        study_id=participant.study_id,
+        details={"reasons": flag.reasons},
+    )
+    session.flush()
+    return flag
+
+
+def clear_flag(
+    session: Session,
+    participant: Participant,
+    actor: Actor,
+    staff_id: uuid.UUID,
+    note: str,
+    now: datetime,
+) -> ReviewFlag:
+    flag = open_flag(session, participant.id)
+    if flag is None:
+        raise NotFound("This participant has no open review flag", code="no_open_flag")
+    flag.cleared_at, flag.cleared_by, flag.note = now, staff_id, note
+    session.add(flag)
+    audit.record(
+        session,
+        actor,
+        "review_flag.clear",
+        at=now,
+        resource_type="participant",
+        resource_id=participant.id,
+        study_id=participant.study_id,
+        details={"flag": str(flag.id), "reasons": flag.reasons},
+    )
+    session.flush()
+    return flag
+
+
+def flag_out(flag: ReviewFlag, pseudonym: str) -> ReviewFlagOut:
+    return ReviewFlagOut.model_validate({**flag.model_dump(), "pseudonym": pseudonym})
+
+
+def flag_page(
+    session: Session, study_id: uuid.UUID, open_only: bool, page: PageParams
+) -> Page[ReviewFlagOut]:
+    query = (
+        select(ReviewFlag, Participant.pseudonym)
+        .join(Participant, col(Participant.id) == ReviewFlag.participant_id)
+        .where(ReviewFlag.study_id == study_id)
+    )
+    if open_only:
+        query = query.where(col(ReviewFlag.cleared_at).is_(None))
+    found = paginate(session, query.order_by(col(ReviewFlag.raised_at).desc()), page)
+    return found.with_items([flag_out(flag, pseudonym) for flag, pseudonym in found.items])
+
+
+# --- the clinician's review ----------------------------------------------------------
+
+
+def _open_events(session: Session, participant_id: uuid.UUID) -> Sequence[SafetyEvent]:
+    return session.exec(
+        select(SafetyEvent)
+        .where(
+            SafetyEvent.participant_id == participant_id,
+            col(SafetyEvent.acknowledged_at).is_(None),
+        )
+        .order_by(col(SafetyEvent.created_at))
+    ).all()
+
+
+def review(
+    session: Session,
+    participant: Participant,
+    start: datetime | None,
+    end: datetime | None,
+    now: datetime,
+) -> ReviewOut:
+    """One participant over a period (by default the study's review period up to now)."""
+    settings = review_settings(session, participant.study_id)
+    end = end or now
+    start = start or end - timedelta(days=settings.period_days)
+    if start >= end:
+        raise Invalid("query.start", "start must be before end")
+    found, points, offered, adherence = _suggest(session, participant.id, settings, start, end, now)
+    flag = open_flag(session, participant.id)
+    return ReviewOut(
+        participant_id=participant.id,
+        pseudonym=participant.pseudonym,
+        start=start,
+        end=end,
+        check_ins=len(points),
+        trends=trends(points),
+        skills=skill_ratings(offered),
+        adherence=AdherenceOut(due=adherence.due, answered=adherence.answered, rate=adherence.rate),
+        open_safety_events=[
+            SafetyEventBrief(id=event.id, tier=event.tier, created_at=event.created_at)
+            for event in _open_events(session, participant.id)
+        ],
+        plan_changes=plan_changes(session, participant.id, start, end),
+        suggested=found.reasons,
+        flag=None if flag is None else flag_out(flag, participant.pseudonym),
+    )
