@@ -1,5 +1,6 @@
 """Engine, the unit of work and the column types every table shares."""
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -43,12 +44,22 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# How long a SQLite writer waits for its turn before the request fails: long enough for
+# any queue of short transactions this server forms.
+SQLITE_WRITE_WAIT_SECONDS = 30.0
+_HOLDS_GATE = "kairos_holds_write_gate"
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
+        gate = _WriteGate()
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "begin", gate.begin)
+        event.listen(engine, "commit", gate.end)
+        event.listen(engine, "rollback", gate.end)
+        event.listen(engine, "reset", gate.returned)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
@@ -81,16 +92,48 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_WRITE_WAIT_SECONDS * 1000)}")
     cursor.close()
 
 
-def _sqlite_begin_immediate(connection: Any) -> None:
-    # Take the write lock up front: a deferred transaction that reads and then writes fails
-    # at once with "database is locked" when another writer got in between. Autocommit
-    # connections (long reads such as exports) take no lock and block no writer.
-    if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+class _WriteGate:
+    """The writers of one process take SQLite's write lock one after the other.
+
+    Every transaction begins immediately: a deferred transaction that reads and then writes
+    fails at once with "database is locked" when another writer got in between. SQLite's
+    own wait for the lock (the busy timeout) polls with growing sleeps, so under load some
+    writers keep losing the race until their timeout ends in "database is locked". Here the
+    process's writers queue on a lock instead and wake as soon as it is theirs; SQLite's
+    busy timeout is left to arbitrate between processes (the server and the worker).
+    Autocommit connections (long reads such as exports) take neither and block no writer.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def begin(self, connection: Any) -> None:
+        if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+            return
+        if not self._lock.acquire(timeout=SQLITE_WRITE_WAIT_SECONDS):
+            raise TimeoutError(f"no turn to write within {SQLITE_WRITE_WAIT_SECONDS} s")
+        connection.info[_HOLDS_GATE] = True
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            self._release(connection.info)
+            raise
+
+    def end(self, connection: Any) -> None:
+        self._release(connection.info)
+
+    def returned(self, _dbapi_connection: Any, record: Any, _state: Any = None) -> None:
+        # A connection back in the pool with its transaction still open (an error between
+        # BEGIN and the end) gives its turn up too.
+        self._release(record.info)
+
+    def _release(self, info: dict[str, Any]) -> None:
+        if info.pop(_HOLDS_GATE, False):
+            self._lock.release()
 
 
 def rows_changed(session: Session, statement: Executable) -> int:

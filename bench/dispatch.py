@@ -15,6 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 import httpx
@@ -34,6 +35,7 @@ from tests.fakes.fcm import FakeFcm
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 SCHEDULE = {"fixed_times": ["13:00"], "last_day": 28}
 CONNECTIONS = 64
+RUN_TIMEOUT = 600.0  # seconds one measured run may take before the benchmark gives up
 
 
 def _worker(url: str, credentials: str, endpoint: str, name: str, start: Any, done: Any) -> None:
@@ -95,12 +97,16 @@ def _dispatch_run(
     fcm.reset()
     began = time.perf_counter()
     start.set()
-    for _ in processes:
-        if (failure := done.get()) is not None:
-            raise RuntimeError(failure)
-    elapsed = time.perf_counter() - began
-    for process in processes:
-        process.join()
+    try:
+        for _ in processes:
+            if (failure := _result(done, processes)) is not None:
+                raise RuntimeError(failure)
+        elapsed = time.perf_counter() - began
+    finally:
+        for process in processes:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
     with Session(engine) as session:
         sent = len(session.exec(select(Prompt.id).where(Prompt.status == PromptStatus.sent)).all())
     # Under overload some sends time out; they wait for a retry rather than count as sent.
@@ -108,18 +114,38 @@ def _dispatch_run(
 
 
 def _ceiling_client(endpoint: str, project: str, token: str, bodies: list[str], queue: Any) -> None:
-    """Post every body with one pooled httpx client from as many threads as connections."""
+    """Post every body with one pooled httpx client from as many threads as connections.
+
+    A failed post ends the client with the error on the queue: the run then stops with it
+    rather than wait for a result that never comes."""
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     url = f"{endpoint}/v1/projects/{project}/messages:send"
     limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
-    with (
-        httpx.Client(limits=limits, headers=headers, timeout=30) as client,
-        ThreadPoolExecutor(CONNECTIONS) as pool,
-    ):
-        began = time.perf_counter()
-        for response in pool.map(lambda body: client.post(url, content=body), bodies):
-            response.raise_for_status()
-        queue.put(time.perf_counter() - began)
+    try:
+        with (
+            httpx.Client(limits=limits, headers=headers, timeout=30) as client,
+            ThreadPoolExecutor(CONNECTIONS) as pool,
+        ):
+            began = time.perf_counter()
+            for response in pool.map(lambda body: client.post(url, content=body), bodies):
+                response.raise_for_status()
+            queue.put(time.perf_counter() - began)
+    except Exception as error:
+        queue.put(f"the ceiling client failed: {error!r}")
+        raise
+
+
+def _result(queue: Any, processes: list[Any]) -> Any:
+    """The next result a benchmark process puts on the queue; an error when a process died
+    without one or none came within RUN_TIMEOUT seconds."""
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            return queue.get(timeout=1)
+        except Empty:
+            if dead := [p for p in processes if p.exitcode not in (None, 0)]:
+                raise RuntimeError(f"a benchmark process died (exit {dead[0].exitcode})") from None
+    raise TimeoutError(f"no result within {RUN_TIMEOUT} s")
 
 
 def _ceiling(fcm: FakeFcm, count: int) -> float:
@@ -144,10 +170,17 @@ def _ceiling(fcm: FakeFcm, count: int) -> float:
     )
     fcm.reset()
     process.start()
-    elapsed = queue.get()
-    process.join()
-    assert len(fcm.requests) == count
-    return elapsed
+    try:
+        elapsed = _result(queue, [process])
+    finally:
+        process.join(timeout=10)
+        if process.is_alive():
+            process.kill()
+    if isinstance(elapsed, str):
+        raise RuntimeError(elapsed)
+    if len(fcm.requests) != count:
+        raise RuntimeError(f"the fake server received {len(fcm.requests)} of {count} messages")
+    return float(elapsed)
 
 
 def main() -> None:

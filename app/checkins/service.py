@@ -346,6 +346,11 @@ def _needs_of(needs: Mapping[str, Any]) -> Iterator[tuple[Dimension, float]]:
     return ((Dimension(key), float(value)) for key, value in needs.items() if value is not None)
 
 
+def _add_needs(sums: dict[Dimension, RunningSums], needs: Mapping[str, Any]) -> None:
+    for dimension, need in _needs_of(needs):
+        sums[dimension] = sums.get(dimension, RunningSums()).add(need)
+
+
 def hold_person_needs(session: Session, participant: Participant) -> None:
     """Lock the participant's summary (creating it with their first check-in) until the
     transaction ends: their check-ins are summed up one after the other."""
@@ -386,8 +391,7 @@ def detection_history(session: Session, participant: Participant) -> DetectionHi
 
 def _count_in_person(person: PersonNeeds, detection: Detection) -> None:
     sums = _sums(person.sums)
-    for dimension, need in _needs_of(detection.needs):
-        sums[dimension] = sums.get(dimension, RunningSums()).add(need)
+    _add_needs(sums, detection.needs)
     person.sums = _dump_sums(sums)
     if detection.target is not None:
         dimension = dimension_of(Pole(detection.target))
@@ -412,8 +416,7 @@ def _count_in_study(session: Session, detection: Detection) -> None:
     )
     detection.study_sequence = study.last_sequence + 1
     sums = _sums(study.sums)
-    for dimension, need in _needs_of(detection.needs):
-        sums[dimension] = sums.get(dimension, RunningSums()).add(need)
+    _add_needs(sums, detection.needs)
     if study.window_size == 0:
         study.oldest_sequence = detection.study_sequence
     study.window_size += 1
@@ -450,8 +453,7 @@ def recount_study_needs(session: Session, study_id: uuid.UUID) -> None:
     ).all()
     sums: dict[Dimension, RunningSums] = {}
     for _, needs in rows:
-        for dimension, need in _needs_of(needs):
-            sums[dimension] = sums.get(dimension, RunningSums()).add(need)
+        _add_needs(sums, needs)
     study.sums = _dump_sums(sums)
     study.window_size = len(rows)
     study.oldest_sequence = rows[-1][0] if rows else study.last_sequence + 1

@@ -1,0 +1,75 @@
+"""On SQLite, writers wait their turn: none ever gets "database is locked"."""
+
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from app.db import make_engine, unit_of_work
+from tests.test_checkins import BASE, checkin
+
+
+def test_a_writer_waits_for_the_one_writing_and_then_writes(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'gate.db'}")
+    with unit_of_work(engine) as session:
+        session.execute(text("CREATE TABLE t (n INTEGER)"))
+    first_in, second_done = threading.Event(), threading.Event()
+    release_first = threading.Event()
+
+    def first() -> None:
+        with unit_of_work(engine) as session:
+            session.execute(text("INSERT INTO t VALUES (1)"))
+            first_in.set()
+            release_first.wait(timeout=30)
+
+    def second() -> None:
+        first_in.wait(timeout=30)
+        with unit_of_work(engine) as session:
+            session.execute(text("INSERT INTO t VALUES (2)"))
+        second_done.set()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        running = [pool.submit(first), pool.submit(second)]
+        assert first_in.wait(timeout=30)
+        assert not second_done.wait(timeout=0.3)  # queued behind the first, not failing
+        release_first.set()
+        for future in running:
+            future.result(timeout=30)
+    with unit_of_work(engine) as session:
+        assert session.execute(text("SELECT n FROM t ORDER BY rowid")).scalars().all() == [1, 2]
+    engine.dispose()
+
+
+def test_a_failed_transaction_gives_its_turn_up(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'gate.db'}")
+    with pytest.raises(OperationalError), unit_of_work(engine) as session:
+        session.execute(text("SELECT no_such_column"))
+
+    def write() -> None:
+        with unit_of_work(engine) as session:
+            session.execute(text("SELECT 1"))
+
+    with ThreadPoolExecutor(max_workers=1) as pool:  # another thread gets the turn at once
+        pool.submit(write).result(timeout=5)
+    engine.dispose()
+
+
+def test_many_check_ins_at_once_all_succeed(
+    client: TestClient, make_study: Callable, enroll: Callable
+) -> None:
+    study = make_study()
+    people = [enroll(study["id"]) for _ in range(8)]
+
+    def post(n: int) -> int:
+        body = checkin(BASE, client_id=uuid.uuid4().hex)
+        return client.post("/v1/checkins", json=body, headers=people[n % 8]["headers"]).status_code
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        codes = list(pool.map(post, range(64)))
+    assert codes == [201] * 64
