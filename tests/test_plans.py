@@ -7,14 +7,14 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, col, select
 
 from app.clock import FrozenClock
 from app.skills.models import Delivery
 from tests.conftest import PASSWORD, START
-from tests.test_checkins import BASE, FUSED, checkin, post, trial  # noqa: F401  (fixture)
+from tests.test_checkins import BASE, FUSED, checkin, post
+from tests.test_checkins import trial as trial  # the fixture
 
 STRATEGY = "Walk-round-the-block-4417"
 SUPPORT = "Greta, call after six"
@@ -40,7 +40,7 @@ def member(client: TestClient, owner: dict, make_staff: Callable, study: dict, r
 def test_the_client_and_a_clinician_write_the_same_plan(
     client: TestClient,
     owner: dict,
-    trial: dict,  # noqa: F811
+    trial: dict,
     make_staff: Callable,
     make_study: Callable,
     enroll: Callable,
@@ -113,7 +113,7 @@ def test_the_client_and_a_clinician_write_the_same_plan(
 def test_a_plan_entry_tied_to_an_item_names_one_that_exists(
     client: TestClient,
     owner: dict,
-    trial: dict,  # noqa: F811
+    trial: dict,
 ) -> None:
     study, person = trial["study"], trial["by_arm"]["tailored"]
     loaded = client.post(f"/v1/studies/{study['id']}/questionnaire/packs/location", headers=owner)
@@ -144,7 +144,7 @@ def _only_skill(client: TestClient, owner: dict, study: dict, person: dict, keep
 def test_a_skill_speaks_the_clients_own_words_in_their_language(
     client: TestClient,
     owner: dict,
-    trial: dict,  # noqa: F811
+    trial: dict,
 ) -> None:
     study, person = trial["study"], trial["by_arm"]["tailored"]
     _only_skill(client, owner, study, person, "own_compass")
@@ -165,7 +165,7 @@ def test_a_skill_speaks_the_clients_own_words_in_their_language(
 def test_a_library_refuses_placeholders_it_does_not_know(
     client: TestClient,
     owner: dict,
-    trial: dict,  # noqa: F811
+    trial: dict,
 ) -> None:
     study = trial["study"]
     draft = client.post(f"/v1/studies/{study['id']}/libraries", json={}, headers=owner).json()
@@ -209,7 +209,7 @@ def test_from_my_plan_is_offered_recorded_by_key_learned_and_never_exported(
     client: TestClient,
     owner: dict,
     trial: dict,
-    session: Session,  # noqa: F811
+    session: Session,
 ) -> None:
     study, person = trial["study"], trial["by_arm"]["tailored"]
     url = f"/v1/studies/{study['id']}/participants/{person['id']}/personalization"
@@ -274,7 +274,7 @@ def signed_in(client: TestClient, email: str) -> dict[str, str]:
 def test_a_history_that_does_not_improve_is_flagged_and_one_that_does_is_not(
     client: TestClient,
     trial: dict,
-    clock: FrozenClock,  # noqa: F811
+    clock: FrozenClock,
 ) -> None:
     study = trial["study"]
     stuck, better = trial["by_arm"]["tailored"], trial["by_arm"]["random"]
@@ -322,7 +322,7 @@ def test_review_settings_are_the_studys_and_a_viewer_cannot_review(
     owner: dict,
     trial: dict,
     make_staff: Callable,
-    clock: FrozenClock,  # noqa: F811
+    clock: FrozenClock,
 ) -> None:
     study, person = trial["study"], trial["by_arm"]["assessment"]
     viewer = member(client, owner, make_staff, study, "viewer")
@@ -349,7 +349,7 @@ def test_review_settings_are_the_studys_and_a_viewer_cannot_review(
 def test_built_in_packs_load_by_name_and_their_rules_only_when_chosen(
     client: TestClient,
     owner: dict,
-    trial: dict,  # noqa: F811
+    trial: dict,
 ) -> None:
     study, person = trial["study"], trial["by_arm"]["tailored"]
     packs = {pack["name"]: pack for pack in client.get("/v1/item-packs", headers=owner).json()}

@@ -396,9 +396,7 @@ def review(
     if start >= shown_end:
         raise Invalid("query.start", "start must be before end")
     # Without an end, everything up to now counts, the check-in of this very instant too.
-    found, points, offered, adherence = _suggest(
-        session, participant.id, settings, start, end, now
-    )
+    found, points, offered, adherence = _suggest(session, participant.id, settings, start, end, now)
     flag = open_flag(session, participant.id)
     return ReviewOut(
         participant_id=participant.id,
