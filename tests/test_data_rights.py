@@ -221,6 +221,7 @@ def test_erasure_empties_the_audit_details_of_a_phone_that_moved_away(
 
 
 NOTE, REASON, OWN_SKILL = "Purple-elephant-9931", "Zanzibar-retreat-4711", "Ring-Greta-5520"
+VALUE, SUPPORT, REVIEW_NOTE = "Kayak-with-Lotte-2208", "Uncle-Bram-by-phone-6604", "Okapi-plan-3390"
 WAKE, SLEEP = "06:47", "22:13"
 
 
@@ -232,8 +233,9 @@ def test_erasure_leaves_no_trace_of_the_persons_words_in_any_table(
     session: Session,
     clock: FrozenClock,
 ) -> None:
-    """A free-text answer, waking hours, a status reason and a skill written for the person
-    go in through the API; after erasure no column of any table holds them."""
+    """A free-text answer, waking hours, a status reason, a skill written for the person,
+    their plan (two versions, by them and by staff) and a clinician's review note go in
+    through the API; after erasure no column of any table holds them."""
     study = with_every_item_type(client, owner, make_study(activate=False))
     person = enroll(study["id"], pseudonym="P-ERASE")
     other = enroll(study["id"], pseudonym="P-KEEP")
@@ -251,17 +253,25 @@ def test_erasure_leaves_no_trace_of_the_persons_words_in_any_table(
     assert client.put(
         f"{base}/personalization", json={"extra_skills": [skill]}, headers=owner
     ).is_success
+    plan = {"sections": {"values": [{"text": VALUE}], "supports": [{"text": SUPPORT}]}}
+    assert client.put("/v1/me/plan", json=plan, headers=headers).is_success
+    plan["sections"]["strategies"] = [{"text": f"{VALUE} again", "pole": "cognitive_fusion"}]
+    assert client.put(f"{base}/plan", json=plan, headers=owner).is_success
+    settings = {"min_checkins": 2}
+    assert client.put(f"/v1/studies/{study['id']}/review-settings", json=settings, headers=owner)
     clock.set(START + timedelta(minutes=2))
-    for who, note in ((person, NOTE), (other, "nothing to add")):
+    for who, note in ((person, NOTE), (person, "again"), (other, "nothing to add")):
         body = checkin({**FUSED, "note": note, "where": "home"})
         posted = client.post("/v1/checkins", json=body, headers=who["headers"])
         assert posted.status_code == 201, posted.text
+    cleared = client.post(f"{base}/review-flag/clear", json={"note": REVIEW_NOTE}, headers=owner)
+    assert cleared.status_code == 200, cleared.text
     for status, reason in (("paused", REASON), ("active", f"back from {REASON}")):
         changed = client.post(
             f"{base}/status", json={"status": status, "reason": reason}, headers=owner
         )
         assert changed.status_code == 200, changed.text
-    distinctive = (NOTE, REASON, OWN_SKILL, WAKE, SLEEP)
+    distinctive = (NOTE, REASON, OWN_SKILL, WAKE, SLEEP, VALUE, SUPPORT, REVIEW_NOTE)
 
     def traces() -> set[str]:
         found = set()
@@ -272,6 +282,8 @@ def test_erasure_leaves_no_trace_of_the_persons_words_in_any_table(
         return found
 
     assert traces() == set(distinctive)  # the scan sees every one of them before
+    mine = client.get("/v1/me/data", headers=headers).json()["tables"]["plan_version"]
+    assert len(mine) == 2 and SUPPORT in str(mine)  # the plan, every version, is theirs
     assert erase(client, {"study": study["id"], "erase": person}, owner, "P-ERASE").is_success
     session.expire_all()
     assert traces() == set()

@@ -140,14 +140,13 @@ def save_plan(
 
 
 def plan_changes(
-    session: Session, participant_id: uuid.UUID, start: datetime, end: datetime
+    session: Session, participant_id: uuid.UUID, start: datetime, end: datetime | None
 ) -> list[PlanChange]:
     versions = session.exec(
         select(PlanVersion)
         .where(
             PlanVersion.participant_id == participant_id,
-            PlanVersion.created_at >= start,
-            PlanVersion.created_at < end,
+            *_within(PlanVersion.created_at, start, end),
         )
         .order_by(col(PlanVersion.version))
     )
@@ -392,17 +391,18 @@ def review(
 ) -> ReviewOut:
     """One participant over a period (by default the study's review period up to now)."""
     settings = review_settings(session, participant.study_id)
-    end = end or now
-    start = start or end - timedelta(days=settings.period_days)
-    if start >= end:
+    shown_end = end or now
+    start = start or shown_end - timedelta(days=settings.period_days)
+    if start >= shown_end:
         raise Invalid("query.start", "start must be before end")
+    # Without an end, everything up to now counts, the check-in of this very instant too.
     found, points, offered, adherence = _suggest(session, participant.id, settings, start, end, now)
     flag = open_flag(session, participant.id)
     return ReviewOut(
         participant_id=participant.id,
         pseudonym=participant.pseudonym,
         start=start,
-        end=end,
+        end=shown_end,
         check_ins=len(points),
         trends=trends(points),
         skills=skill_ratings(offered),
