@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint format openapi bench clean
+.PHONY: run test fuzz lint format openapi bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ test: $(DEV_STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest -n 2 -q
+
+# The contract fuzzed longer than the suite does, with fresh seeds each run.
+fuzz: $(DEV_STAMP)
+	KAIROS_FUZZ_EXAMPLES=$${KAIROS_FUZZ_EXAMPLES:-100} KAIROS_FUZZ_FRESH=1 $(BIN)/pytest -q tests/test_fuzz.py
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

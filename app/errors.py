@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -14,6 +15,26 @@ from app.requestid import current_request_id
 
 PROBLEM_JSON = "application/problem+json"
 _log = logging.getLogger("kairos.errors")
+
+
+class ProblemField(BaseModel):
+    field: str = Field(description="Where: `body.`, `query.`, `path.` or `header.` and the path")
+    message: str
+    type: str | None = Field(default=None, description="The validator's error type, if any")
+
+
+class ProblemOut(BaseModel):
+    """The body of every error (RFC 9457 problem details), for the OpenAPI document."""
+
+    type: str = Field(default="about:blank")
+    title: str
+    status: int
+    code: str = Field(description="Stable, machine-readable reason")
+    detail: str
+    request_id: str | None = Field(description="Quote it when you report a failure")
+    errors: list[ProblemField] | None = Field(
+        default=None, description="Every invalid field, for a 422"
+    )
 
 
 class Problem(Exception):

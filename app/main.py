@@ -24,6 +24,7 @@ from app.api import (
     skills,
     studies,
 )
+from app.api.contract import contract_openapi, declare_problems
 from app.bodylimit import BodyLimitMiddleware
 from app.clock import Clock, SystemClock
 from app.db import make_engine
@@ -84,7 +85,9 @@ def create_app(
         plans.router,
         plans.staff_router,
     ):
+        declare_problems(router)
         app.include_router(router)
+    app.openapi = lambda: contract_openapi(app)  # type: ignore[method-assign]
     return app
 
 

@@ -4,6 +4,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
+from app.api.contract import problems
 from app.api.deps import CurrentStaff, NowDep, SessionDep, SettingsDep
 from app.auth import service
 from app.auth.security import issue_access_token
@@ -25,7 +26,7 @@ class StaffOut(BaseModel):
     full_name: str | None
 
 
-@router.post("/auth/token", response_model=TokenOut)
+@router.post("/auth/token", response_model=TokenOut, responses=problems(401, 429))
 def sign_in(
     # The OAuth2 password form's fields, bounded so no input outgrows its column.
     username: Annotated[str, Form(min_length=1, max_length=320, description="Sign-in email")],

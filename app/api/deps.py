@@ -1,7 +1,7 @@
 """Request dependencies: the unit of work, clock, settings, and who is calling in which scope."""
 
 import uuid
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -91,6 +91,12 @@ def current_participant(session: SessionDep, credentials: BearerDep) -> Particip
     return participant_service.participant_for_token(session, token)
 
 
+# What each dependency can refuse with, for the OpenAPI document (app/api/contract.py).
+REFUSALS: dict[Callable[..., Any], tuple[int, ...]] = {
+    current_staff: (401,),
+    current_participant: (401,),
+}
+
 CurrentStaff = Annotated[StaffUser, Depends(current_staff)]
 CurrentParticipant = Annotated[Participant, Depends(current_participant)]
 
@@ -108,6 +114,7 @@ def _study_access(roles: Collection[Role]) -> Any:
     def dependency(study_id: uuid.UUID, session: SessionDep, user: CurrentStaff) -> StudyAccess:
         return study_for(session, user, study_id, roles)
 
+    REFUSALS[dependency] = (404,) if set(roles) >= set(Role) else (403, 404)
     return Depends(dependency)
 
 
@@ -120,6 +127,7 @@ def _study_participant(roles: Collection[Role]) -> Any:
     ) -> StudyParticipant:
         return participant_in(session, access, participant_id)
 
+    REFUSALS[dependency] = (404,)
     return Depends(dependency)
 
 

@@ -2,6 +2,7 @@ from fastapi import APIRouter, Request
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.api.contract import problems
 from app.errors import Unavailable
 from app.migrate import schema_status
 
@@ -14,7 +15,7 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses=problems(503))
 def readyz(request: Request) -> dict[str, str]:
     """The database answers and its schema is current (503 problem otherwise)."""
     engine = request.app.state.engine

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
+from app.api.contract import problems
 from app.api.deps import CurrentParticipant, NowDep, SessionDep, SettingsDep, participant_actor
 from app.flows import participants as participant_flow
 from app.studies import data_rights
@@ -54,7 +55,12 @@ class DeviceOut(BaseModel):
     last_seen_at: datetime
 
 
-@router.post("/enroll", status_code=status.HTTP_201_CREATED, response_model=EnrolledOut)
+@router.post(
+    "/enroll",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EnrolledOut,
+    responses=problems(429),
+)
 def enroll(data: EnrollIn, session: SessionDep, settings: SettingsDep, now: NowDep) -> EnrolledOut:
     """Redeem a one-time enrollment code for a participant token."""
     participant, study, token = participant_flow.enroll(
@@ -122,7 +128,7 @@ def register_device(
     )
 
 
-@router.delete("/me/device", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete("/me/device", status_code=status.HTTP_204_NO_CONTENT, responses=problems(404))
 def remove_device(participant: CurrentParticipant, session: SessionDep) -> Response:
     service.remove_device(session, participant)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

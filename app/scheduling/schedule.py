@@ -24,7 +24,15 @@ from collections.abc import Sequence
 from datetime import time
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -40,7 +48,19 @@ def _check_local_time(value: time) -> time:
     return value
 
 
-LocalTime = Annotated[time, AfterValidator(_check_local_time)]
+# Declared as the string it is on the wire: JSON Schema's `format: time` requires an offset.
+LocalTime = Annotated[
+    time,
+    AfterValidator(_check_local_time),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9](:00)?$",
+            "description": "Local wall-clock time, HH:MM, no UTC offset",
+            "examples": ["08:30"],
+        }
+    ),
+]
 
 
 def minute_of_day(value: time) -> int:

@@ -193,7 +193,7 @@ def update_participant(
 ) -> list[str]:
     """Change time zone, locale or reference; only the optional ones may be cleared.
     Returns the names of the fields changed."""
-    changed = apply_patch(participant, data, nullable={"locale", "external_ref"})
+    changed = apply_patch(participant, data)
     session.add(participant)
     audit.record(
         session,

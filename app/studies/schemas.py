@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from app.patching import PatchBody
 from app.types import INPUT, Email, Key, LocaleTag, Name, Pseudonym, TimezoneName
 from app.vocabulary import ParticipantStatus, Policy, Role, StudyStatus
 
@@ -36,8 +37,7 @@ class ArmIn(BaseModel):
     description: str = Field(default="", max_length=2000)
 
 
-class ArmUpdate(BaseModel):
-    model_config = INPUT
+class ArmUpdate(PatchBody):
     policy: Policy | None = None
     weight: int | None = Field(default=None, ge=1, le=100)
     description: str | None = Field(default=None, max_length=2000)
@@ -63,8 +63,8 @@ class StudyCreate(BaseModel):
     arms: list[ArmIn] = Field(default_factory=list, max_length=20)
 
 
-class StudyUpdate(BaseModel):
-    model_config = INPUT
+class StudyUpdate(PatchBody):
+    clearable = frozenset({"block_size"})
     name: Name | None = None
     description: str | None = Field(default=None, max_length=5000)
     default_timezone: TimezoneName | None = None
@@ -119,19 +119,19 @@ class ParticipantCreate(BaseModel):
     strata: dict[Key, StratumValue] = Field(default_factory=dict, max_length=MAX_STRATA)
 
 
-class ParticipantUpdate(BaseModel):
+class ParticipantUpdate(PatchBody):
     """What staff may change about a participant; strata are fixed once allocated."""
 
-    model_config = INPUT
+    clearable = frozenset({"locale", "external_ref"})
     timezone: TimezoneName | None = None
     locale: LocaleTag | None = None
     external_ref: str | None = Field(default=None, max_length=200)
 
 
-class ParticipantSelfUpdate(BaseModel):
+class ParticipantSelfUpdate(PatchBody):
     """What the participant's app may change: where they are and which language they read."""
 
-    model_config = INPUT
+    clearable = frozenset({"locale"})
     timezone: TimezoneName | None = None
     locale: LocaleTag | None = None
 

@@ -129,7 +129,7 @@ def update_study(
     _require_draft(study)
     if data.stratify_by is not None and data.stratify_by != study.stratify_by:
         _refuse_if_participants(session, study)
-    changed = apply_patch(study, data, nullable={"block_size"})
+    changed = apply_patch(study, data)
     study.updated_at = now
     session.add(study)
     audit.record(
