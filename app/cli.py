@@ -6,7 +6,7 @@ import logging
 import math
 import sys
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -18,8 +18,10 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.types import ASGIApp
 
+from app.access.scope import CARE, StudyAccess, participant_named, study_for
 from app.audit.service import Actor
 from app.auth import service as auth_service
+from app.auth.models import StaffUser
 from app.clock import SystemClock
 from app.db import make_engine, unit_of_work
 from app.errors import Problem
@@ -29,8 +31,11 @@ from app.export.tables import TABLES
 from app.flows import replay as trial_replay
 from app.migrate import SchemaBehind, require_current_schema, upgrade
 from app.mrt.wcls import MrtData, MrtDataError, WclsResult, wcls
+from app.pagination import PageParams
+from app.plans import service as plans
 from app.settings import Settings, SettingsError
-from app.studies.models import Study
+from app.studies.models import Participant, Study
+from app.vocabulary import Role
 
 cli = typer.Typer(
     help="Kairos: EMI backend with tailored ACT skill coaching.", no_args_is_help=True
@@ -39,6 +44,10 @@ admin = typer.Typer(help="Administration.", no_args_is_help=True)
 cli.add_typer(admin, name="admin")
 analyze = typer.Typer(help="Analyses of micro-randomized trial data.", no_args_is_help=True)
 cli.add_typer(analyze, name="analyze")
+review = typer.Typer(
+    help='The clinician\'s review and its "review suggested" flags.', no_args_is_help=True
+)
+cli.add_typer(review, name="review")
 
 
 def _log_to_stderr() -> None:
@@ -303,6 +312,109 @@ def _print_wcls(result: WclsResult) -> None:
         f"probability {result.numerator_probability:.4g}; intervals and p-values from "
         f"{reference} distribution."
     )
+
+
+StudyArg = Annotated[uuid.UUID, typer.Argument(metavar="STUDY", help="Study id")]
+PseudonymArg = Annotated[str, typer.Argument(metavar="PSEUDONYM", help="The participant")]
+AsStaff = Annotated[
+    str, typer.Option("--as", help="Your staff email: what you may see is what it may see")
+]
+
+
+def _as_staff(
+    session: Session, email: str, study_id: uuid.UUID, roles: frozenset[Role]
+) -> tuple[StaffUser, StudyAccess]:
+    """The CLI answers only what this staff member may see, through the same access layer."""
+    user = auth_service.staff_by_email(session, email)
+    if user is None:
+        raise _fail(f"No staff account {email}.")
+    try:
+        return user, study_for(session, user, study_id, roles)
+    except Problem as exc:
+        raise _fail(exc.detail) from exc
+
+
+def _participant_as_staff(
+    session: Session, email: str, study_id: uuid.UUID, pseudonym: str
+) -> tuple[StaffUser, Participant]:
+    user, access = _as_staff(session, email, study_id, CARE)
+    try:
+        return user, participant_named(session, access, pseudonym).participant
+    except Problem as exc:
+        raise _fail(f"No participant {pseudonym} in this study.") from exc
+
+
+@review.command("flags")
+def list_review_flags(
+    study_id: StudyArg,
+    staff: AsStaff,
+    cleared: Annotated[bool, typer.Option(help="Cleared flags too")] = False,
+) -> None:
+    """The study's "review suggested" flags, newest first."""
+    table = Table("pseudonym", "raised at", "reasons", "cleared at")
+    with unit_of_work(_current_engine()) as session:
+        _, access = _as_staff(session, staff, study_id, CARE)
+        offset: int | None = 0
+        while offset is not None:
+            page = plans.flag_page(
+                session, access.study.id, not cleared, PageParams(limit=200, offset=offset)
+            )
+            for flag in page.items:
+                table.add_row(
+                    flag.pseudonym,
+                    flag.raised_at.isoformat(timespec="minutes"),
+                    ", ".join(flag.reasons),
+                    flag.cleared_at.isoformat(timespec="minutes") if flag.cleared_at else "",
+                )
+            offset = page.next_offset
+    Console(width=120).print(table)
+
+
+@review.command("show")
+def show_review(
+    study_id: StudyArg,
+    pseudonym: PseudonymArg,
+    staff: AsStaff,
+    days: Annotated[
+        int | None,
+        typer.Option(min=1, max=366, help="Period in days; the study's review period by default"),
+    ] = None,
+) -> None:
+    """A participant's review as JSON: trends, skills and ratings, adherence, open safety
+    events, plan changes, and whether review is suggested."""
+    now = SystemClock().now()
+    with unit_of_work(_current_engine()) as session:
+        _, participant = _participant_as_staff(session, staff, study_id, pseudonym)
+        start = now - timedelta(days=days) if days else None
+        found = plans.review(session, participant, start, None, now)
+    typer.echo(found.model_dump_json(indent=2))
+
+
+@review.command("clear")
+def clear_review_flag(
+    study_id: StudyArg,
+    pseudonym: PseudonymArg,
+    staff: AsStaff,
+    note: Annotated[str, typer.Option(help="What the review concluded (1 to 2000 characters)")],
+) -> None:
+    """Clear a participant's open flag with your note (audited as you)."""
+    note = note.strip()
+    if not 1 <= len(note) <= 2000:
+        raise _fail("--note must be 1 to 2000 characters.")
+    with unit_of_work(_current_engine()) as session:
+        user, participant = _participant_as_staff(session, staff, study_id, pseudonym)
+        try:
+            plans.clear_flag(
+                session,
+                participant,
+                Actor("staff", str(user.id)),
+                user.id,
+                note,
+                SystemClock().now(),
+            )
+        except Problem as exc:
+            raise _fail(exc.detail) from exc
+    typer.echo(f"Cleared the review flag of {pseudonym}.")
 
 
 @analyze.command("wcls")

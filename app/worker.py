@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from app.clock import Clock
 from app.db import unit_of_work
+from app.plans.service import refresh_flags
 from app.push.base import PushSender
 from app.scheduling.dispatch import dispatch_once, expire_prompts, reap_claims
 from app.scheduling.service import plan_prompts
@@ -25,7 +26,7 @@ from app.settings import Settings
 _log = logging.getLogger("kairos.worker")
 
 # Seconds between runs of each job.
-INTERVALS = {"plan": 900, "dispatch": 5, "expire": 30, "reap": 60}
+INTERVALS = {"plan": 900, "dispatch": 5, "expire": 30, "reap": 60, "review": 3600}
 
 
 def default_worker_id() -> str:
@@ -70,6 +71,14 @@ class Jobs:
 
     def reap(self) -> int:
         return reap_claims(self.engine, self.clock.now())
+
+    def review(self) -> int:
+        """Raise the "review suggested" flags that time alone has made due."""
+        with unit_of_work(self.engine) as session:
+            raised = refresh_flags(session, self.clock.now())
+        if raised:
+            _log.info("raised %d review flags", raised)
+        return raised
 
 
 def schedule_jobs(scheduler: BaseScheduler, jobs: Jobs) -> None:

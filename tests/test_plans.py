@@ -2,16 +2,24 @@
 candidate of its own; the clinician's review and "review suggested"; item packs."""
 
 import io
+import json
 import zipfile
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
+from typer.testing import CliRunner
 
+from app.cli import cli
 from app.clock import FrozenClock
+from app.push.log import LogSender
+from app.settings import Settings
 from app.skills.models import Delivery
+from app.worker import Jobs
 from tests.conftest import PASSWORD, START
 from tests.test_checkins import BASE, FUSED, checkin, post
 from tests.test_checkins import trial as trial  # the fixture
@@ -19,6 +27,7 @@ from tests.test_checkins import trial as trial  # the fixture
 STRATEGY = "Walk-round-the-block-4417"
 SUPPORT = "Greta, call after six"
 VALUED = "Estar con mi hija"
+runner = CliRunner()
 VALUES_REMOTE = {**BASE, "values_remote": 90, "values_clear": 10}
 
 
@@ -378,3 +387,88 @@ def test_built_in_packs_load_by_name_and_their_rules_only_when_chosen(
     assert good.json()["target"] != "inflexible_attention"
     again = client.post(f"{url}/sleep", json={"rules": True}, headers=owner)
     assert again.status_code == 422  # its items are there already
+
+
+def test_the_worker_flags_a_participant_who_stopped_answering(
+    client: TestClient,
+    trial: dict,
+    owner: dict,
+    clock: FrozenClock,
+    db: Engine,
+    settings: Settings,
+) -> None:
+    """Adherence falls when no check-in comes, so no check-in can raise this flag."""
+    study = trial["study"]
+    better = trial["by_arm"]["random"]
+    _days(client, clock, better, [95 - 3 * day for day in range(12)], "better")
+    flags_url = f"/v1/studies/{study['id']}/review-flags"
+    jobs = Jobs(db, LogSender(), clock, settings, "worker-1")
+    assert jobs.review() == 0  # improving and no prompt due: nothing to review
+    owner = signed_in(client, "owner@example.org")
+    schedule = {"fixed_times": ["13:00", "18:00"], "last_day": 28, "expiry_minutes": 60}
+    saved = client.put(
+        f"/v1/studies/{study['id']}/schedule", json={"schedule": schedule}, headers=owner
+    )
+    assert saved.status_code == 200, saved.text
+    clock.set(START + timedelta(days=12))
+    jobs.plan()
+    clock.set(START + timedelta(days=14))
+    owner = signed_in(client, "owner@example.org")
+    assert client.get(flags_url, headers=owner).json()["items"] == []
+    assert jobs.review() == 1
+    [flag] = client.get(flags_url, headers=owner).json()["items"]
+    assert flag["participant_id"] == better["id"] and flag["reasons"] == ["low_adherence"]
+    assert jobs.review() == 0  # one open flag per participant
+
+
+def test_the_command_line_reviews_as_the_staff_member_named(
+    client: TestClient,
+    trial: dict,
+    clock: FrozenClock,
+    make_staff: Callable,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    study = trial["study"]
+    stuck = trial["by_arm"]["tailored"]
+    _days(client, clock, stuck, [90, 88, 91, 90, 92, 89, 90, 91, 90, 93], "stuck")
+    pseudonym = client.get(
+        f"/v1/studies/{study['id']}/participants/{stuck['id']}",
+        headers=signed_in(client, "owner@example.org"),
+    ).json()["pseudonym"]
+    env = {"KAIROS_DATABASE_URL": database_url, "KAIROS_VAR_DIR": str(tmp_path / "var")}
+    as_owner = ["--as", "owner@example.org"]
+
+    listed = runner.invoke(cli, ["review", "flags", study["id"], *as_owner], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert pseudonym in listed.output and "no_improvement" in listed.output
+
+    shown = runner.invoke(
+        cli, ["review", "show", study["id"], pseudonym, *as_owner, "--days", "366"], env=env
+    )
+    assert shown.exit_code == 0, shown.output
+    review = json.loads(shown.output)
+    assert review["check_ins"] == 10 and review["suggested"] == ["no_improvement"]
+
+    make_staff("stranger@example.org")  # a staff account, but no member of this study
+    refused = runner.invoke(
+        cli, ["review", "show", study["id"], pseudonym, "--as", "stranger@example.org"], env=env
+    )
+    assert refused.exit_code == 1 and "not found" in refused.output.lower()
+    unknown = runner.invoke(cli, ["review", "show", study["id"], "P-none", *as_owner], env=env)
+    assert unknown.exit_code == 1 and "No participant P-none" in unknown.output
+
+    note = "Reviewed together; trying a new defusion image"
+    cleared = runner.invoke(
+        cli, ["review", "clear", study["id"], pseudonym, *as_owner, "--note", note], env=env
+    )
+    assert cleared.exit_code == 0, cleared.output
+    again = runner.invoke(
+        cli, ["review", "clear", study["id"], pseudonym, *as_owner, "--note", note], env=env
+    )
+    assert again.exit_code == 1 and "no open review flag" in again.output
+    events = client.get(
+        f"/v1/studies/{study['id']}/audit-events?action=review_flag.clear",
+        headers=signed_in(client, "owner@example.org"),
+    ).json()["items"]
+    assert len(events) == 1 and note not in str(events)

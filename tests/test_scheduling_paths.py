@@ -195,7 +195,7 @@ def test_the_worker_schedules_plan_dispatch_expire_and_reap(
     scheduler = BackgroundScheduler(timezone="UTC")
     schedule_jobs(scheduler, jobs)  # never started: the jobs are inspected and run by hand
     registered = {job.id: job for job in scheduler.get_jobs()}
-    assert set(registered) == {"plan", "dispatch", "expire", "reap"} == set(INTERVALS)
+    assert set(registered) == {"plan", "dispatch", "expire", "reap", "review"} == set(INTERVALS)
     for name, job in registered.items():
         assert job.trigger.interval == timedelta(seconds=INTERVALS[name])
         assert (job.max_instances, job.coalesce) == (1, True)

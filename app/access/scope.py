@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, select
 
 from app.auth.models import StaffUser
@@ -53,15 +54,24 @@ def study_for(
     return StudyAccess(study=study, role=Role(role))
 
 
-def participant_in(
-    session: Session, access: StudyAccess, participant_id: uuid.UUID
+def _participant_where(
+    session: Session, access: StudyAccess, condition: ColumnElement[bool]
 ) -> StudyParticipant:
-    """The participant, only within the caller's study (404 otherwise)."""
     participant = session.exec(
-        select(Participant).where(
-            Participant.id == participant_id, Participant.study_id == access.study.id
-        )
+        select(Participant).where(condition, Participant.study_id == access.study.id)
     ).first()
     if participant is None:
         raise NotFound("Participant not found")
     return StudyParticipant(access=access, participant=participant)
+
+
+def participant_in(
+    session: Session, access: StudyAccess, participant_id: uuid.UUID
+) -> StudyParticipant:
+    """The participant, only within the caller's study (404 otherwise)."""
+    return _participant_where(session, access, col(Participant.id) == participant_id)
+
+
+def participant_named(session: Session, access: StudyAccess, pseudonym: str) -> StudyParticipant:
+    """The participant of this pseudonym, only within the caller's study (404 otherwise)."""
+    return _participant_where(session, access, col(Participant.pseudonym) == pseudonym)

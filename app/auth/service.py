@@ -125,3 +125,7 @@ def staff_for_token(session: Session, settings: Settings, token: str, now: datet
     if user is None or not user.is_active:
         raise Unauthorized("The access token is not valid", code="invalid_token")
     return user
+
+
+def staff_by_email(session: Session, email: str) -> StaffUser | None:
+    return session.exec(select(StaffUser).where(StaffUser.email == normalize_email(email))).first()

@@ -43,8 +43,9 @@ from app.plans.schemas import (
 from app.safety.models import SafetyEvent
 from app.scheduling.models import Prompt, PromptStatus
 from app.skills.models import Delivery
-from app.studies.models import Participant
+from app.studies.models import Participant, Study
 from app.versioning import latest_version, version_page
+from app.vocabulary import ParticipantStatus, StudyStatus
 
 # --- the plan ------------------------------------------------------------------------
 
@@ -321,6 +322,21 @@ def refresh_flag(session: Session, participant: Participant, now: datetime) -> R
     )
     session.flush()
     return flag
+
+
+def refresh_flags(session: Session, now: datetime) -> int:
+    """Refresh the flag of everyone taking part in an active study; returns how many were
+    raised. Check-ins refresh their own participant's flag, but adherence falls exactly when
+    no check-in comes, so the worker sweeps as well."""
+    taking_part = session.exec(
+        select(Participant)
+        .join(Study, col(Study.id) == Participant.study_id)
+        .where(
+            Study.status == StudyStatus.active,
+            Participant.status == ParticipantStatus.active,
+        )
+    ).all()
+    return sum(refresh_flag(session, participant, now) is not None for participant in taking_part)
 
 
 def clear_flag(
