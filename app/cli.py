@@ -30,6 +30,7 @@ from app.export.formats import Format
 from app.export.tables import TABLES
 from app.flows import replay as trial_replay
 from app.migrate import SchemaBehind, require_current_schema, upgrade
+from app.mrt import service as mrt
 from app.mrt.wcls import MrtData, MrtDataError, WclsResult, wcls
 from app.pagination import PageParams
 from app.plans import service as plans
@@ -244,8 +245,20 @@ def replay_study(
             f"MISMATCH skill decision {skill.delivery_id}: recorded {skill.recorded}, "
             f"replayed {skill.replayed}"
         )
-    found = len(report.mismatches) + len(report.skill_mismatches)
-    checked = f"{report.allocations} allocations and {report.skill_decisions} skill decisions"
+    for point in report.decision_point_mismatches:
+        typer.echo(
+            f"MISMATCH decision point {point['decision_point_id']}: recorded "
+            f"{point['recorded']}, replayed {point['replayed']}"
+        )
+    found = (
+        len(report.mismatches)
+        + len(report.skill_mismatches)
+        + len(report.decision_point_mismatches)
+    )
+    checked = (
+        f"{report.allocations} allocations, {report.skill_decisions} skill decisions and "
+        f"{report.decision_points} micro-randomized draws"
+    )
     if not report.ok:
         raise _fail(f"{found} mismatch(es) in {checked}.")
     typer.echo(f"All {checked} replay exactly.")
@@ -419,18 +432,32 @@ def clear_review_flag(
 
 @analyze.command("wcls")
 def analyze_wcls(
+    study_id: Annotated[
+        uuid.UUID | None,
+        typer.Argument(metavar="[STUDY]", help="A Kairos study's decision points; or --csv"),
+    ] = None,
     csv_file: Annotated[
-        Path, typer.Option("--csv", help="Decision points, one row each", exists=True)
-    ],
-    id_column: Annotated[str, typer.Option("--id", help="Participant column")],
-    outcome: Annotated[str, typer.Option(help="Proximal outcome column (empty: missing)")],
-    treatment: Annotated[str, typer.Option(help="Treatment indicator column (0 or 1)")],
-    probability: Annotated[str, typer.Option(help="Randomization probability column")],
+        Path | None, typer.Option("--csv", help="Decision points, one row each", exists=True)
+    ] = None,
+    id_column: Annotated[str | None, typer.Option("--id", help="CSV: participant column")] = None,
+    outcome: Annotated[
+        str | None, typer.Option(help="CSV: proximal outcome column (empty: missing)")
+    ] = None,
+    treatment: Annotated[
+        str | None, typer.Option(help="CSV: treatment indicator column (0 or 1)")
+    ] = None,
+    probability: Annotated[
+        str | None, typer.Option(help="CSV: randomization probability column")
+    ] = None,
     availability: Annotated[
-        str | None, typer.Option(help="Availability column (0 or 1); all available without")
+        str | None, typer.Option(help="CSV: availability column (0 or 1); all available without")
     ] = None,
     moderator: Annotated[
-        list[str] | None, typer.Option(help="A moderator of the effect (repeatable)")
+        list[str] | None,
+        typer.Option(
+            help="A moderator of the effect (repeatable); for a study: study_day, "
+            "hour_of_day or need_<dimension>"
+        ),
     ] = None,
     control: Annotated[list[str] | None, typer.Option(help="A control (repeatable)")] = None,
     numerator_probability: Annotated[
@@ -440,21 +467,43 @@ def analyze_wcls(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
 ) -> None:
     """The causal excursion effect of a micro-randomized trial, by weighted and centered
-    least squares (Boruvka et al. 2018) with small-sample corrections."""
-    data = _read_mrt_csv(
-        csv_file,
-        id_column,
-        outcome,
-        treatment,
-        probability,
-        availability,
-        moderator or [],
-        control or [],
-    )
-    try:
-        result = wcls(data, numerator_probability)
-    except MrtDataError as exc:
-        raise _fail(str(exc)) from exc
+    least squares (Boruvka et al. 2018) with small-sample corrections: of a study's decision
+    points, or of any MRT data in a CSV file."""
+    if (study_id is None) == (csv_file is None):
+        raise _fail("Give a STUDY or --csv FILE (one of them).")
+    if study_id is not None:
+        with unit_of_work(_current_engine()) as session:
+            try:
+                result = mrt.analyze(
+                    session,
+                    _study(session, study_id),
+                    moderator or [],
+                    control or [],
+                    numerator_probability,
+                    "option",
+                )
+            except Problem as exc:
+                raise _fail(exc.detail) from exc
+    else:
+        assert csv_file is not None
+        columns = {"--id": id_column, "--outcome": outcome, "--treatment": treatment}
+        columns["--probability"] = probability
+        if missing := [name for name, value in columns.items() if value is None]:
+            raise _fail(f"With --csv, give {', '.join(missing)}.")
+        data = _read_mrt_csv(
+            csv_file,
+            id_column or "",
+            outcome or "",
+            treatment or "",
+            probability or "",
+            availability,
+            moderator or [],
+            control or [],
+        )
+        try:
+            result = wcls(data, numerator_probability)
+        except MrtDataError as exc:
+            raise _fail(str(exc)) from exc
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
     else:

@@ -14,6 +14,7 @@ from app.api import (
     exports,
     health,
     me,
+    mrt,
     participants,
     plans,
     prompts,
@@ -84,6 +85,7 @@ def create_app(
         exports.router,
         plans.router,
         plans.staff_router,
+        mrt.router,
     ):
         declare_problems(router)
         app.include_router(router)

@@ -10,6 +10,7 @@ from app.checkins.models import (
     RuleSetVersion,
     StudyNeeds,
 )
+from app.mrt.models import DecisionPoint, MrtArmDesign
 from app.plans.models import PlanVersion, ReviewFlag, ReviewSettingsRecord
 from app.safety.models import SafetyEvent, StudySafety
 from app.scheduling.models import (
@@ -42,12 +43,14 @@ __all__ = [
     "Arm",
     "AuditEvent",
     "CheckIn",
+    "DecisionPoint",
     "Delivery",
     "Detection",
     "Device",
     "EnrollmentCode",
     "LoginFailure",
     "Membership",
+    "MrtArmDesign",
     "Participant",
     "ParticipantScheduleOverride",
     "ParticipantToken",

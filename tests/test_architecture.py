@@ -32,7 +32,8 @@ FLOORS: dict[str, int] = {
     "app.scheduling.schedule": 1,
     "app.push.backoff": 1,
     "app.digest": 1,
-    "app.mrt": 1,
+    "app.mrt.wcls": 1,
+    "app.mrt.design": 1,
     "app.plans.content": 1,
     "app.plans.placeholders": 1,
     "app.plans.review": 1,
@@ -58,6 +59,7 @@ FLOORS: dict[str, int] = {
     "app.push": 3,
     "app.export": 3,
     "app.plans": 3,
+    "app.mrt": 3,
     "app.models": 3,
     # 4 flows: what crosses domains
     "app.flows": 4,
@@ -71,6 +73,7 @@ FLOORS: dict[str, int] = {
 }
 DOMAINS = (
     "audit",
+    "mrt",
     "auth",
     "studies",
     "checkins",

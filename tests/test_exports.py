@@ -137,7 +137,13 @@ def world(
     make_staff: Callable,
     clock: FrozenClock,
 ) -> dict[str, Any]:
-    study = make_study(stratify_by=["site"])
+    study = make_study(stratify_by=["site"], activate=False)
+    for arm in ("tailored", "random"):  # micro-randomized, self-initiated check-ins too
+        design = {"self_initiated": True, "probability": 0.5}
+        url = f"/v1/studies/{study['id']}/arms/{arm}/mrt"
+        assert client.put(url, json=design, headers=owner).status_code == 200
+    activated = client.post(f"/v1/studies/{study['id']}/activate", headers=owner)
+    assert activated.status_code == 200, activated.text
     people = [
         enroll(
             study["id"], pseudonym=f"P-{n}", strata={"site": site}, external_ref=f"x{n}@mail.org"
@@ -199,6 +205,7 @@ def test_every_table_round_trips_and_the_codebook_describes_every_column(
         "checkins",
         "detections",
         "deliveries",
+        "decision_points",
         "safety_events",
         "plan_versions",
     }
@@ -208,7 +215,10 @@ def test_every_table_round_trips_and_the_codebook_describes_every_column(
         assert response.status_code == 200, response.text
         assert columns_of(fmt, response.content) == described[table]
         rows = parse(fmt, response.content)
-        expected = {"P-1"} if table == "safety_events" else set(by_pseudonym)
+        expected = {
+            "safety_events": {"P-1"},
+            "decision_points": {p for p, arm in by_pseudonym.items() if arm != "assessment"},
+        }.get(table, set(by_pseudonym))
         assert {row["participant"] for row in rows} == expected, table
         for row in rows:
             assert row["arm"] == by_pseudonym[row["participant"]]
@@ -498,7 +508,11 @@ def test_every_export_is_an_audit_event(client: TestClient, owner: dict, world: 
     bundles = client.get(
         f"/v1/studies/{study_id}/audit-events", params={"action": "export.bundle"}, headers=owner
     ).json()["items"]
+    # One decision point per check-in of a micro-randomized participant (P-1 has two).
+    randomized = [p for p in world["people"] if world["arms"][p["id"]] != "assessment"]
+    points = len(randomized) + sum(p["pseudonym"] == "P-1" for p in randomized)
     assert bundles[0]["details"]["rows"] == {
+        "decision_points": points,
         "participants": 3,
         "allocations": 3,
         "prompts": 9,

@@ -70,7 +70,10 @@ def test_replay_reports_a_tampered_allocation(
     }
     replayed = runner.invoke(cli, ["replay", world["study"]], env=env)
     assert replayed.exit_code == 0, replayed.output
-    assert "All 8 allocations and 8 skill decisions replay exactly" in replayed.output
+    assert (
+        "All 8 allocations, 8 skill decisions and 0 micro-randomized draws replay exactly"
+        in replayed.output
+    )
     tampered = session.exec(select(Allocation).where(Allocation.sequence_no == 2)).first()
     assert tampered is not None
     honest_arm = tampered.arm_key

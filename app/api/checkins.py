@@ -79,16 +79,7 @@ def give_feedback(
 ) -> Response:
     """Opened, completed, how helpful (0-10) and distress after (0-100): the tailored
     policy learns from helpfulness."""
-    skills.record_feedback(
-        session,
-        participant,
-        delivery_id,
-        data.opened,
-        data.completed,
-        data.helpfulness,
-        data.distress_after,
-        now,
-    )
+    checkin_flow.give_feedback(session, participant, delivery_id, data, now)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

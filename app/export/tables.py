@@ -20,6 +20,8 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import SQLModel, col
 
 from app.checkins.models import CheckIn, Detection
+from app.mrt.design import OutcomeKind, Unavailable
+from app.mrt.models import DecisionPoint
 from app.plans.content import PlanSection
 from app.plans.models import PlanVersion
 from app.push.base import Outcome, PushKind
@@ -607,6 +609,108 @@ def _delivery_columns(ctx: StudyContext) -> list[Column]:
     ]
 
 
+def _decision_point_columns(ctx: StudyContext) -> list[Column]:
+    return [
+        *_who(ctx),
+        _checkin_ref(),
+        _timestamp(DecisionPoint, "at", "When the deciding check-in was answered"),
+        Column(
+            "prompted",
+            ColumnType.boolean,
+            "True for a prompted check-in, false for a self-initiated one",
+            col(DecisionPoint.prompt_id).is_not(None),
+        ),
+        Column(
+            "study_day",
+            ColumnType.integer,
+            "The participant's study day at the decision (day 1: the day of enrollment)",
+            col(DecisionPoint.study_day),
+        ),
+        Column(
+            "local_minute",
+            ColumnType.integer,
+            "Minutes after local midnight at the decision, in the participant's time zone",
+            col(DecisionPoint.local_minute),
+            unit="0 to 1439",
+        ),
+        Column(
+            "available",
+            ColumnType.boolean,
+            "Whether the participant was available for randomization",
+            col(DecisionPoint.available),
+        ),
+        Column(
+            "unavailable_reason",
+            ColumnType.string,
+            "Why not available (empty when available)",
+            col(DecisionPoint.unavailable_reason),
+            values=get_args(Unavailable),
+        ),
+        Column(
+            "probability",
+            ColumnType.number,
+            "The randomization probability used, after clipping (empty when unavailable)",
+            col(DecisionPoint.probability),
+            unit="0 to 1",
+        ),
+        Column(
+            "treated",
+            ColumnType.boolean,
+            "The treatment indicator: true when the skill was offered (empty when unavailable)",
+            col(DecisionPoint.treated),
+        ),
+        Column(
+            "draw",
+            ColumnType.number,
+            "The uniform draw: treated exactly when it is below the probability",
+            col(DecisionPoint.draw),
+            unit="0 to 1",
+        ),
+        Column(
+            "seed",
+            ColumnType.string,
+            "Seed material of the draw (`kairos replay` reproduces it)",
+            col(DecisionPoint.seed),
+        ),
+        Column(
+            "needs",
+            ColumnType.json,
+            "Each dimension's need at the decision",
+            col(DecisionPoint.needs),
+            unit="0 to 100 each",
+        ),
+        Column(
+            "outcome_kind",
+            ColumnType.string,
+            "The proximal outcome: the distress-after rating of the delivery's feedback, or a "
+            "dimension's need at the next check-in within the window",
+            col(DecisionPoint.outcome_kind),
+            values=get_args(OutcomeKind),
+        ),
+        Column(
+            "outcome_dimension",
+            ColumnType.string,
+            "The dimension of a next_need outcome",
+            col(DecisionPoint.outcome_dimension),
+        ),
+        Column(
+            "outcome_hours",
+            ColumnType.integer,
+            "The window of a next_need outcome",
+            col(DecisionPoint.outcome_hours),
+            unit="hours",
+        ),
+        Column(
+            "outcome",
+            ColumnType.number,
+            "The proximal outcome (empty while not known)",
+            col(DecisionPoint.outcome),
+            unit="0 to 100",
+        ),
+        _timestamp(DecisionPoint, "outcome_at", "When the outcome's data were answered"),
+    ]
+
+
 def _safety_columns(ctx: StudyContext) -> list[Column]:
     return [
         *_who(ctx),
@@ -730,6 +834,16 @@ TABLES: dict[str, TableSpec] = {
             columns=_delivery_columns,
             order_by=("created_at", "id"),
             joins=((CheckIn, col(CheckIn.id) == col(Delivery.checkin_id)),),
+        ),
+        TableSpec(
+            name="decision_points",
+            meaning="Every decision point of a micro-randomized arm: availability, the "
+            "probability used, the treatment and the proximal outcome",
+            model=DecisionPoint,
+            time_attr="at",
+            columns=_decision_point_columns,
+            order_by=("at", "id"),
+            joins=((CheckIn, col(CheckIn.id) == col(DecisionPoint.checkin_id)),),
         ),
         TableSpec(
             name="safety_events",

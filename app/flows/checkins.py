@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
@@ -20,6 +21,9 @@ from app.checkins.models import CheckIn
 from app.checkins.schemas import CheckInIn, CheckInOut, DryRunOut
 from app.errors import Conflict, Invalid
 from app.flows.plans import own_strategies
+from app.mrt import service as mrt
+from app.mrt.design import MrtDesign, mrt_seed, probability_for, treated, unavailable_because
+from app.mrt.models import DecisionPoint
 from app.plans import service as plans
 from app.plans.content import PlanContent, plan_words, strategy_text
 from app.rules.evaluate import Evaluation, PersonContext, evaluate, scaled_answers
@@ -36,12 +40,13 @@ from app.skills.policies import (
     Decision,
     Personalization,
     PolicyInputs,
+    not_randomized,
     safety_decision,
     skill_pool,
     skill_seed,
 )
 from app.skills.policies import select as select_skill
-from app.skills.schemas import DecisionOut, DeliveryView, SkillView
+from app.skills.schemas import DecisionOut, DeliveryView, FeedbackIn, SkillView
 from app.studies.models import Arm, Participant, Study
 from app.vocabulary import ParticipantStatus, Policy
 
@@ -236,6 +241,14 @@ def _tailor(session: Session, moment: _Moment, items: Sequence[Item]) -> CheckIn
     )
     positive = moment.screened.tier is not None
     decision = safety_decision(moment.policy, moment.seed) if positive else judgement.decision
+    point = None
+    if (design := mrt.design_of(session, participant.arm_id)) is not None:
+        needs = {str(k): v for k, v in judgement.evaluation.needs.items()}
+        mrt.outcomes_from_checkin(session, participant.id, checkin.answered_at, needs)
+        if checkin.prompt_id is not None or design.self_initiated:
+            # Availability is judged on the policy's own choice, before any draw.
+            qualifies = judgement.decision.skill_key is not None
+            decision, point = _micro_randomize(session, moment, design, decision, qualifies, needs)
     delivery = skills.add_delivery(
         session,
         checkin,
@@ -245,6 +258,9 @@ def _tailor(session: Session, moment: _Moment, items: Sequence[Item]) -> CheckIn
         None if positive else judgement.inputs,
         moment.now,
     )
+    if point is not None:
+        point.delivery_id = delivery.id
+        mrt.record_point(session, point)
     skill = None
     if delivery.skill_key is not None:
         skill = _offered_view(judgement, delivery.skill_key, participant.locale, study)
@@ -252,6 +268,72 @@ def _tailor(session: Session, moment: _Moment, items: Sequence[Item]) -> CheckIn
     response = _response(checkin, judgement.evaluation, delivery, skill, crisis)
     session.flush()
     return response
+
+
+def _micro_randomize(
+    session: Session,
+    moment: _Moment,
+    design: MrtDesign,
+    decision: Decision,
+    qualifies: bool,
+    needs: dict[str, float | None],
+) -> tuple[Decision, DecisionPoint]:
+    """A decision point of a micro-randomized arm: available or why not, then the draw."""
+    participant, checkin = moment.participant, moment.checkin
+    zone = ZoneInfo(participant.timezone)
+    local = checkin.answered_at.astimezone(zone)
+    enrolled = (participant.enrolled_at or checkin.answered_at).astimezone(zone).date()
+    point = DecisionPoint(
+        study_id=checkin.study_id,
+        participant_id=participant.id,
+        checkin_id=checkin.id,
+        prompt_id=checkin.prompt_id,
+        at=checkin.answered_at,
+        study_day=(local.date() - enrolled).days + 1,
+        local_minute=local.hour * 60 + local.minute,
+        available=False,
+        seed=mrt_seed(moment.seed),
+        needs=needs,
+        outcome_kind=design.outcome,
+        outcome_dimension=design.outcome_dimension,
+        outcome_hours=design.outcome_hours,
+    )
+    point.unavailable_reason = unavailable_because(
+        positive_screen=moment.screened.tier is not None,
+        paused=participant.status == ParticipantStatus.paused,
+        qualifies=qualifies,
+        minutes_since_offer=mrt.minutes_since_offer(session, participant.id, moment.now),
+        design=design,
+    )
+    if point.unavailable_reason is None:
+        point.available = True
+        point.probability = probability_for(design, point.study_day)
+        point.treated, point.draw = treated(point.probability, point.seed)
+        if not point.treated:
+            decision = not_randomized(decision)
+    return decision, point
+
+
+def give_feedback(
+    session: Session,
+    participant: Participant,
+    delivery_id: uuid.UUID,
+    feedback: FeedbackIn,
+    now: datetime,
+) -> None:
+    """The participant's feedback on a delivery; its distress-after rating is the proximal
+    outcome of a micro-randomized decision point that is measured by it."""
+    delivery = skills.record_feedback(
+        session,
+        participant,
+        delivery_id,
+        feedback.opened,
+        feedback.completed,
+        feedback.helpfulness,
+        feedback.distress_after,
+        now,
+    )
+    mrt.outcome_from_feedback(session, delivery)
 
 
 def _offered_view(judgement: Judgement, key: str, locale: str | None, study: Study) -> SkillView:

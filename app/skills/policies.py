@@ -27,7 +27,9 @@ from app.rules.process import Pole
 from app.skills.content import OWN_PLAN_MODALITY, Skill
 from app.vocabulary import Policy
 
-NoSkillReason = Literal["assessment_only", "nothing_qualifies", "no_candidates", "safety"]
+NoSkillReason = Literal[
+    "assessment_only", "nothing_qualifies", "no_candidates", "safety", "not_randomized"
+]
 MONTE_CARLO_DRAWS = 2000
 
 
@@ -101,6 +103,12 @@ def _none(policy: Policy, reason: NoSkillReason, seed: str) -> Decision:
 def safety_decision(policy: Policy, seed: str) -> Decision:
     """A positive safety screen replaces the skill with crisis resources."""
     return _none(policy, "safety", seed)
+
+
+def not_randomized(decision: Decision) -> Decision:
+    """A micro-randomized decision point drawn to get nothing: what the policy chose stays on
+    record (candidates, probabilities), but no skill is offered."""
+    return decision.model_copy(update={"skill_key": None, "reason": "not_randomized"})
 
 
 def skill_pool(skills: Sequence[Skill], personalization: Personalization) -> list[Skill]:

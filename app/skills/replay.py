@@ -8,7 +8,7 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from app.skills.models import Delivery, SkillLibrary
-from app.skills.policies import PolicyInputs
+from app.skills.policies import PolicyInputs, not_randomized
 from app.skills.policies import select as select_skill
 from app.skills.service import skills_of
 from app.vocabulary import Policy
@@ -35,6 +35,9 @@ def replay_deliveries(session: Session, study_id: uuid.UUID) -> Iterator[dict[st
             inputs.history,
             delivery.seed,
         )
+        if delivery.reason == "not_randomized":
+            # The micro-randomized draw withheld it; the draw replays on its own (app.mrt).
+            replayed = not_randomized(replayed)
         recorded = (delivery.skill_key, delivery.reason, delivery.probabilities)
         if (replayed.skill_key, replayed.reason, replayed.probabilities) != recorded:
             yield {

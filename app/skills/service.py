@@ -429,7 +429,13 @@ def record_feedback(
     ).first()
     if delivery is None:
         raise NotFound("No such delivery", code="delivery_not_found")
-    if delivery.skill_key is None:
+    # Drawn to get no skill at a micro-randomized point, the person still says how they
+    # feel: that is the outcome the comparison needs.
+    if delivery.skill_key is None and not (
+        delivery.reason == "not_randomized"
+        and distress_after is not None
+        and not (opened or completed or helpfulness is not None)
+    ):
         raise Conflict("No skill was offered with this check-in", code="no_skill_offered")
     if opened and delivery.opened_at is None:
         delivery.opened_at = now
