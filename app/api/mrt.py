@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
+from app.api.contract import problems
 from app.api.deps import CurrentStaff, ManageStudy, NowDep, ReadStudy, SessionDep, staff_actor
 from app.mrt import service
 from app.mrt.design import MrtDesign
@@ -51,7 +52,7 @@ def delete_arm_design(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/analyses/wcls", response_model=WclsResult)
+@router.get("/analyses/wcls", response_model=WclsResult, responses=problems(409))
 def analyze_wcls(
     access: ManageStudy,
     session: SessionDep,
