@@ -255,8 +255,9 @@ def test_a_fixed_time_inside_waking_hours_is_always_planned_once(
 ) -> None:
     """Completeness: on an active day, a fixed time the participant is awake at yields
     exactly one prompt, whichever waking day it belongs to (also after midnight with a
-    late sleep), and one they are asleep at exactly one skipped slot. Clock-change days are left out: there a
-    time in the gap moves and a repeated one is sent once (see the planner's docstring)."""
+    late sleep), and one they are asleep at exactly one skipped slot. Clock-change days
+    are left out: there a time in the gap moves and a repeated one is sent once (see the
+    planner's docstring)."""
     assume(all(day + timedelta(days=d) not in transition_dates(zone) for d in (-1, 0, 1)))
     schedule = Schedule(fixed_times=[hm(at)], last_day=3650)
     participant = PlanParticipant(zone, day - timedelta(days=10), waking)
