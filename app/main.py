@@ -32,6 +32,7 @@ from app.db import make_engine
 from app.errors import UnhandledErrorMiddleware, install_error_handlers
 from app.migrate import require_current_schema
 from app.push import sender_from_settings
+from app.push.base import PushSender
 from app.requestid import RequestIdMiddleware
 from app.scheduling.dispatch import WorkerRefused, worker_lock
 from app.settings import Settings
@@ -46,7 +47,10 @@ Staff sign in at `/v1/auth/token` (OAuth2 password flow) and send `Authorization
 
 
 def create_app(
-    settings: Settings | None = None, engine: Engine | None = None, clock: Clock | None = None
+    settings: Settings | None = None,
+    engine: Engine | None = None,
+    clock: Clock | None = None,
+    sender: PushSender | None = None,
 ) -> FastAPI:
     settings = settings or Settings()
     engine = engine or make_engine(settings.database_url)
@@ -63,6 +67,8 @@ def create_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.clock = clock or SystemClock()
+    # One sender for the test-push route and the in-process jobs.
+    app.state.sender = sender or sender_from_settings(settings, app.state.clock)
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(UnhandledErrorMiddleware)
@@ -101,9 +107,8 @@ def _start_jobs(stack: ExitStack, app: FastAPI, settings: Settings, engine: Engi
     except WorkerRefused as exc:
         logging.getLogger("kairos.worker").warning("in-process jobs not started: %s", exc)
         return
-    clock = app.state.clock
-    sender = sender_from_settings(settings, clock)
     scheduler = BackgroundScheduler(timezone="UTC")
-    schedule_jobs(scheduler, Jobs(engine, sender, clock, settings, default_worker_id()))
+    jobs = Jobs(engine, app.state.sender, app.state.clock, settings, default_worker_id())
+    schedule_jobs(scheduler, jobs)
     scheduler.start()
     stack.callback(scheduler.shutdown, wait=False)

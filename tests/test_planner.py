@@ -146,6 +146,12 @@ def check_plan(
     windows = {f"{w.start:%H:%M}-{w.end:%H:%M}": w for w in schedule.windows}
     assert len({p.slot for p in prompts}) == len(prompts)
     assert [p.scheduled_at for p in prompts] == sorted(p.scheduled_at for p in prompts)
+    # A skipped decision point is a fixed time outside waking hours, never pushed.
+    skipped = [p for p in prompts if p.skip_reason is not None]
+    for p in skipped:
+        assert (p.source, p.skip_reason, p.reminders) == ("fixed", "outside_waking_hours", ())
+        assert waking is not None and not awake_at(waking, participant.timezone, p.scheduled_at)
+    prompts = [p for p in prompts if p.skip_reason is None]
     by_day: dict[date, list[PlannedPrompt]] = defaultdict(list)
     for p in prompts:
         by_day[p.local_date].append(p)
@@ -249,8 +255,9 @@ def test_a_fixed_time_inside_waking_hours_is_always_planned_once(
 ) -> None:
     """Completeness: on an active day, a fixed time the participant is awake at yields
     exactly one prompt, whichever waking day it belongs to (also after midnight with a
-    late sleep), and one they are asleep at none. Clock-change days are left out: there a
-    time in the gap moves and a repeated one is sent once (see the planner's docstring)."""
+    late sleep), and one they are asleep at exactly one skipped slot. Clock-change days
+    are left out: there a time in the gap moves and a repeated one is sent once (see the
+    planner's docstring)."""
     assume(all(day + timedelta(days=d) not in transition_dates(zone) for d in (-1, 0, 1)))
     schedule = Schedule(fixed_times=[hm(at)], last_day=3650)
     participant = PlanParticipant(zone, day - timedelta(days=10), waking)
@@ -264,7 +271,9 @@ def test_a_fixed_time_inside_waking_hours_is_always_planned_once(
     prompts = plan(schedule, participant, day - timedelta(days=1), day + timedelta(days=1), "s")
 
     assert len({p.scheduled_at for p in prompts}) == len(prompts)
-    assert sum(p.scheduled_at == instant for p in prompts) == (1 if awake else 0)
+    # Every decision point has a row: pushed when awake, else skipped with its reason.
+    [decision] = [p for p in prompts if p.scheduled_at == instant]
+    assert decision.skip_reason == (None if awake else "outside_waking_hours")
 
 
 def test_late_sleep_plans_fixed_times_and_windows_after_midnight() -> None:
@@ -365,7 +374,14 @@ def test_waking_hours_after_midnight_cut_windows_and_reminders() -> None:
     )
     waking = WakingHours(wake="07:00", sleep="01:00")
     prompts = only_day(schedule, "Europe/London", date(2026, 6, 1), waking)
-    assert [p.source for p in prompts] == ["window", "window", "fixed"]  # 06:00 is asleep
+    # 06:00 is asleep: a skipped decision point, not a push.
+    assert [(p.source, p.skip_reason) for p in prompts] == [
+        ("fixed", "outside_waking_hours"),
+        ("window", None),
+        ("window", None),
+        ("fixed", None),
+    ]
+    assert prompts[0].slot == "2026-06-01/fixed/06:00" and prompts[0].reminders == ()
     late = prompts[-1]
     assert late.slot == "2026-06-01/fixed/23:50"
     assert late.reminders == (late.scheduled_at + timedelta(minutes=30),)  # 01:10 is asleep

@@ -112,7 +112,11 @@ def test_preview_fits_prompts_into_waking_hours(
         "waking_hours": {"wake": "14:00", "sleep": "23:30"},
     }
     response = client.post(f"/v1/studies/{study['id']}/schedule/preview", json=body, headers=owner)
-    assert [p["local_time"] for p in response.json()["prompts"]] == ["2026-03-02T18:00:00+05:30"]
+    # The 13:00 slot is before waking: still a decision point, shown as skipped.
+    assert [(p["local_time"], p["skip_reason"]) for p in response.json()["prompts"]] == [
+        ("2026-03-02T13:00:00+05:30", "outside_waking_hours"),
+        ("2026-03-02T18:00:00+05:30", None),
+    ]
 
 
 def test_waking_hours_keep_prompts_out_of_sleep(
@@ -216,6 +220,8 @@ def test_compliance_per_participant_day_and_in_total(
             "answered": 1,
             "expired": 1,
             "failed": 0,
+            "undeliverable": 0,
+            "skipped": 0,
             "compliance": 0.5,
         }
     ]

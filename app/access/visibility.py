@@ -1,19 +1,58 @@
-"""What a role may see of a study's arms, policies and seeds: the one place that decides it.
+"""What a role may see of a study's arms, policies and seeds, and what a participant's own data
+download shows: the one place that decides it.
 
 Owners and researchers see everything. Clinicians and viewers see arms only where the study
-says so (`clinicians_see_arm`); where they may not, everything that would give the arm away
-is hidden: the arm itself, a delivery's policy, candidates and probabilities, and why no
-skill came (assessment_only would tell), which reads `not_offered`. A safety screen happens
-in every arm, so `safety` stays. Seeds are for those who may replay the study.
+says so (`clinicians_see_arm`). Where they may not (concealment), staff views show of a
+participant's deliveries only what every arm has, so an assessment-only participant looks
+like any other: the check-in it follows, when, the target the rules found, and `safety` as
+the reason when the safety screen stopped tailoring (that happens in every arm). The arm,
+the policy, candidates, probabilities, the skill, why no skill came, and the feedback on the
+skill (opened, completed, helpfulness, distress after: only arms with skills have them) are
+null for everyone. The clinician's review leaves out the skill ratings, and review flags the
+reasons and evidence that rest on skills. Seeds are for those who may replay the study.
+
+A participant's own data download (`GET /v1/me/data`) leaves out, while the study is active
+and the study blinds it (`blind_participant_download`, on by default), the columns that name
+or give away their arm and the notes staff wrote about them; the download says which.
 """
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from typing import Any
 
 from app.access.scope import MANAGE, StudyAccess
+from app.studies.models import Study
+from app.vocabulary import StudyStatus
 
-NOT_OFFERED = "not_offered"
 # Reasons that happen in every arm, so they give nothing away.
 _ANY_ARM_REASONS = frozenset({"safety"})
+# A delivery's fields that only some arms fill (or that name the policy).
+_ARM_DELIVERY_FIELDS = (
+    "policy",
+    "candidates",
+    "probabilities",
+    "skill_key",
+    "opened_at",
+    "completed_at",
+    "helpfulness",
+    "distress_after",
+)
+# Review-flag reasons and evidence that exist only where skills are offered.
+_SKILL_REVIEW_REASONS = frozenset({"unhelpful_skills"})
+_SKILL_EVIDENCE = frozenset({"ratings", "mean_helpfulness"})
+
+# Per table of the participant's download: columns that give the arm away, and staff notes.
+ARM_COLUMNS: Mapping[str, frozenset[str]] = {
+    "participant": frozenset({"arm_id"}),
+    "allocation": frozenset({"arm_key"}),
+    "delivery": frozenset(
+        {"policy", "reason", "candidates", "probabilities", "draw", "seed", "inputs"}
+    ),
+}
+STAFF_NOTE_COLUMNS: Mapping[str, frozenset[str]] = {
+    "safety_event": frozenset({"note"}),
+    "review_flag": frozenset({"note"}),
+    "schedule_override": frozenset({"reason"}),
+}
 
 
 def sees_arms(access: StudyAccess) -> bool:
@@ -24,27 +63,33 @@ def sees_seed(access: StudyAccess) -> bool:
     return access.role in MANAGE
 
 
-@dataclass(frozen=True)
-class ShownDecision:
-    """A skill decision as this role may see it (None where hidden)."""
-
-    policy: str | None
-    reason: str | None
-    candidates: list[str] | None
-    probabilities: dict[str, float] | None
-
-
-def shown_decision(
-    access: StudyAccess,
-    policy: str,
-    reason: str | None,
-    candidates: list[str],
-    probabilities: dict[str, float],
-) -> ShownDecision:
+def shown_delivery(access: StudyAccess, delivery: Mapping[str, Any]) -> dict[str, Any]:
+    """A delivery's fields as this role may see them (hidden ones are None)."""
+    shown = dict(delivery)
     if sees_arms(access):
-        return ShownDecision(policy, reason, candidates, probabilities)
-    masked = reason if reason is None or reason in _ANY_ARM_REASONS else NOT_OFFERED
-    return ShownDecision(None, masked, None, None)
+        return shown
+    for name in _ARM_DELIVERY_FIELDS:
+        shown[name] = None
+    if shown.get("reason") not in _ANY_ARM_REASONS:
+        shown["reason"] = None
+    return shown
+
+
+def shows_skill_ratings(access: StudyAccess) -> bool:
+    """Whether the review may list the skills offered and their ratings."""
+    return sees_arms(access)
+
+
+def shown_review_reasons(access: StudyAccess, reasons: list[Any]) -> list[Any]:
+    if sees_arms(access):
+        return reasons
+    return [reason for reason in reasons if reason not in _SKILL_REVIEW_REASONS]
+
+
+def shown_review_evidence(access: StudyAccess, evidence: Mapping[str, Any]) -> dict[str, Any]:
+    if sees_arms(access):
+        return dict(evidence)
+    return {key: value for key, value in evidence.items() if key not in _SKILL_EVIDENCE}
 
 
 def shown_arm(access: StudyAccess, arm_key: str | None) -> str | None:
@@ -53,3 +98,14 @@ def shown_arm(access: StudyAccess, arm_key: str | None) -> str | None:
 
 def shown_seed(access: StudyAccess, seed: str) -> str | None:
     return seed if sees_seed(access) else None
+
+
+def withheld_from_participant(study: Study) -> dict[str, frozenset[str]]:
+    """The columns, per table, that a participant's own download leaves out now."""
+    if not study.blind_participant_download or study.status != StudyStatus.active:
+        return {}
+    tables = set(ARM_COLUMNS) | set(STAFF_NOTE_COLUMNS)
+    return {
+        table: ARM_COLUMNS.get(table, frozenset()) | STAFF_NOTE_COLUMNS.get(table, frozenset())
+        for table in sorted(tables)
+    }

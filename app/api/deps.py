@@ -26,6 +26,7 @@ from app.auth.models import StaffUser
 from app.clock import Clock
 from app.db import unit_of_work
 from app.errors import Unauthorized
+from app.push.base import PushSender
 from app.settings import Settings
 from app.studies import participants as participant_service
 from app.studies.models import Participant
@@ -53,6 +54,11 @@ def get_clock(request: Request) -> Clock:
     return clock
 
 
+def get_sender(request: Request) -> PushSender:
+    sender: PushSender = request.app.state.sender
+    return sender
+
+
 def get_now(clock: Annotated[Clock, Depends(get_clock)]) -> datetime:
     return clock.now()
 
@@ -64,6 +70,7 @@ EngineDep = Annotated[Engine, Depends(get_engine)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 NowDep = Annotated[datetime, Depends(get_now)]
+SenderDep = Annotated[PushSender, Depends(get_sender)]
 
 _bearer = HTTPBearer(auto_error=False, description="Staff JWT or participant token")
 BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]

@@ -108,7 +108,9 @@ def update_me(
 
 @router.get("/me/data")
 def read_my_data(participant: CurrentParticipant, session: SessionDep, now: NowDep) -> Any:
-    """Everything stored about you, table by table, as JSON."""
+    """Everything stored about you, table by table, as JSON. While the study is active and
+    blinds the download (its `blind_participant_download` setting, on by default), your arm
+    and the notes staff wrote are left out; `withheld` names those columns."""
     return data_rights.personal_data(session, participant, now)
 
 

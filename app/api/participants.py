@@ -9,12 +9,15 @@ from app.api.deps import (
     NowDep,
     ReadParticipant,
     ReadStudy,
+    SenderDep,
     SessionDep,
     SettingsDep,
     staff_actor,
 )
 from app.flows import participants as participant_flow
 from app.pagination import Page, PageDep, map_page
+from app.scheduling import dispatch
+from app.scheduling.schemas import PushTestOut
 from app.studies import participants as service
 from app.studies.schemas import (
     AllocationOut,
@@ -145,3 +148,28 @@ def erase_participant(
     """
     participant_flow.erase(session, staff_actor(user), scope.participant, data.pseudonym, now)
     return service.participant_outs(session, scope.access, [scope.participant])[0]
+
+
+@router.post(
+    "/participants/{participant_id}/test-push",
+    response_model=PushTestOut,
+    responses={409: {"description": "The participant has no active device"}},
+)
+def send_test_push(
+    scope: CareParticipant,
+    session: SessionDep,
+    sender: SenderDep,
+    user: CurrentStaff,
+    now: NowDep,
+) -> PushTestOut:
+    """Send one notification now to the participant's active device, through the real push
+    sender, to check the Firebase set-up. It is recorded as a push attempt of kind `test`
+    (never a prompt, never in compliance) and audited; the answer says what FCM said."""
+    return dispatch.send_test_push(
+        session,
+        sender,
+        scope.participant,
+        staff_actor(user),
+        "api",
+        now,
+    )

@@ -193,8 +193,8 @@ def compliance(
     end: Annotated[date | None, Query(description="Last UTC date (inclusive)")] = None,
 ) -> ComplianceOut:
     """Per participant and local day, and per day across the study: prompts planned, due,
-    sent, opened, answered, expired and failed, and the compliance rate (answered / due);
-    with the study's totals."""
+    sent, opened, answered, expired, failed and undeliverable (no device), skipped decision
+    points, and the compliance rate (answered / due); with the study's totals."""
     if start and end and end < start:
         raise Invalid("query.end", "end is before start")
     lower = None if start is None else datetime.combine(start, time(), UTC)

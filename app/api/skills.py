@@ -146,16 +146,7 @@ def save_personalization(
 
 
 def _delivery_out(access: StudyAccess, delivery: Delivery) -> DeliveryOut:
-    shown = visibility.shown_decision(
-        access, delivery.policy, delivery.reason, delivery.candidates, delivery.probabilities
-    )
-    return DeliveryOut(
-        **delivery.model_dump(exclude={"policy", "candidates", "probabilities", "reason"}),
-        policy=shown.policy,
-        reason=shown.reason,
-        candidates=shown.candidates,
-        probabilities=shown.probabilities,
-    )
+    return DeliveryOut.model_validate(visibility.shown_delivery(access, delivery.model_dump()))
 
 
 @router.get("/participants/{participant_id}/deliveries", response_model=Page[DeliveryOut])

@@ -336,7 +336,8 @@ def _prompt_columns(ctx: StudyContext) -> list[Column]:
         Column(
             "status_reason",
             ColumnType.string,
-            "Why the prompt failed or was canceled",
+            "Why the prompt failed, was skipped or was canceled (device_unregistered: FCM "
+            "answered that the device is no longer registered)",
             col(Prompt.status_reason),
         ),
     ]
@@ -355,7 +356,7 @@ def _attempt_columns(ctx: StudyContext) -> list[Column]:
         Column(
             "kind",
             ColumnType.string,
-            "The prompt's first push or a reminder",
+            "The prompt's first push, a reminder, or a test push staff sent (no prompt)",
             col(PromptAttempt.kind),
             values=get_args(PushKind),
         ),

@@ -249,14 +249,15 @@ def _adherence(
     end: datetime | None,
     now: datetime,
 ) -> Adherence:
-    """The period's prompts that were due (scheduled by now, not canceled), and answered."""
+    """The period's prompts that were due (scheduled by now, neither canceled nor skipped),
+    and answered."""
     answered = case((col(Prompt.status) == PromptStatus.answered, 1), else_=0)
     due, answered_count = session.exec(
         select(func.count(), func.coalesce(func.sum(answered), 0)).where(
             Prompt.participant_id == participant_id,
             *_within(Prompt.scheduled_at, start, end),
             Prompt.scheduled_at <= now,
-            Prompt.status != PromptStatus.canceled,
+            col(Prompt.status).not_in([PromptStatus.canceled, PromptStatus.skipped]),
         )
     ).one()
     return Adherence(due=due, answered=answered_count)

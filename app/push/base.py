@@ -8,15 +8,17 @@ from typing import Literal, Protocol
 # Since firebase-admin 7.5 `Message.token` is deprecated in favour of `fid` (the Firebase
 # installation id); devices store which kind of identifier the app registered.
 IdentifierKind = Literal["token", "fid"]
-PushKind = Literal["prompt", "reminder"]
+PromptPushKind = Literal["prompt", "reminder"]
+# A test push is sent by staff to check a participant's device; it belongs to no prompt.
+PushKind = Literal[PromptPushKind, "test"]
 Outcome = Literal["sent", "unregistered", "retry", "failed"]
 
 
 @dataclass(frozen=True, slots=True)
 class PushMessage:
-    """One notification for one prompt on one device."""
+    """One notification for one prompt (or a test, with no prompt) on one device."""
 
-    prompt_id: str
+    prompt_id: str | None
     device_identifier: str
     identifier_kind: IdentifierKind
     kind: PushKind
@@ -38,7 +40,7 @@ class PushMessage:
     def build(
         cls,
         *,
-        prompt_id: str,
+        prompt_id: str | None,
         device_identifier: str,
         identifier_kind: IdentifierKind,
         kind: PushKind,
@@ -62,17 +64,15 @@ class PushMessage:
 
     @property
     def data(self) -> dict[str, str]:
-        """The data payload the app reads (FCM data values must be strings)."""
-        return {
-            "prompt_id": self.prompt_id,
-            "kind": self.kind,
-            "expires_at": self.expires_at.isoformat(),
-        }
+        """The data payload the app reads (FCM data values must be strings); a test push
+        names no prompt."""
+        data = {"kind": self.kind, "expires_at": self.expires_at.isoformat()}
+        return data if self.prompt_id is None else {"prompt_id": self.prompt_id, **data}
 
 
 @dataclass(frozen=True, slots=True)
 class PushResult:
-    prompt_id: str
+    prompt_id: str | None
     outcome: Outcome
     message_id: str | None = None
     error_code: str | None = None

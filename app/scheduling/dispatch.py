@@ -21,12 +21,23 @@ from filelock import FileLock, Timeout
 from sqlalchemy import Engine, case, func, literal, or_
 from sqlmodel import Session, col, select, update
 
+from app.audit import service as audit
+from app.audit.service import Actor
 from app.db import rows_changed, unit_of_work
+from app.errors import Conflict
 from app.push.backoff import decide_retry
 from app.push.base import PushKind, PushMessage, PushResult, PushSender
-from app.scheduling.models import Prompt, PromptAttempt, PromptStatus, StudySchedule
-from app.scheduling.planner import awake_at, next_awake
+from app.scheduling.models import (
+    DEVICE_UNREGISTERED,
+    NO_DEVICE,
+    Prompt,
+    PromptAttempt,
+    PromptStatus,
+    StudySchedule,
+)
+from app.scheduling.planner import OUTSIDE_WAKING_HOURS, awake_at, next_awake
 from app.scheduling.schedule import DEFAULT_NOTIFICATION
+from app.scheduling.schemas import PushTestOut, PushTestResult
 from app.scheduling.service import (
     current_schedule,
     next_reminder,
@@ -37,8 +48,6 @@ from app.vocabulary import ParticipantStatus
 
 DEFAULT_BATCH = 500
 DEFAULT_LEASE = timedelta(minutes=2)
-NO_DEVICE = "no active device"
-OUTSIDE_WAKING_HOURS = "outside_waking_hours"
 # The statuses in which a prompt may still be pushed; every other status is final.
 OPEN = (PromptStatus.planned, PromptStatus.sent)
 
@@ -151,7 +160,7 @@ def dispatch_once(
         waking = waking_hours_by_participant(session, [row[1] for row in rows])
         notifications: dict[uuid.UUID, StudySchedule | None] = {}
         messages: list[PushMessage] = []
-        pending: dict[str, tuple[Prompt, Device]] = {}
+        pending: list[tuple[Prompt, Device]] = []  # in the order of `messages`
         for prompt, participant, study, device in rows:
             if participant.status != ParticipantStatus.active:
                 _finish(session, prompt, worker, canceled=f"participant {participant.status}")
@@ -186,13 +195,12 @@ def dispatch_once(
                     now=now,
                 )
             )
-            pending[str(prompt.id)] = (prompt, device)
+            pending.append((prompt, device))
     if not messages:
         return stats
     results = sender.send(messages)
     with unit_of_work(engine) as session:
-        for message, result in zip(messages, results, strict=True):
-            prompt, device = pending[message.prompt_id]
+        for (prompt, device), message, result in zip(pending, messages, results, strict=True):
             _record(session, prompt, device, message, result, now, worker)
             stats.add(result.outcome)
     return stats
@@ -278,17 +286,10 @@ def _record(
                 "next_push_at": next_reminder(prompt.reminders, 0),
             }
     elif result.outcome == "unregistered":
-        session.execute(update(Device).where(col(Device.id) == device.id).values(active=False))
-        # Every open prompt of the device's owner stops pushing; they stay in the app's list.
-        session.execute(
-            update(Prompt)
-            .where(
-                col(Prompt.participant_id) == prompt.participant_id,
-                col(Prompt.status).in_(OPEN),
-            )
-            .values(next_push_at=None)
-        )
-        values |= {"next_push_at": None, "last_error": _error(result), "status_reason": NO_DEVICE}
+        hold_for_unregistered(session, device)
+        values |= {"next_push_at": None, "last_error": _error(result)}
+        if not is_reminder:
+            values |= {"status_reason": DEVICE_UNREGISTERED}
     else:
         retry_at = None
         reason = _error(result)
@@ -303,6 +304,31 @@ def _record(
         if retry_at is None and not is_reminder:
             values |= {"status": PromptStatus.failed, "status_reason": reason[:200]}
     _write_held(session, prompt, worker, values, {"attempts": prompt.attempts + 1})
+
+
+def hold_for_unregistered(session: Session, device: Device) -> None:
+    """FCM said the device's identifier is no longer registered: the device is deactivated
+    and every open prompt of its owner stops pushing. They stay in the app's list and come
+    back when a device registers (`resume_pushes`); prompts not yet sent say why in their
+    reason, which they keep if they fail at expiry."""
+    session.execute(
+        update(Device)
+        .where(col(Device.id) == device.id)
+        .values(active=False, deactivated_reason=DEVICE_UNREGISTERED)
+    )
+    session.execute(
+        update(Prompt)
+        .where(col(Prompt.participant_id) == device.participant_id, col(Prompt.status).in_(OPEN))
+        .values(next_push_at=None)
+    )
+    session.execute(
+        update(Prompt)
+        .where(
+            col(Prompt.participant_id) == device.participant_id,
+            col(Prompt.status) == PromptStatus.planned,
+        )
+        .values(status_reason=DEVICE_UNREGISTERED)
+    )
 
 
 def _write_held(
@@ -399,3 +425,75 @@ def reap_claims(engine: Engine, now: datetime) -> int:
             .values(claimed_by=None, claim_expires_at=None),
         )
     return count
+
+
+TEST_PUSH_TTL = timedelta(minutes=15)
+
+
+def send_test_push(
+    session: Session,
+    sender: PushSender,
+    participant: Participant,
+    actor: Actor,
+    worker: str,
+    now: datetime,
+) -> PushTestOut:
+    """Send one notification now to the participant's active device through the real sender,
+    so a lab can check its Firebase set-up. It is recorded as an attempt of kind `test` with
+    no prompt (never a prompt, never in compliance) and audited. An unregistered answer has
+    the same effect as during dispatch; a transient error is not retried."""
+    device = session.exec(
+        select(Device).where(Device.participant_id == participant.id, col(Device.active))
+    ).first()
+    if device is None:
+        raise Conflict("This participant has no active device", code="no_active_device")
+    study = session.get_one(Study, participant.study_id)
+    text = _notification(
+        current_schedule(session, study.id), participant.locale or study.default_locale
+    )
+    message = PushMessage.build(
+        prompt_id=None,
+        device_identifier=device.identifier,
+        identifier_kind="fid" if device.identifier_kind == "fid" else "token",
+        kind="test",
+        title=text["title"],
+        body=text["body"],
+        expires_at=now + TEST_PUSH_TTL,
+        now=now,
+    )
+    [result] = sender.send([message])
+    session.add(
+        PromptAttempt(
+            prompt_id=None,
+            participant_id=participant.id,
+            kind="test",
+            at=now,
+            outcome=result.outcome,
+            error_code=result.error_code,
+            error_message=result.error_message,
+            worker=worker,
+        )
+    )
+    if result.outcome == "unregistered":
+        hold_for_unregistered(session, device)
+    shown: PushTestResult = (
+        result.outcome if result.outcome in ("sent", "unregistered") else "failed"
+    )
+    audit.record(
+        session,
+        actor,
+        "participant.test_push",
+        at=now,
+        resource_type="participant",
+        resource_id=participant.id,
+        study_id=participant.study_id,
+        details={"result": shown, "error_code": result.error_code},
+    )
+    session.flush()
+    return PushTestOut(
+        result=shown,
+        message_id=result.message_id,
+        error_code=result.error_code,
+        error_message=result.error_message,
+        at=now,
+    )

@@ -8,6 +8,11 @@ from sqlmodel import Field, SQLModel
 
 from app.fields import enum_field, id_field, json_field, utc_field
 
+# Why a prompt was not pushed although it was due: the participant had no device to push to.
+NO_DEVICE = "no active device"
+DEVICE_UNREGISTERED = "device_unregistered"
+UNDELIVERABLE_REASONS = (NO_DEVICE, DEVICE_UNREGISTERED)
+
 
 class PromptStatus(StrEnum):
     planned = "planned"
@@ -16,6 +21,9 @@ class PromptStatus(StrEnum):
     expired = "expired"
     failed = "failed"
     canceled = "canceled"
+    # A decision point of the schedule that is not pushed (for example a fixed time outside
+    # the participant's waking hours); its row keeps the reason.
+    skipped = "skipped"
 
 
 class Prompt(SQLModel, table=True):
@@ -55,14 +63,15 @@ class Prompt(SQLModel, table=True):
 
 
 class PromptAttempt(SQLModel, table=True):
-    """One push attempt for a prompt or one of its reminders: the delivery record."""
+    """One push attempt for a prompt or one of its reminders: the delivery record. A test
+    push staff sent (kind `test`) has no prompt and is never counted as one."""
 
     __tablename__ = "prompt_attempt"
 
     id: int | None = Field(
         default=None, primary_key=True, sa_type=BigInteger().with_variant(Integer(), "sqlite")
     )
-    prompt_id: uuid.UUID = Field(foreign_key="prompt.id", index=True)
+    prompt_id: uuid.UUID | None = Field(default=None, foreign_key="prompt.id", index=True)
     participant_id: uuid.UUID = Field(foreign_key="participant.id", index=True)
     kind: str = Field(max_length=16)
     at: datetime = utc_field()

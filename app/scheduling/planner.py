@@ -26,7 +26,9 @@ day runs from `wake` on D to `sleep` (on D+1 when sleep is after midnight). Each
 belongs to exactly one waking day: with sleep after midnight, a fixed time or the part of a
 window between midnight and sleep is planned for the waking day before, on D+1's clock.
 Windows are cut to the waking day, and a window that then cannot hold its count holds as
-many prompts as fit; fixed times and reminders outside it are not planned. `awake_at` and
+many prompts as fit; reminders outside it are not planned. A fixed time outside it is still
+a decision point: it comes back with `skip_reason` set (`outside_waking_hours`), is never
+pushed, and takes nothing from the day's cap or gap. `awake_at` and
 `next_awake` answer the same question for any instant, for dispatch.
 
 Daily cap: see `app.scheduling.schedule`; reminders are dropped to fit, second reminders
@@ -53,6 +55,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DATE = date(1970, 1, 1)
 _DAY = 24 * 60
 MAX_PREVIEW_DAYS = 366
+OUTSIDE_WAKING_HOURS = "outside_waking_hours"
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,8 @@ class PlannedPrompt(BaseModel):
     window_end: datetime
     expires_at: datetime
     reminders: tuple[datetime, ...] = ()
+    # Set when the slot is a decision point that is not pushed (it is stored as skipped).
+    skip_reason: str | None = None
 
 
 def waking_hours_held_to(own: WakingHours | None, schedule: Schedule | None) -> WakingHours | None:
@@ -118,6 +123,7 @@ class _Draft:
     at: int
     window: Span
     reminders: list[int]
+    skip_reason: str | None = None
 
 
 def _plan_day(
@@ -145,12 +151,15 @@ def _plan_day(
         for at_time in schedule.fixed_times
     )
     previous: int | None = None
+    skipped: list[_Draft] = []
     for at, at_time in fixed:
         if previous is not None:
             at = max(at, previous + gap)
+        slot = f"{day}/fixed/{at_time:%H:%M}"
         if awake is not None and not _contains(awake, at):
+            skipped.append(_Draft(slot, "fixed", at, (at, at), [], OUTSIDE_WAKING_HOURS))
             continue
-        drafts.append(_Draft(f"{day}/fixed/{at_time:%H:%M}", "fixed", at, (at, at), []))
+        drafts.append(_Draft(slot, "fixed", at, (at, at), []))
         previous = at
 
     for index, window in enumerate(schedule.windows):
@@ -195,8 +204,9 @@ def _plan_day(
             window_end=_instant(draft.window[1]),
             expires_at=_instant(draft.at + expiry),
             reminders=tuple(_instant(at) for at in draft.reminders),
+            skip_reason=draft.skip_reason,
         )
-        for draft in drafts
+        for draft in [*drafts, *skipped]
     ]
 
 

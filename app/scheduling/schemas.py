@@ -2,7 +2,7 @@
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, StringConstraints
@@ -59,6 +59,10 @@ class PreviewPrompt(BaseModel):
     scheduled_at: datetime
     expires_at: datetime
     reminders: list[datetime]
+    skip_reason: str | None = Field(
+        description="Set when the slot is a decision point that is not pushed "
+        "(outside_waking_hours): stored as a prompt with status skipped"
+    )
 
     @classmethod
     def of(cls, prompt: PlannedPrompt, zone: str) -> "PreviewPrompt":
@@ -69,6 +73,7 @@ class PreviewPrompt(BaseModel):
             scheduled_at=prompt.scheduled_at,
             expires_at=prompt.expires_at,
             reminders=list(prompt.reminders),
+            skip_reason=prompt.skip_reason,
         )
 
 
@@ -105,13 +110,21 @@ class PromptOut(BaseModel):
 
 
 class ComplianceTotals(BaseModel):
-    planned: int = Field(description="Prompts not canceled")
+    planned: int = Field(description="Prompts neither canceled nor skipped")
     due: int = Field(description="Of those, scheduled before now")
     sent: int
     opened: int
     answered: int
     expired: int
     failed: int
+    undeliverable: int = Field(
+        description="Due prompts never pushed for want of a device: none registered "
+        "(no active device) or FCM answered that it is unregistered (device_unregistered)"
+    )
+    skipped: int = Field(
+        description="Decision points not pushed by design (outside waking hours); "
+        "not counted as planned, due or missed"
+    )
     compliance: float | None = Field(description="answered / due; None when nothing was due")
 
 
@@ -128,3 +141,17 @@ class ComplianceOut(BaseModel):
     days: list[ComplianceDay] = Field(description="Per participant and local day")
     study_days: list[StudyComplianceDay] = Field(description="Per local day, across the study")
     totals: ComplianceTotals
+
+
+PushTestResult = Literal["sent", "unregistered", "failed"]
+
+
+class PushTestOut(BaseModel):
+    result: PushTestResult = Field(
+        description="sent: FCM accepted it; unregistered: the device is no longer registered "
+        "(it is deactivated, as during dispatch); failed: any other error (see error_code)"
+    )
+    message_id: str | None = Field(description="FCM's message id, when sent")
+    error_code: str | None = Field(description="FCM's error code, when not sent")
+    error_message: str | None
+    at: datetime

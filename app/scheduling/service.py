@@ -22,6 +22,7 @@ from app.audit.service import Actor
 from app.errors import Conflict, NotFound
 from app.pagination import Page, PageParams
 from app.scheduling.models import (
+    UNDELIVERABLE_REASONS,
     ParticipantScheduleOverride,
     Prompt,
     PromptStatus,
@@ -264,6 +265,7 @@ def _plan_window(
 def _row(
     study_id: uuid.UUID, participant_id: uuid.UUID, prompt: PlannedPrompt, now: datetime
 ) -> dict[str, Any]:
+    status, reason, next_push_at = _planned_state(prompt)
     return {
         "id": uuid.uuid4(),
         "study_id": study_id,
@@ -273,13 +275,22 @@ def _row(
         "window_start": prompt.window_start,
         "window_end": prompt.window_end,
         "expires_at": prompt.expires_at,
-        "status": PromptStatus.planned,
+        "status": status,
+        "status_reason": reason,
         "attempts": 0,
         "created_at": now,
         "reminders": [at.isoformat() for at in prompt.reminders],
         "reminders_sent": 0,
-        "next_push_at": prompt.scheduled_at,
+        "next_push_at": next_push_at,
     }
+
+
+def _planned_state(prompt: PlannedPrompt) -> tuple[PromptStatus, str | None, datetime | None]:
+    """Status, reason and first push of a freshly planned slot: a skipped decision point
+    gets a row too, but nothing is ever pushed for it."""
+    if prompt.skip_reason is not None:
+        return PromptStatus.skipped, prompt.skip_reason, None
+    return PromptStatus.planned, None, prompt.scheduled_at
 
 
 def _insert_missing(session: Session, rows: Sequence[dict[str, Any]]) -> int:
@@ -366,7 +377,7 @@ def replan_participant(
             continue
         fresh = wanted.pop(row.slot, None)
         if fresh is None:
-            if row.status == PromptStatus.planned:
+            if row.status in (PromptStatus.planned, PromptStatus.skipped):
                 row.status, row.status_reason, row.next_push_at = (
                     PromptStatus.canceled,
                     "no longer in the participant's plan",
@@ -381,11 +392,7 @@ def replan_participant(
             fresh.expires_at,
         )
         row.reminders = [at.isoformat() for at in fresh.reminders]
-        row.status, row.status_reason, row.next_push_at = (
-            PromptStatus.planned,
-            None,
-            fresh.scheduled_at,
-        )
+        row.status, row.status_reason, row.next_push_at = _planned_state(fresh)
         session.add(row)
     session.flush()
     _insert_missing(
@@ -393,7 +400,7 @@ def replan_participant(
     )
 
 
-_MOVABLE = frozenset({PromptStatus.planned, PromptStatus.canceled})
+_MOVABLE = frozenset({PromptStatus.planned, PromptStatus.canceled, PromptStatus.skipped})
 
 
 def _beside_pushed(
@@ -405,9 +412,11 @@ def _beside_pushed(
     """The wanted prompts that fit beside what already went out on their local days (a
     schedule changed mid-day keeps the day's cap and gap). Slots that went out are kept as
     they are, so they are not counted twice."""
-    wanted = list(wanted)
+    # Skipped slots are never pushed: they take nothing from the day's cap or gap.
+    skipped = [prompt for prompt in wanted if prompt.skip_reason is not None]
+    wanted = [prompt for prompt in wanted if prompt.skip_reason is None]
     if not wanted:
-        return []
+        return skipped
     days = {prompt.local_date for prompt in wanted}
     rows = session.exec(
         select(Prompt).where(
@@ -427,12 +436,13 @@ def _beside_pushed(
         for row in rows
     ]
     sent_slots = {row.slot for row in rows}
-    return fit_beside(
+    fitted = fit_beside(
         [prompt for prompt in wanted if prompt.slot not in sent_slots],
         pushed,
         schedule.min_gap_minutes,
         schedule.max_per_day,
     )
+    return [*fitted, *skipped]
 
 
 def _refit_reminders(
@@ -675,6 +685,8 @@ class _Tally:
     answered: int = 0
     expired: int = 0
     failed: int = 0
+    undeliverable: int = 0
+    skipped: int = 0
 
     def add(self, other: "_Tally") -> None:
         for name, value in asdict(other).items():
@@ -689,8 +701,12 @@ def compliance(prompts: Iterable[tuple[Prompt, str, str]], now: datetime) -> Com
     """What happened to the prompts: per participant and local day, per local day across
     the study, and in total.
 
-    `planned` counts every decision point that was not canceled; the compliance rate is
-    answered over the prompts that were due (scheduled before now).
+    `planned` counts every decision point that was neither canceled nor skipped; the
+    compliance rate is answered over the prompts that were due (scheduled before now).
+    Skipped decision points (never pushed, for example outside waking hours) are counted on
+    their own and never as missed. `undeliverable` counts due prompts that never went out
+    because the participant had no device to push to (none registered, or FCM answered
+    that it is unregistered).
     """
     days: dict[tuple[str, date], _Tally] = {}
     for prompt, pseudonym, zone in prompts:
@@ -698,7 +714,15 @@ def compliance(prompts: Iterable[tuple[Prompt, str, str]], now: datetime) -> Com
             continue
         local_day = prompt.scheduled_at.astimezone(ZoneInfo(zone)).date()
         day = days.setdefault((pseudonym, local_day), _Tally())
+        if prompt.status == PromptStatus.skipped:
+            day.skipped += 1
+            continue
         day.planned += 1
+        day.undeliverable += (
+            prompt.sent_at is None
+            and prompt.scheduled_at <= now
+            and prompt.status_reason in UNDELIVERABLE_REASONS
+        )
         day.due += prompt.scheduled_at <= now
         day.sent += prompt.sent_at is not None
         day.opened += prompt.opened_at is not None

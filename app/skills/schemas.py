@@ -135,7 +135,7 @@ class DeliveryOut(BaseModel):
     target: str | None
     skill_key: str | None
     reason: str | None = Field(
-        description="Why no skill; not_offered (or safety) for those who may not see arms"
+        description="Why no skill; where arms are concealed only safety, else null"
     )
     candidates: list[str] | None
     probabilities: dict[str, float] | None

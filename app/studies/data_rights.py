@@ -16,12 +16,13 @@ from fastapi.encoders import jsonable_encoder
 from sqlalchemy import ColumnElement, Table, delete, or_, select, update
 from sqlmodel import Session, col
 
+from app.access import visibility
 from app.audit import service as audit
 from app.audit.models import AuditEvent
 from app.audit.service import Actor
 from app.db import metadata, rows_changed
 from app.errors import Invalid
-from app.studies.models import Allocation, Participant
+from app.studies.models import Allocation, Participant, Study
 from app.vocabulary import ParticipantStatus
 
 PARTICIPANT_TABLE: Table = Participant.__table__  # type: ignore[attr-defined]
@@ -119,13 +120,21 @@ def _visible(row: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in row.items() if not name.endswith(SECRET_SUFFIX)}
 
 
+def _withhold(row: dict[str, Any], columns: frozenset[str]) -> dict[str, Any]:
+    return {name: None if name in columns else value for name, value in row.items()}
+
+
 def personal_data(session: Session, participant: Participant, now: datetime) -> dict[str, Any]:
-    """Everything stored about the person, table by table, as JSON-ready data."""
-    person = _visible(participant.model_dump())
+    """Everything stored about the person, table by table, as JSON-ready data; while the
+    study blinds it, without their arm and staff notes (`withheld` names those columns)."""
+    withheld = visibility.withheld_from_participant(session.get_one(Study, participant.study_id))
+    none: frozenset[str] = frozenset()
+    person = _withhold(_visible(participant.model_dump()), withheld.get("participant", none))
     tables: dict[str, list[dict[str, Any]]] = {}
     for table, condition in personal_tables(participant.id).items():
         rows = session.execute(select(table).where(condition)).mappings()
-        tables[table.name] = [_visible(dict(row)) for row in rows]
+        hidden = withheld.get(table.name, none)
+        tables[table.name] = [_withhold(_visible(dict(row)), hidden) for row in rows]
     audit.record(
         session,
         Actor("participant", str(participant.id)),
@@ -138,6 +147,11 @@ def personal_data(session: Session, participant: Participant, now: datetime) -> 
     )
     session.flush()
     data: dict[str, Any] = jsonable_encoder(
-        {"participant": person, "tables": tables, "exported_at": now}
+        {
+            "participant": person,
+            "tables": tables,
+            "withheld": {table: sorted(columns) for table, columns in withheld.items()},
+            "exported_at": now,
+        }
     )
     return data

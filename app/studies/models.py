@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import UniqueConstraint, true
 from sqlmodel import Field, SQLModel
 
 from app.fields import enum_field, id_field, json_field, utc_field
@@ -21,6 +21,11 @@ class Study(SQLModel, table=True):
     # Seed material for every random draw in the study, recorded so it can be replayed.
     randomization_seed: str = Field(max_length=64)
     clinicians_see_arm: bool = False
+    # While the study is active, a participant's own data download leaves out their arm
+    # and the notes staff wrote (see app.access.visibility).
+    blind_participant_download: bool = Field(
+        default=True, sa_column_kwargs={"server_default": true()}
+    )
     created_by: uuid.UUID = Field(foreign_key="staff_user.id")
     created_at: datetime = utc_field()
     updated_at: datetime = utc_field()

@@ -60,6 +60,11 @@ class StudyCreate(BaseModel):
     block_size: int | None = Field(default=None, ge=2, le=1000)
     stratify_by: list[Key] = Field(default_factory=list, max_length=MAX_STRATA)
     clinicians_see_arm: bool = False
+    blind_participant_download: bool = Field(
+        default=True,
+        description="While the study is active, a participant's own data download leaves out "
+        "their arm and the notes staff wrote",
+    )
     arms: list[ArmIn] = Field(default_factory=list, max_length=20)
 
 
@@ -72,6 +77,7 @@ class StudyUpdate(PatchBody):
     block_size: int | None = Field(default=None, ge=2, le=1000)
     stratify_by: list[Key] | None = Field(default=None, max_length=MAX_STRATA)
     clinicians_see_arm: bool | None = None
+    blind_participant_download: bool | None = None
 
 
 class StudyOut(BaseModel):
@@ -84,6 +90,7 @@ class StudyOut(BaseModel):
     block_size: int | None
     stratify_by: list[str]
     clinicians_see_arm: bool
+    blind_participant_download: bool
     randomization_seed: str | None = Field(
         description="Seed material for replaying allocations; shown to owners and researchers"
     )
