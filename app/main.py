@@ -12,6 +12,7 @@ from app.api import (
     auth,
     checkins,
     exports,
+    fhir,
     health,
     me,
     participants,
@@ -81,6 +82,7 @@ def create_app(
         checkins.staff_router,
         checkins.router,
         exports.router,
+        fhir.router,
         plans.router,
         plans.staff_router,
     ):
