@@ -400,6 +400,18 @@ def _with_item(item: dict[str, Any]) -> dict[str, Any]:
             "",
         ),
         (_with_item({"text": "no link id", "type": "boolean"}), "body.item[1].linkId", ""),
+        (
+            _with_item(
+                {
+                    "linkId": "mind",
+                    "text": "Hm",
+                    "type": "integer",
+                    "code": [{"system": POLE_SYSTEM, "code": "telepathy"}],
+                }
+            ),
+            "body.item[1]",
+            "'mind'",
+        ),
         ({**FOREIGN, "copyright": None}, "body.copyright", "licence"),
         ({**FOREIGN, "resourceType": "Patient"}, "body.resourceType", "Questionnaire"),
     ],

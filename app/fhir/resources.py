@@ -15,7 +15,14 @@ from fhir.resources.R4B.questionnaire import Questionnaire as FhirQuestionnaire
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 from pydantic import ValidationError
 
-from app.rules.items import MAX_TEXT_ANSWER, SLIDER_RANGE, Answer, Item, ItemPack
+from app.rules.items import (
+    MAX_TEXT_ANSWER,
+    SLIDER_RANGE,
+    Answer,
+    Item,
+    ItemPack,
+    localized_text,
+)
 from app.rules.process import Pole
 
 NAMESPACE = "https://kairos.invalid/fhir"
@@ -198,7 +205,7 @@ def questionnaire_resource(
     return FhirQuestionnaire.model_validate({k: v for k, v in body.items() if v is not None})
 
 
-def _answer(item: Item, value: Answer) -> dict[str, Any] | None:
+def _answer(item: Item, value: Answer, locale: str) -> dict[str, Any] | None:
     if value is None or value == "":
         return None
     if item.type == "slider":
@@ -211,7 +218,7 @@ def _answer(item: Item, value: Answer) -> dict[str, Any] | None:
         return {"valueCoding": {"code": str(int(value)), "display": str(int(value))}}
     if item.type == "choice":
         label = next(c.label for c in item.choices or [] if c.key == value)
-        return {"valueCoding": {"code": value, "display": next(iter(label.values()))}}
+        return {"valueCoding": {"code": value, "display": localized_text(label, None, locale)}}
     if item.type == "boolean":
         return {"valueBoolean": value}
     return {"valueString": value}
@@ -222,6 +229,7 @@ def response_resource(
     study_id: uuid.UUID,
     version: int,
     items: Sequence[Item],
+    locale: str,
     pseudonym: str,
     client_id: str,
     answered_at: datetime,
@@ -231,7 +239,7 @@ def response_resource(
     """One check-in: who by pseudonym only, answered-at on the phone's own clock."""
     answered = []
     for item in items:
-        answer = _answer(item, answers.get(item.key))
+        answer = _answer(item, answers.get(item.key), locale)
         if answer is not None:
             answered.append({"linkId": item.key, "answer": [answer]})
     local = answered_at.astimezone(timezone(timedelta(minutes=offset_minutes)))
@@ -389,6 +397,8 @@ def _item(fhir_item: Any, locale: str, where: str) -> Item:
         )
     codes = {(code.system, code.code) for code in fhir_item.code or []}
     poles = [code for system, code in codes if system == POLE_SYSTEM]
+    if len(poles) > 1 or not set(poles) <= set(Pole):
+        raise Unsupported(where, f"{name}: one code of the twelve process poles at most")
     try:
         return Item.model_validate(
             {
@@ -396,7 +406,7 @@ def _item(fhir_item: Any, locale: str, where: str) -> Item:
                 "text": _texts(fhir_item.text or fhir_item.linkId, fhir_item.text__ext, locale),
                 "required": bool(fhir_item.required),
                 "anchors": _anchors(fhir_item, locale) if fields["type"] != "choice" else None,
-                "pole": Pole(poles[0]) if poles and poles[0] in set(Pole) else None,
+                "pole": Pole(poles[0]) if poles else None,
                 "risk": (FLAG_SYSTEM, RISK_FLAG) in codes,
                 **fields,
             }

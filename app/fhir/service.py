@@ -132,6 +132,7 @@ class FhirExport:
                             study_id=self.ctx.study.id,
                             version=version,
                             items=items[version],
+                            locale=self.ctx.study.default_locale,
                             pseudonym=pseudonym,
                             client_id=client_id,
                             answered_at=answered_at,
