@@ -8,7 +8,7 @@ import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast, get_args
 
 import typer
 import uvicorn
@@ -28,6 +28,7 @@ from app.errors import Problem
 from app.export import service as exports
 from app.export.formats import Format
 from app.export.tables import TABLES
+from app.fhir import service as fhir
 from app.flows import replay as trial_replay
 from app.migrate import SchemaBehind, require_current_schema, upgrade
 from app.mrt import service as mrt
@@ -180,14 +181,38 @@ def _current_engine() -> Engine:
     return engine
 
 
+FHIR = "fhir"
+
+
+def _export_format(value: str) -> str:
+    return value if value == FHIR else Format(value)
+
+
+def _fhir_resource(table: str | None) -> fhir.Resource | None:
+    if table is None or table in get_args(fhir.Resource):
+        return cast(fhir.Resource | None, table)
+    raise _fail("With --format fhir, --table is Questionnaire or QuestionnaireResponse")
+
+
 @cli.command("export")
 def export_study(
     study_id: Annotated[uuid.UUID, typer.Argument(metavar="STUDY", help="Study id")],
     out: Annotated[Path, typer.Option(help="File to write")],
     table: Annotated[
-        str | None, typer.Option(help="One table; without it, a zip of every table + codebook")
+        str | None,
+        typer.Option(
+            help="One table; without it, a zip of every table + codebook (with --format fhir: "
+            "Questionnaire or QuestionnaireResponse; without it, a Bundle of both)"
+        ),
     ] = None,
-    format: Annotated[Format, typer.Option(help="File format")] = Format.csv,
+    format: Annotated[
+        str,
+        typer.Option(
+            help="File format (fhir: a FHIR R4 Bundle)",
+            parser=_export_format,
+            metavar=f"[{'|'.join([*Format, FHIR])}]",
+        ),
+    ] = Format.csv,
     start: Annotated[datetime | None, typer.Option(help="From this UTC instant")] = None,
     end: Annotated[datetime | None, typer.Option(help="Before this UTC instant")] = None,
     participant: Annotated[list[str] | None, typer.Option(help="Only this pseudonym")] = None,
@@ -198,6 +223,7 @@ def export_study(
 ) -> None:
     """Export a study's data exactly as the API does (audited), with a progress bar."""
     engine = _current_engine()
+    now = SystemClock().now()
     filters = exports.Filters(
         start=start.replace(tzinfo=UTC) if start and start.tzinfo is None else start,
         end=end.replace(tzinfo=UTC) if end and end.tzinfo is None else end,
@@ -205,17 +231,24 @@ def export_study(
         arms=tuple(arm or ()),
         relative=relative_dates,
     )
+    actor = Actor("cli", getpass.getuser())
     with unit_of_work(engine) as session:
         study = _study(session, study_id)
         ctx = exports.study_context(session, study)
         try:
-            specs = [exports.spec_for(table, "--table")] if table else list(TABLES.values())
             exports.check_filters(session, ctx, filters, "option")
+            if format == FHIR:
+                fhir.check_absolute(filters, "--relative-dates")
+                questionnaires = fhir.study_questionnaires(session, study)
+                fhir_job = fhir.FhirExport(engine, ctx, filters, questionnaires, actor, now)
+                job: exports.ExportJob | fhir.FhirExport = fhir_job
+                chunks = fhir_job.bundle(_fhir_resource(table))
+            else:
+                specs = [exports.spec_for(table, "--table")] if table else list(TABLES.values())
+                job = exports.ExportJob(engine, ctx, Format(format), filters, actor, now)
+                chunks = job.table(specs[0]) if table else job.bundle()
         except Problem as exc:
             raise _fail(exc.detail) from exc
-    actor = Actor("cli", getpass.getuser())
-    job = exports.ExportJob(engine, ctx, format, filters, actor, SystemClock().now())
-    chunks = job.table(specs[0]) if table else job.bundle()
     # The total is not known before the export's own snapshot has been read through, so the
     # bar counts the rows the job streams (it is advanced by rows, not by chunks).
     with (

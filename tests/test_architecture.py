@@ -38,6 +38,7 @@ FLOORS: dict[str, int] = {
     "app.plans.placeholders": 1,
     "app.plans.review": 1,
     "app.rules.packs": 1,
+    "app.fhir.resources": 1,
     # 2 plumbing every domain shares
     "app.errors": 2,
     "app.requestid": 2,
@@ -63,6 +64,7 @@ FLOORS: dict[str, int] = {
     "app.models": 3,
     # 4 flows: what crosses domains
     "app.flows": 4,
+    "app.fhir": 4,
     # 5 faces: HTTP, the worker's jobs, the command
     "app.api": 5,
     "app.bodylimit": 5,

@@ -1,12 +1,15 @@
 """A study's check-in questionnaire: the draft, its versions and item packs."""
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body
 from pydantic import BaseModel, Field
 
 from app.api.deps import CurrentStaff, ManageStudy, NowDep, ReadStudy, SessionDep, staff_actor
 from app.checkins import service
 from app.checkins.models import Questionnaire
 from app.checkins.schemas import ItemPackRecord, QuestionnaireIn, QuestionnaireOut
+from app.fhir import service as fhir
 from app.pagination import Page, PageDep, map_page
 from app.rules.items import ItemPack
 from app.rules.packs import BuiltInPack, built_in_packs
@@ -57,6 +60,24 @@ def load_item_pack(
     return _questionnaire_out(
         service.load_pack(session, access.study, staff_actor(user), pack, now)
     )
+
+
+@router.post("/questionnaire/fhir", response_model=QuestionnaireOut)
+def load_fhir_questionnaire(
+    body: Annotated[
+        dict[str, Any], Body(description="A FHIR R4 Questionnaire (application/fhir+json)")
+    ],
+    access: ManageStudy,
+    session: SessionDep,
+    user: CurrentStaff,
+    now: NowDep,
+) -> QuestionnaireOut:
+    """Add a FHIR Questionnaire's items as an item pack: its name, its url (or derivedFrom)
+    as the source, its copyright as the licence. Integer sliders (0-100), choice items (as
+    likert when every option has consecutive whole ordinal values), boolean, string and text
+    items load; any other item is refused, naming it."""
+    saved = fhir.load_questionnaire(session, access.study, staff_actor(user), body, now)
+    return _questionnaire_out(saved)
 
 
 @router.get("/questionnaire/versions", response_model=Page[QuestionnaireOut])
