@@ -2,7 +2,6 @@
 
 import csv
 import getpass
-import logging
 import math
 import sys
 import uuid
@@ -27,6 +26,7 @@ from app.export import service as exports
 from app.export.formats import Format
 from app.export.tables import TABLES
 from app.flows import replay as trial_replay
+from app.logs import configure_logging
 from app.migrate import SchemaBehind, require_current_schema, upgrade
 from app.mrt.wcls import MrtData, MrtDataError, WclsResult, wcls
 from app.settings import Settings, SettingsError
@@ -41,11 +41,9 @@ analyze = typer.Typer(help="Analyses of micro-randomized trial data.", no_args_i
 cli.add_typer(analyze, name="analyze")
 
 
-def _log_to_stderr() -> None:
-    """Our loggers (pushes of the log sender, the worker's jobs) to stderr, at INFO."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+def _log_to_stderr(settings: Settings) -> None:
+    """Every logger (ours, uvicorn's) to stderr, in KAIROS_LOG_FORMAT at KAIROS_LOG_LEVEL."""
+    configure_logging(settings)
 
 
 def _fail(message: str) -> typer.Exit:
@@ -70,7 +68,7 @@ def serve(
     from app.main import create_app
 
     settings = Settings()
-    _log_to_stderr()
+    _log_to_stderr(settings)
     try:
         settings.signing_key  # noqa: B018  (fail early when the secret is missing)
         engine = make_engine(settings.database_url)
@@ -84,8 +82,16 @@ def server_config(settings: Settings, app: ASGIApp, host: str, port: int) -> uvi
     """Uvicorn's configuration: forwarded headers count only from the trusted proxies, so
     the client address that sign-in limits count by cannot be made up."""
     trusted = settings.forwarded_allow_ips
+    # No logging configuration of uvicorn's own (its lines go through ours) and no access
+    # log (the app writes one line per request, naming the route template, not the path).
     return uvicorn.Config(
-        app, host=host, port=port, proxy_headers=bool(trusted), forwarded_allow_ips=trusted
+        app,
+        host=host,
+        port=port,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted,
+        log_config=None,
+        access_log=False,
     )
 
 
@@ -99,10 +105,10 @@ def worker() -> None:
 
     from app.push import sender_from_settings
     from app.scheduling.dispatch import WorkerRefused, worker_lock
-    from app.worker import Jobs, default_worker_id, schedule_jobs
+    from app.worker import Jobs, default_worker_id, schedule_jobs, serve_metrics
 
     settings = Settings()
-    _log_to_stderr()
+    _log_to_stderr(settings)
     engine = make_engine(settings.database_url)
     try:
         require_current_schema(engine)
@@ -112,6 +118,9 @@ def worker() -> None:
             jobs = Jobs(engine, sender_from_settings(settings, clock), clock, settings, worker_id)
             scheduler = BlockingScheduler(timezone="UTC")
             schedule_jobs(scheduler, jobs)
+            if settings.worker_metrics_port is not None:
+                # A daemon thread: it ends with the worker.
+                serve_metrics(jobs, settings.worker_metrics_host, settings.worker_metrics_port)
             typer.echo(f"Kairos worker {worker_id} running; Ctrl-C stops it.")
             try:
                 scheduler.start()

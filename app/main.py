@@ -14,6 +14,7 @@ from app.api import (
     exports,
     health,
     me,
+    metrics,
     participants,
     plans,
     prompts,
@@ -28,6 +29,8 @@ from app.bodylimit import BodyLimitMiddleware
 from app.clock import Clock, SystemClock
 from app.db import make_engine
 from app.errors import UnhandledErrorMiddleware, install_error_handlers
+from app.logs import RequestScopeMiddleware
+from app.metrics import RequestMetricsMiddleware
 from app.migrate import require_current_schema
 from app.push import sender_from_settings
 from app.requestid import RequestIdMiddleware
@@ -64,6 +67,8 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(UnhandledErrorMiddleware)
+    app.add_middleware(RequestMetricsMiddleware)
+    app.add_middleware(RequestScopeMiddleware)
     app.add_middleware(RequestIdMiddleware)
     for router in (
         health.router,
@@ -83,6 +88,7 @@ def create_app(
         exports.router,
         plans.router,
         plans.staff_router,
+        metrics.router,
     ):
         app.include_router(router)
     return app

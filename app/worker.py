@@ -9,14 +9,21 @@ step: the claim must be committed before the sends, the results after them).
 import logging
 import os
 import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from apscheduler.schedulers.base import BaseScheduler
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import Engine
 
+from app import metrics
 from app.clock import Clock
 from app.db import unit_of_work
+from app.flows.metrics import exposition
 from app.push.base import PushSender
 from app.scheduling.dispatch import dispatch_once, expire_prompts, reap_claims
 from app.scheduling.service import plan_prompts
@@ -71,17 +78,66 @@ class Jobs:
     def reap(self) -> int:
         return reap_claims(self.engine, self.clock.now())
 
+    def run(self, name: str) -> int:
+        """Run one job, timed; its last success is the clock's time when it finished."""
+        started = time.perf_counter()
+        try:
+            done: int = getattr(self, name)()
+        except Exception:
+            metrics.JOB_FAILURES.labels(name).inc()
+            raise
+        finally:
+            metrics.JOB_SECONDS.labels(name).observe(time.perf_counter() - started)
+        metrics.JOB_LAST_SUCCESS.labels(name).set(self.clock.now().timestamp())
+        return done
+
 
 def schedule_jobs(scheduler: BaseScheduler, jobs: Jobs) -> None:
     # APScheduler reports every run of every job at INFO (every 5 s): only problems are news.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     for name, seconds in INTERVALS.items():
         scheduler.add_job(
-            getattr(jobs, name),
+            jobs.run,
             "interval",
+            args=[name],
             seconds=seconds,
             id=name,
             max_instances=1,
             coalesce=True,
             next_run_time=jobs.clock.now(),
         )
+
+
+_NOT_FOUND = b'{"type":"about:blank","title":"Not found","status":404,"code":"not_found"}'
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        """Scrapes are not news (the standard handler writes one line each to stderr)."""
+
+
+def metrics_app(jobs: Jobs) -> Callable[..., Iterable[bytes]]:
+    """The worker's /metrics (WSGI), under the same access rule as the API's."""
+
+    def serve(environ: dict[str, object], start_response: Callable[..., object]) -> list[bytes]:
+        host = environ.get("REMOTE_ADDR")
+        authorization = environ.get("HTTP_AUTHORIZATION")
+        allowed = metrics.scrape_allowed(
+            jobs.settings,
+            host if isinstance(host, str) else None,
+            authorization if isinstance(authorization, str) else None,
+        )
+        if environ.get("PATH_INFO") != "/metrics" or not allowed:
+            start_response("404 Not Found", [("Content-Type", "application/problem+json")])
+            return [_NOT_FOUND]
+        start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST)])
+        return [exposition(jobs.engine, jobs.clock)]
+
+    return serve
+
+
+def serve_metrics(jobs: Jobs, host: str, port: int) -> WSGIServer:
+    """Serve the worker's /metrics from a daemon thread; the caller shuts the server down."""
+    server = make_server(host, port, metrics_app(jobs), handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server
