@@ -6,12 +6,16 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from app.clock import FrozenClock
+from app.db import make_engine
 from app.logs import make_handler
 from app.settings import Settings
 from tests.conftest import START
@@ -83,3 +87,11 @@ def test_text_is_the_default_and_names_the_request() -> None:
     finally:
         logger.removeHandler(handler)
     assert stream.getvalue().rstrip().endswith("WARNING kairos.test [None]: plain words")
+
+
+def test_a_failed_statement_does_not_carry_its_parameters_into_a_log(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'kairos.db'}")
+    with pytest.raises(OperationalError) as failed, engine.connect() as connection:
+        connection.execute(text("INSERT INTO no_such_table VALUES (:answer)"), {"answer": "secret"})
+    assert "secret" not in str(failed.value)
+    engine.dispose()
