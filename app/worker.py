@@ -6,6 +6,7 @@ A job run is an edge like a request: each commits its own unit of work (dispatch
 step: the claim must be committed before the sends, the results after them).
 """
 
+import functools
 import logging
 import os
 import socket
@@ -39,6 +40,26 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[:64]
 
 
+def _observed(job: Callable[["Jobs"], int]) -> Callable[["Jobs"], int]:
+    """Times each run of a job; its last success is the clock's time when it finished."""
+    name = job.__name__
+
+    @functools.wraps(job)
+    def run(jobs: "Jobs") -> int:
+        started = time.perf_counter()
+        try:
+            done = job(jobs)
+        except Exception:
+            metrics.JOB_FAILURES.labels(name).inc()
+            raise
+        finally:
+            metrics.JOB_SECONDS.labels(name).observe(time.perf_counter() - started)
+        metrics.JOB_LAST_SUCCESS.labels(name).set(jobs.clock.now().timestamp())
+        return done
+
+    return run
+
+
 @dataclass
 class Jobs:
     engine: Engine
@@ -47,6 +68,7 @@ class Jobs:
     settings: Settings
     worker: str
 
+    @_observed
     def plan(self) -> int:
         with unit_of_work(self.engine) as session:
             created = plan_prompts(session, self.clock.now(), self.settings.plan_horizon)
@@ -54,6 +76,7 @@ class Jobs:
             _log.info("planned %d prompts", created)
         return created
 
+    @_observed
     def dispatch(self) -> int:
         """Send batches until nothing is due (so a backlog drains within one run)."""
         total = 0
@@ -72,24 +95,13 @@ class Jobs:
             if stats.claimed < self.settings.dispatch_batch_size:
                 return total
 
+    @_observed
     def expire(self) -> int:
         return expire_prompts(self.engine, self.clock.now())
 
+    @_observed
     def reap(self) -> int:
         return reap_claims(self.engine, self.clock.now())
-
-    def run(self, name: str) -> int:
-        """Run one job, timed; its last success is the clock's time when it finished."""
-        started = time.perf_counter()
-        try:
-            done: int = getattr(self, name)()
-        except Exception:
-            metrics.JOB_FAILURES.labels(name).inc()
-            raise
-        finally:
-            metrics.JOB_SECONDS.labels(name).observe(time.perf_counter() - started)
-        metrics.JOB_LAST_SUCCESS.labels(name).set(self.clock.now().timestamp())
-        return done
 
 
 def schedule_jobs(scheduler: BaseScheduler, jobs: Jobs) -> None:
@@ -97,9 +109,8 @@ def schedule_jobs(scheduler: BaseScheduler, jobs: Jobs) -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     for name, seconds in INTERVALS.items():
         scheduler.add_job(
-            jobs.run,
+            getattr(jobs, name),
             "interval",
-            args=[name],
             seconds=seconds,
             id=name,
             max_instances=1,

@@ -86,7 +86,7 @@ def busy(
     retry = client.post("/v1/checkins", json=body, headers=person["headers"])
     assert retry.is_success, retry.text
     clock.set(FIRST + timedelta(seconds=90))
-    assert Jobs(db, fcm_sender, clock, settings, "worker-1").run("dispatch") == 1
+    assert Jobs(db, fcm_sender, clock, settings, "worker-1").dispatch() == 1
     # Hours later the owner signs in again.
     credentials = {"username": "owner@example.org", "password": PASSWORD}
     signed_in = client.post("/v1/auth/token", data=credentials).json()
@@ -205,7 +205,7 @@ def test_a_worker_serves_the_same_metrics_on_its_own_port(
     db: Engine, settings: Settings, clock: FrozenClock, fcm_sender: FcmSender
 ) -> None:
     jobs = Jobs(db, fcm_sender, clock, settings, "worker-1")
-    jobs.run("expire")
+    jobs.expire()
     server = serve_metrics(jobs, "127.0.0.1", 0)
     try:
         url = f"http://127.0.0.1:{server.server_port}"
