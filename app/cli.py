@@ -41,11 +41,6 @@ analyze = typer.Typer(help="Analyses of micro-randomized trial data.", no_args_i
 cli.add_typer(analyze, name="analyze")
 
 
-def _log_to_stderr(settings: Settings) -> None:
-    """Every logger (ours, uvicorn's) to stderr, in KAIROS_LOG_FORMAT at KAIROS_LOG_LEVEL."""
-    configure_logging(settings)
-
-
 def _fail(message: str) -> typer.Exit:
     typer.secho(message, fg=typer.colors.RED, err=True)
     return typer.Exit(code=1)
@@ -68,7 +63,7 @@ def serve(
     from app.main import create_app
 
     settings = Settings()
-    _log_to_stderr(settings)
+    configure_logging(settings)
     try:
         settings.signing_key  # noqa: B018  (fail early when the secret is missing)
         engine = make_engine(settings.database_url)
@@ -108,7 +103,7 @@ def worker() -> None:
     from app.worker import Jobs, default_worker_id, schedule_jobs, serve_metrics
 
     settings = Settings()
-    _log_to_stderr(settings)
+    configure_logging(settings)
     engine = make_engine(settings.database_url)
     try:
         require_current_schema(engine)
