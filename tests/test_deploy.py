@@ -36,8 +36,8 @@ ROOT = Path(__file__).parent.parent
 # Public images the compose file may use besides the one the Dockerfile builds.
 WELL_KNOWN_IMAGES = {"postgres", "caddy"}
 KAIROS = Path(sys.executable).parent / "kairos"
-START_TIMEOUT = 60.0
-LOAD_TIMEOUT = 90.0
+START_TIMEOUT = 180.0  # a loaded CI machine starts four Python processes slowly
+LOAD_TIMEOUT = 180.0
 SECRET = "deploy-test-signing-secret-long-enough-for-hs256"
 
 
