@@ -2,7 +2,6 @@
 
 import csv
 import getpass
-import logging
 import math
 import sys
 import uuid
@@ -30,6 +29,7 @@ from app.export.formats import Format
 from app.export.tables import TABLES
 from app.fhir import service as fhir
 from app.flows import replay as trial_replay
+from app.logs import configure_logging
 from app.migrate import SchemaBehind, require_current_schema, upgrade
 from app.mrt import service as mrt
 from app.mrt.wcls import MrtData, MrtDataError, WclsResult, wcls
@@ -50,13 +50,6 @@ review = typer.Typer(
     help='The clinician\'s review and its "review suggested" flags.', no_args_is_help=True
 )
 cli.add_typer(review, name="review")
-
-
-def _log_to_stderr() -> None:
-    """Our loggers (pushes of the log sender, the worker's jobs) to stderr, at INFO."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
 
 
 def _fail(message: str) -> typer.Exit:
@@ -81,7 +74,7 @@ def serve(
     from app.main import create_app
 
     settings = Settings()
-    _log_to_stderr()
+    configure_logging(settings)
     try:
         settings.signing_key  # noqa: B018  (fail early when the secret is missing)
         engine = make_engine(settings.database_url)
@@ -95,8 +88,16 @@ def server_config(settings: Settings, app: ASGIApp, host: str, port: int) -> uvi
     """Uvicorn's configuration: forwarded headers count only from the trusted proxies, so
     the client address that sign-in limits count by cannot be made up."""
     trusted = settings.forwarded_allow_ips
+    # No logging configuration of uvicorn's own (its lines go through ours) and no access
+    # log (the app writes one line per request, naming the route template, not the path).
     return uvicorn.Config(
-        app, host=host, port=port, proxy_headers=bool(trusted), forwarded_allow_ips=trusted
+        app,
+        host=host,
+        port=port,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted,
+        log_config=None,
+        access_log=False,
     )
 
 
@@ -110,10 +111,10 @@ def worker() -> None:
 
     from app.push import sender_from_settings
     from app.scheduling.dispatch import WorkerRefused, worker_lock
-    from app.worker import Jobs, default_worker_id, schedule_jobs
+    from app.worker import Jobs, default_worker_id, schedule_jobs, serve_metrics
 
     settings = Settings()
-    _log_to_stderr()
+    configure_logging(settings)
     engine = make_engine(settings.database_url)
     try:
         require_current_schema(engine)
@@ -123,6 +124,9 @@ def worker() -> None:
             jobs = Jobs(engine, sender_from_settings(settings, clock), clock, settings, worker_id)
             scheduler = BlockingScheduler(timezone="UTC")
             schedule_jobs(scheduler, jobs)
+            if settings.worker_metrics_port is not None:
+                # A daemon thread: it ends with the worker.
+                serve_metrics(jobs, settings.worker_metrics_host, settings.worker_metrics_port)
             typer.echo(f"Kairos worker {worker_id} running; Ctrl-C stops it.")
             try:
                 scheduler.start()

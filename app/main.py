@@ -15,6 +15,7 @@ from app.api import (
     fhir,
     health,
     me,
+    metrics,
     mrt,
     participants,
     plans,
@@ -31,6 +32,8 @@ from app.bodylimit import BodyLimitMiddleware
 from app.clock import Clock, SystemClock
 from app.db import make_engine
 from app.errors import UnhandledErrorMiddleware, install_error_handlers
+from app.logs import RequestScopeMiddleware
+from app.metrics import RequestMetricsMiddleware
 from app.migrate import require_current_schema
 from app.push import sender_from_settings
 from app.push.base import PushSender
@@ -73,6 +76,8 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(UnhandledErrorMiddleware)
+    app.add_middleware(RequestMetricsMiddleware)
+    app.add_middleware(RequestScopeMiddleware)
     app.add_middleware(RequestIdMiddleware)
     for router in (
         health.router,
@@ -94,6 +99,7 @@ def create_app(
         plans.router,
         plans.staff_router,
         mrt.router,
+        metrics.router,
     ):
         declare_problems(router)
         app.include_router(router)

@@ -6,10 +6,11 @@ import secrets
 import tempfile
 from datetime import timedelta
 from functools import cached_property
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 EMBEDDED_DATABASE = "sqlite:///./var/kairos.db"
@@ -65,6 +66,29 @@ class Settings(BaseSettings):
     dispatch_batch_size: int = Field(default=500, ge=1, le=500)
     dispatch_lease_seconds: int = Field(default=120, ge=10)
 
+    metrics_token: SecretStr | None = Field(
+        default=None, description="A bearer token that may read /metrics from anywhere"
+    )
+    metrics_allow_networks: str = Field(
+        default="127.0.0.1/32,::1/128",
+        description="Comma-separated networks (CIDR) whose callers may read /metrics without "
+        "the token; empty: only the token",
+    )
+    worker_metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="Port of `kairos worker`'s /metrics; off without"
+    )
+    worker_metrics_host: str = "127.0.0.1"
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("metrics_allow_networks")
+    @classmethod
+    def _networks_parse(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                ip_network(part.strip(), strict=False)  # a ValueError names the bad network
+        return value
+
     @property
     def checkin_clock_skew(self) -> timedelta:
         return timedelta(seconds=self.checkin_clock_skew_seconds)
@@ -72,6 +96,11 @@ class Settings(BaseSettings):
     @property
     def plan_horizon(self) -> timedelta:
         return timedelta(hours=self.plan_horizon_hours)
+
+    @property
+    def metrics_networks(self) -> list[IPv4Network | IPv6Network]:
+        parts = self.metrics_allow_networks.split(",")
+        return [ip_network(part.strip(), strict=False) for part in parts if part.strip()]
 
     @property
     def is_sqlite(self) -> bool:

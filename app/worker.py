@@ -6,17 +6,25 @@ A job run is an edge like a request: each commits its own unit of work (dispatch
 step: the claim must be committed before the sends, the results after them).
 """
 
+import functools
 import logging
 import os
 import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from apscheduler.schedulers.base import BaseScheduler
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import Engine
 
+from app import metrics
 from app.clock import Clock
 from app.db import unit_of_work
+from app.flows.metrics import exposition
 from app.plans.service import refresh_flags
 from app.push.base import PushSender
 from app.scheduling.dispatch import dispatch_once, expire_prompts, reap_claims
@@ -33,6 +41,26 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[:64]
 
 
+def _observed(job: Callable[["Jobs"], int]) -> Callable[["Jobs"], int]:
+    """Times each run of a job; its last success is the clock's time when it finished."""
+    name = job.__name__
+
+    @functools.wraps(job)
+    def run(jobs: "Jobs") -> int:
+        started = time.perf_counter()
+        try:
+            done = job(jobs)
+        except Exception:
+            metrics.JOB_FAILURES.labels(name).inc()
+            raise
+        finally:
+            metrics.JOB_SECONDS.labels(name).observe(time.perf_counter() - started)
+        metrics.JOB_LAST_SUCCESS.labels(name).set(jobs.clock.now().timestamp())
+        return done
+
+    return run
+
+
 @dataclass
 class Jobs:
     engine: Engine
@@ -41,6 +69,7 @@ class Jobs:
     settings: Settings
     worker: str
 
+    @_observed
     def plan(self) -> int:
         with unit_of_work(self.engine) as session:
             created = plan_prompts(session, self.clock.now(), self.settings.plan_horizon)
@@ -48,6 +77,7 @@ class Jobs:
             _log.info("planned %d prompts", created)
         return created
 
+    @_observed
     def dispatch(self) -> int:
         """Send batches until nothing is due (so a backlog drains within one run)."""
         total = 0
@@ -66,12 +96,15 @@ class Jobs:
             if stats.claimed < self.settings.dispatch_batch_size:
                 return total
 
+    @_observed
     def expire(self) -> int:
         return expire_prompts(self.engine, self.clock.now())
 
+    @_observed
     def reap(self) -> int:
         return reap_claims(self.engine, self.clock.now())
 
+    @_observed
     def review(self) -> int:
         """Raise the "review suggested" flags that time alone has made due."""
         with unit_of_work(self.engine) as session:
@@ -94,3 +127,38 @@ def schedule_jobs(scheduler: BaseScheduler, jobs: Jobs) -> None:
             coalesce=True,
             next_run_time=jobs.clock.now(),
         )
+
+
+_NOT_FOUND = b'{"type":"about:blank","title":"Not found","status":404,"code":"not_found"}'
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        """Scrapes are not news (the standard handler writes one line each to stderr)."""
+
+
+def metrics_app(jobs: Jobs) -> Callable[..., Iterable[bytes]]:
+    """The worker's /metrics (WSGI), under the same access rule as the API's."""
+
+    def serve(environ: dict[str, object], start_response: Callable[..., object]) -> list[bytes]:
+        host = environ.get("REMOTE_ADDR")
+        authorization = environ.get("HTTP_AUTHORIZATION")
+        allowed = metrics.scrape_allowed(
+            jobs.settings,
+            host if isinstance(host, str) else None,
+            authorization if isinstance(authorization, str) else None,
+        )
+        if environ.get("PATH_INFO") != "/metrics" or not allowed:
+            start_response("404 Not Found", [("Content-Type", "application/problem+json")])
+            return [_NOT_FOUND]
+        start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST)])
+        return [exposition(jobs.engine, jobs.clock)]
+
+    return serve
+
+
+def serve_metrics(jobs: Jobs, host: str, port: int) -> WSGIServer:
+    """Serve the worker's /metrics from a daemon thread; the caller shuts the server down."""
+    server = make_server(host, port, metrics_app(jobs), handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
+    return server

@@ -48,6 +48,8 @@ FLOORS: dict[str, int] = {
     "app.versioning": 2,
     "app.patching": 2,
     "app.migrate": 2,
+    "app.metrics": 2,
+    "app.logs": 2,
     # 3 domains, and the access layer they all use
     "app.access": 3,
     "app.audit": 3,

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from app import metrics
 from app.checkins import service as checkins
 from app.checkins.models import CheckIn
 from app.checkins.schemas import CheckInIn, CheckInOut, DryRunOut
@@ -114,6 +115,7 @@ def _digest(data: CheckInIn) -> str:
 
 
 def _replay(checkin: CheckIn) -> tuple[CheckInOut, bool]:
+    metrics.CHECKINS.labels("duplicate").inc()
     return CheckInOut.model_validate(checkin.response), True
 
 
@@ -203,6 +205,7 @@ def take_in(
             _log.exception("tailoring failed after a positive safety screen; resources still sent")
             response = _crisis_only(session, moment)
     session.flush()
+    metrics.checkin_received(late)
     return response, False
 
 

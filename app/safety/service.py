@@ -5,6 +5,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from app import metrics
 from app.audit import service as audit
 from app.audit.service import Actor
 from app.checkins.models import CheckIn
@@ -106,6 +107,7 @@ def open_event(
         items=screened.items,
         created_at=now,
     )
+    metrics.SAFETY_EVENTS.labels(screened.tier).inc()
     session.add(event)
     session.flush()
     return event
@@ -137,6 +139,7 @@ def acknowledge(
     if event.acknowledged_at is not None:
         raise Conflict("This safety event was already acknowledged", code="already_acknowledged")
     event.acknowledged_at, event.acknowledged_by, event.note = now, user_id, note
+    metrics.safety_acknowledged(event.tier, event.created_at, now)
     session.add(event)
     audit.record(
         session,

@@ -21,6 +21,7 @@ from filelock import FileLock, Timeout
 from sqlalchemy import Engine, case, func, literal, or_
 from sqlmodel import Session, col, select, update
 
+from app import metrics
 from app.audit import service as audit
 from app.audit.service import Actor
 from app.db import rows_changed, unit_of_work
@@ -269,6 +270,7 @@ def _record(
             worker=worker,
         )
     )
+    metrics.push_attempted(message.kind, result.outcome, result.error_code)
     values: dict[str, Any] = {}
     is_reminder = message.kind == "reminder"
     if result.outcome == "sent":
@@ -279,6 +281,7 @@ def _record(
                 "next_push_at": next_reminder(prompt.reminders, sent),
             }
         else:
+            metrics.prompt_sent(prompt.scheduled_at, now)
             values |= {
                 "status": PromptStatus.sent,
                 "sent_at": now,
