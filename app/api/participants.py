@@ -153,7 +153,6 @@ def erase_participant(
 @router.post(
     "/participants/{participant_id}/test-push",
     response_model=PushTestOut,
-    responses={409: {"description": "The participant has no active device"}},
 )
 def send_test_push(
     scope: CareParticipant,
