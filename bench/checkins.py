@@ -63,6 +63,7 @@ from bench.common import bulk_insert, throwaway_database
 PASSWORD = "bench-password-long-enough"
 STUDY_STATS_WINDOW = 2000
 SERVER_START_TIMEOUT = 180.0
+QUIET = 5.0
 ANSWERS = {
     "emotion_avoid": 30, "emotion_open": 70, "cognition_fused": 90, "cognition_defused": 10,
     "attention_stuck": 30, "attention_present": 70, "self_content": 30, "self_context": 70,
@@ -150,30 +151,40 @@ def _free_port() -> int:
 
 @contextmanager
 def server(kind: str, url: str, var_dir: str) -> Iterator[str]:
+    """A server process on a free port; what it logs goes to `<kind>.log` in var_dir, where
+    `server_errors` counts the 500s it answered (also those wrk stopped waiting for)."""
     port = _free_port()
     command = [sys.executable, "-m", "bench.checkins", "--serve", kind, "--url", url]
-    process = subprocess.Popen([*command, "--port", str(port), "--var-dir", var_dir])
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"the {kind} server exited with {process.returncode}")
-            try:
-                httpx.get(f"{base}/openapi.json", timeout=2.0)
-                break
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the {kind} server did not start") from None
-                time.sleep(0.2)
-        yield base
-    finally:
-        process.terminate()
+    with Path(var_dir, f"{kind}.log").open("w") as log:
+        process = subprocess.Popen(
+            [*command, "--port", str(port), "--var-dir", var_dir], stderr=log, stdout=log
+        )
+        base = f"http://127.0.0.1:{port}"
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+            deadline = time.monotonic() + SERVER_START_TIMEOUT
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"the {kind} server exited with {process.returncode}")
+                try:
+                    httpx.get(f"{base}/openapi.json", timeout=2.0)
+                    break
+                except httpx.TransportError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"the {kind} server did not start") from None
+                    time.sleep(0.2)
+            yield base
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+
+def server_errors(var_dir: str) -> int:
+    """The 500s the real app has logged so far."""
+    return Path(var_dir, "kairos.log").read_text().count("Unhandled error in")
 
 
 # --- the study and its history --------------------------------------------------------
@@ -427,9 +438,9 @@ def trivial_script(var_dir: str) -> Path:
 
 def settle(engine: Engine, timeout: float = 120.0) -> None:
     """Wait until the servers have answered what wrk left queued (they go on after it
-    stops): nothing new stored for half a second."""
+    stops): nothing new stored for QUIET seconds (a loaded server can pause that long)."""
     deadline = time.monotonic() + timeout
-    last = None
+    last, since = None, time.monotonic()
     while time.monotonic() < deadline:
         # Autocommit: a read that takes no write turn (on SQLite) and waits for no writer.
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
@@ -437,9 +448,10 @@ def settle(engine: Engine, timeout: float = 120.0) -> None:
                 connection.execute(select(func.count()).select_from(CheckIn)).scalar_one(),
                 connection.execute(select(func.count()).select_from(BareRow)).scalar_one(),
             )
-        if now == last:
+        if now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= QUIET:
             return
-        last = now
         time.sleep(0.5)
     raise RuntimeError("the servers were still storing requests after the run ended")
 
@@ -486,8 +498,13 @@ def measure(kind: str, histories: list[int], connections: list[int], args: Any) 
                         for _ in range(args.pairs):
                             ceiling = load(f"{bare}/bare", script, conns, args.seconds)
                             settle(engine)
+                            logged = server_errors(var_dir)
                             candidate = load(f"{kairos}/v1/checkins", script, conns, args.seconds)
                             settle(engine)
+                            # wrk counts the 500s it saw; the log also those it gave up on.
+                            candidate.errors_5xx = max(
+                                candidate.errors_5xx, server_errors(var_dir) - logged
+                            )
                             print(f"[{kind} h={history} c={conns}] ceiling   {_fmt(ceiling)}")
                             print(f"[{kind} h={history} c={conns}] check-in  {_fmt(candidate)}")
                             ratios.append(candidate.rate / ceiling.rate)
@@ -520,7 +537,7 @@ def main() -> None:
     parser.add_argument("--connections", nargs="+", type=int, default=[16, 64])
     parser.add_argument("--participants", type=int, default=200)
     parser.add_argument("--pairs", type=int, default=2)
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--serve", choices=["kairos", "bare"], help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
