@@ -26,7 +26,15 @@ from app.safety.screen import SafetySettings, default_crisis_resources, screen
 from app.safety.service import crisis_resources_for
 from app.skills.content import Skill, library_problems, localized
 from app.skills.default_library import default_library
-from app.skills.policies import PastDelivery, Personalization, select, skill_pool
+from app.skills.policies import (
+    MONTE_CARLO_DRAWS,
+    PastDelivery,
+    Personalization,
+    _rng,
+    _thompson_wins,
+    select,
+    skill_pool,
+)
 from app.vocabulary import Policy
 
 ITEMS = default_items()
@@ -582,3 +590,29 @@ def test_disliked_modalities_lower_a_skills_probability() -> None:
     disliked = chance_of_leaves(Personalization(disliked_modalities={"imagery"}))
     liked = chance_of_leaves(Personalization(preferred_modalities={"imagery"}))
     assert disliked < neutral - 0.1 and liked > neutral + 0.1
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.text(max_size=20),
+    posteriors=st.lists(
+        st.tuples(
+            st.floats(min_value=0.3, max_value=60.0), st.floats(min_value=0.3, max_value=60.0)
+        )
+        | st.just((1.0, 1.0)),
+        min_size=1,
+        max_size=6,
+    ),
+)
+def test_the_thompson_draws_are_those_of_the_standard_library(
+    seed: str, posteriors: list[tuple[float, float]]
+) -> None:
+    """The sampler with its constants worked out once gives CPython's betavariate draws,
+    and leaves the stream where they leave it: recorded decisions replay unchanged."""
+    fast, reference = _rng(seed), _rng(seed)
+    wins = [0] * len(posteriors)
+    for _ in range(MONTE_CARLO_DRAWS):
+        samples = [reference.betavariate(alpha, beta) for alpha, beta in posteriors]
+        wins[samples.index(max(samples))] += 1
+    assert _thompson_wins(posteriors, fast) == wins
+    assert fast.random() == reference.random()

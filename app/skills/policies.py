@@ -16,9 +16,10 @@ same inputs and seed give the same decision.
 """
 
 import hashlib
+import math
 import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -155,6 +156,58 @@ def _prior(skill: _Candidate, person: Personalization) -> tuple[float, float]:
     return alpha, beta
 
 
+_LOG4 = math.log(4.0)
+_SG_MAGICCONST = 1.0 + math.log(4.5)
+
+
+def _gamma(shape: float, rng: random.Random) -> Callable[[], float]:
+    """`rng.gammavariate(shape, 1.0)` with its constants worked out once: the very same
+    values from the same stream (CPython's algorithm, checked against it by the tests),
+    without re-deriving them in each of the thousands of draws of a decision."""
+    log, exp, uniform = math.log, math.exp, rng.random
+    if shape == 1.0:
+        return lambda: -log(1.0 - uniform())
+    if shape < 1.0:  # not a posterior of the tailored policy (its priors start at 1)
+        return lambda: rng.gammavariate(shape, 1.0)
+    ainv = math.sqrt(2.0 * shape - 1.0)
+    bbb = shape - _LOG4
+    ccc = shape + ainv
+    magic = _SG_MAGICCONST
+
+    def cheng() -> float:
+        # R. C. H. Cheng's rejection method, as in CPython's random.gammavariate.
+        while True:
+            u1 = uniform()
+            if not 1e-7 < u1 < 0.9999999:
+                continue
+            u2 = 1.0 - uniform()
+            v = log(u1 / (1.0 - u1)) / ainv
+            x = shape * exp(v)
+            z = u1 * u1 * u2
+            r = bbb + ccc * v - x
+            if r + magic - 4.5 * z >= 0.0 or r >= log(z):
+                return x * 1.0
+
+    return cheng
+
+
+def _thompson_wins(posteriors: Sequence[tuple[float, float]], rng: random.Random) -> list[int]:
+    """How often each posterior's draw is the largest in MONTE_CARLO_DRAWS rounds of
+    `rng.betavariate(alpha, beta)` per posterior in turn (the first one on a tie)."""
+    gammas = [(_gamma(alpha, rng), _gamma(beta, rng)) for alpha, beta in posteriors]
+    wins = [0] * len(posteriors)
+    for _ in range(MONTE_CARLO_DRAWS):
+        best, winner = -1.0, 0
+        for index, (first, second) in enumerate(gammas):
+            # betavariate: y / (y + gamma(beta)), and 0.0 without the second draw when y is 0.
+            y = first()
+            sample = y / (y + second()) if y else 0.0
+            if sample > best:
+                best, winner = sample, index
+        wins[winner] += 1
+    return wins
+
+
 def _choose(
     policy: Policy, keys: list[str], probabilities: list[float], rng: random.Random, seed: str
 ) -> Decision:
@@ -228,10 +281,7 @@ def select(
                 alpha += past.helpfulness / 10
                 beta += 1 - past.helpfulness / 10
         posteriors.append((alpha, beta))
-    wins = [0] * len(candidates)
-    for _ in range(MONTE_CARLO_DRAWS):
-        samples = [rng.betavariate(alpha, beta) for alpha, beta in posteriors]
-        wins[samples.index(max(samples))] += 1
+    wins = _thompson_wins(posteriors, rng)
     count = len(candidates)
     # Mixing with the uniform keeps every candidate at or above the floor, summing to one.
     floor = min(floor, 1.0 / count)
