@@ -259,7 +259,7 @@ def test_every_integer_input_declares_bounds_a_column_holds() -> None:
                 low = leaf.schema.get("minimum", leaf.schema.get("exclusiveMinimum"))
                 high = leaf.schema.get("maximum", leaf.schema.get("exclusiveMaximum"))
                 assert low is not None and high is not None, (_id(operation), leaf.field)
-                assert -(2**31) <= low and high <= INT32_MAX, (_id(operation), leaf.field)
+                assert low >= -(2**31) and high <= INT32_MAX, (_id(operation), leaf.field)
 
 
 @pytest.mark.parametrize("operation", BOUNDED_OPERATIONS, ids=_id)
