@@ -59,9 +59,10 @@ class Conflict(Problem):
     status, code, title = 409, "conflict", "Conflict"
 
 
-# Where a request's field came from: every field a problem names starts with one of these.
-LOCATIONS = ("body", "query", "path", "header")
-_LOCATED = re.compile(rf"^({'|'.join(LOCATIONS)})([.\[]|$)")
+# Where a request's field came from: every field a problem names starts with one of these
+# (`option.` and `--name` from the command line).
+LOCATIONS = ("body", "query", "path", "header", "option")
+_LOCATED = re.compile(rf"^(({'|'.join(LOCATIONS)})([.\[]|$)|--[a-z])")
 
 
 def located(field: str) -> str:
