@@ -1,6 +1,7 @@
 """Errors as application/problem+json (RFC 9457) with a stable `code`."""
 
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -79,19 +80,37 @@ class Conflict(Problem):
     status, code, title = 409, "conflict", "Conflict"
 
 
+# Where a request's field came from: every field a problem names starts with one of these
+# (`option.` and `--name` from the command line).
+LOCATIONS = ("body", "query", "path", "header", "option")
+_LOCATED = re.compile(rf"^(({'|'.join(LOCATIONS)})([.\[]|$)|--[a-z])")
+
+
+def located(field: str) -> str:
+    """The field path as named in a problem, refused unless it starts with its location
+    (`body.arms[1].key`, `query.end`, `path.email`): clients read the same prefixes in
+    FastAPI's own validation errors and in ours."""
+    if not _LOCATED.match(field):
+        raise ValueError(f"field path {field!r} does not start with one of {LOCATIONS}")
+    return field
+
+
 class Invalid(Problem):
     """Semantic validation failure of a well-formed request: 422 naming the field."""
 
     status, code, title = 422, "validation_error", "Validation error"
 
     def __init__(self, field: str, message: str, *, code: str | None = None) -> None:
-        super().__init__(message, code=code, errors=[{"field": field, "message": message}])
+        errors = [{"field": located(field), "message": message}]
+        super().__init__(message, code=code, errors=errors)
 
     @classmethod
-    def of(cls, problems: Sequence[tuple[str, str]]) -> "Invalid":
+    def of(cls, problems: Sequence[tuple[str, str]], *, code: str | None = None) -> "Invalid":
         """Every (field, message) at once; the first one is the detail."""
-        error = cls(*problems[0])
-        error.errors = [{"field": field, "message": message} for field, message in problems]
+        error = cls(*problems[0], code=code)
+        error.errors = [
+            {"field": located(field), "message": message} for field, message in problems
+        ]
         return error
 
 

@@ -5,11 +5,12 @@ from collections.abc import AsyncIterator
 from contextlib import ExitStack, asynccontextmanager
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy import Engine
 
 from app.api import (
     auth,
+    boundary,
     checkins,
     exports,
     fhir,
@@ -67,7 +68,14 @@ def create_app(
                 _start_jobs(stack, app, settings, engine)
             yield
 
-    app = FastAPI(title="Kairos", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="Kairos",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        # Before every other dependency of every route: text and numbers no database stores.
+        dependencies=[Depends(boundary.refuse_unstorable_input)],
+    )
     app.state.settings = settings
     app.state.engine = engine
     app.state.clock = clock or SystemClock()

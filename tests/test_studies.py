@@ -81,7 +81,12 @@ def test_activation_checks_the_study_is_complete(
     assert refused.status_code == 409
     assert refused.json()["code"] == "study_incomplete"
     assert refused.json()["errors"][0]["field"] == "arms"
-    bad_block = make_study(activate=False, block_size=4)
+    # Fits the three arms when given (3 x 2); the fourth arm added since does not fit.
+    bad_block = make_study(activate=False, block_size=6)
+    added = client.post(
+        f"/v1/studies/{bad_block['id']}/arms", json={"key": "d", "policy": "random"}, headers=owner
+    )
+    assert added.status_code == 201, added.text
     refused = client.post(f"/v1/studies/{bad_block['id']}/activate", headers=owner)
     assert refused.json()["errors"][0]["field"] == "block_size"
     assert client.get(f"/v1/studies/{bad_block['id']}", headers=owner).json()["status"] == "draft"
@@ -121,7 +126,7 @@ def test_duplicate_arm_keys_in_create_name_the_field(client: TestClient, owner: 
     body = {**STUDY, "arms": [{"key": "a", "policy": "random"}, {"key": "a", "policy": "tailored"}]}
     response = client.post("/v1/studies", json=body, headers=owner)
     assert response.status_code == 422
-    assert response.json()["errors"][0]["field"] == "arms[1].key"
+    assert response.json()["errors"][0]["field"] == "body.arms[1].key"
 
 
 def test_owners_manage_members(

@@ -2,7 +2,7 @@
 staff read of a participant's check-ins and scores."""
 
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
@@ -30,6 +30,7 @@ from app.pagination import Page, PageDep, map_page
 from app.skills import service as skills
 from app.skills.schemas import FeedbackIn, PreferencesIn, PreferencesOut
 from app.studies.models import Study
+from app.types import CalendarDate
 
 router = APIRouter(prefix="/v1", tags=["participant app"])
 staff_router = APIRouter(prefix="/v1/studies/{study_id}", tags=["tailoring"])
@@ -125,8 +126,8 @@ def list_checkins(
 def read_scores(
     scope: CareParticipant,
     session: SessionDep,
-    start: Annotated[date | None, Query(description="First UTC date (inclusive)")] = None,
-    end: Annotated[date | None, Query(description="Last UTC date (inclusive)")] = None,
+    start: Annotated[CalendarDate | None, Query(description="First UTC date (inclusive)")] = None,
+    end: Annotated[CalendarDate | None, Query(description="Last UTC date (inclusive)")] = None,
 ) -> ScoresOut:
     """Need per dimension and score per pole for each check-in, and daily means in the
     participant's time zone."""

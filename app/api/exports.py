@@ -1,6 +1,5 @@
 """Research data exports, the codebook and the trial replay (owners and researchers)."""
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -12,7 +11,7 @@ from app.export import codebook as codebooks
 from app.export import service
 from app.export.formats import MEDIA_TYPES, Format
 from app.flows import replay
-from app.types import Key, Pseudonym
+from app.types import Instant, Key, Pseudonym
 
 router = APIRouter(prefix="/v1/studies/{study_id}", tags=["exports"])
 
@@ -24,9 +23,9 @@ _STREAMED: dict[int | str, dict[str, Any]] = {
 
 def export_filters(
     start: Annotated[
-        datetime | None, Query(description="Rows from this instant on (inclusive)")
+        Instant | None, Query(description="Rows from this instant on (inclusive)")
     ] = None,
-    end: Annotated[datetime | None, Query(description="Rows before this instant")] = None,
+    end: Annotated[Instant | None, Query(description="Rows before this instant")] = None,
     participant: Annotated[
         list[Pseudonym], Query(max_length=1000, description="Only these pseudonyms")
     ] = [],  # noqa: B006  (FastAPI copies query defaults)

@@ -4,7 +4,6 @@ the clinician's review of a participant, and the study's "review suggested" flag
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 from sqlmodel import Session
 
 from app.access import visibility
@@ -36,6 +35,7 @@ from app.plans.schemas import (
     ReviewOut,
 )
 from app.studies.models import Participant
+from app.types import Instant
 
 router = APIRouter(prefix="/v1", tags=["participant app"])
 staff_router = APIRouter(prefix="/v1/studies/{study_id}", tags=["plans and review"])
@@ -160,9 +160,9 @@ def review_participant(
     session: SessionDep,
     now: NowDep,
     start: Annotated[
-        AwareDatetime | None, Query(description="From this instant (default: end - period)")
+        Instant | None, Query(description="From this instant (default: end - period)")
     ] = None,
-    end: Annotated[AwareDatetime | None, Query(description="Before this instant (now)")] = None,
+    end: Annotated[Instant | None, Query(description="Before this instant (now)")] = None,
 ) -> ReviewOut:
     """Trends per dimension, what was offered and how it was rated, adherence, open safety
     events and what changed in the plan, over a period; and whether review is suggested."""

@@ -16,7 +16,7 @@ from app.api.deps import (
 from app.checkins import service
 from app.checkins.models import RuleSetVersion
 from app.checkins.schemas import DryRunIn, DryRunOut, RuleSetOut
-from app.errors import Invalid
+from app.errors import Forbidden
 from app.flows import checkins as checkin_flow
 from app.pagination import Page, PageDep, map_page
 from app.rules.schema import RuleSet
@@ -60,5 +60,8 @@ def dry_run(data: DryRunIn, access: CareStudy, session: SessionDep) -> DryRunOut
     if data.participant_id is not None:
         participant = participant_in(session, access, data.participant_id).participant
         if not visibility.sees_arms(access):
-            raise Invalid("body.participant_id", "your role may not see this participant's arm")
+            raise Forbidden(
+                "Your role may not see this participant's arm, which the dry run would use",
+                code="arm_concealed",
+            )
     return checkin_flow.dry_run(session, access.study, participant, data.policy, data.answers)

@@ -1,7 +1,7 @@
 """A study's prompt schedule, its preview, per-participant overrides and compliance."""
 
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -36,6 +36,7 @@ from app.scheduling.schemas import (
     ScheduleIn,
     ScheduleOut,
 )
+from app.types import CalendarDate
 
 router = APIRouter(prefix="/v1/studies/{study_id}", tags=["schedules"])
 
@@ -189,8 +190,8 @@ def compliance(
     access: ReadStudy,
     session: SessionDep,
     now: NowDep,
-    start: Annotated[date | None, Query(description="First UTC date (inclusive)")] = None,
-    end: Annotated[date | None, Query(description="Last UTC date (inclusive)")] = None,
+    start: Annotated[CalendarDate | None, Query(description="First UTC date (inclusive)")] = None,
+    end: Annotated[CalendarDate | None, Query(description="Last UTC date (inclusive)")] = None,
 ) -> ComplianceOut:
     """Per participant and local day, and per day across the study: prompts planned, due,
     sent, opened, answered, expired, failed and undeliverable (no device), skipped decision

@@ -4,7 +4,7 @@ randomization and the process model. As JSON and as readable Markdown."""
 import json
 from typing import Any
 
-from app.export.tables import TABLES, StudyContext, output_columns
+from app.export.tables import CSV_TEXT_NOTE, TABLES, StudyContext, output_columns
 from app.rules.process import POLES
 from app.studies.randomization import ArmWeight, default_block_size
 from app.vocabulary import Policy
@@ -31,6 +31,7 @@ def codebook(ctx: StudyContext, relative: bool) -> dict[str, Any]:
             if relative
             else "absolute: timestamps are UTC instants (RFC 3339)"
         ),
+        "csv_text": CSV_TEXT_NOTE,
         "randomization": {
             "method": "permuted blocks, stratified; each block a Fisher-Yates shuffle driven "
             "by sha256(seed, stratum, block_no), as app/studies/randomization.py spells out",
@@ -111,6 +112,8 @@ def markdown(book: dict[str, Any]) -> str:
         "",
         f"Study `{study['id']}` ({study['status']}), default time zone "
         f"{study['default_timezone']}. Dates are {book['dates']}.",
+        "",
+        f"{book['csv_text']}.",
         "",
         "## Randomization",
         "",

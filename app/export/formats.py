@@ -90,15 +90,26 @@ def write_csv(
     columns: Sequence[tuple[str, ColumnType]], batches: Iterable[Batch]
 ) -> Iterator[bytes]:
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([name for name, _ in columns])
+    # The csv module quotes a field holding a character of the line terminator; with "\r\n"
+    # that is every field with a CR or an LF, as COPY quotes them. Each row's own "\r\n" then
+    # becomes "\n", COPY's line end.
+    writer = csv.writer(buffer, lineterminator="\r\n")
+
+    def write_row(row: Sequence[Any]) -> None:
+        writer.writerow(row)
+        buffer.seek(buffer.tell() - 2)
+        buffer.write("\n")
+        buffer.truncate()
+
+    write_row([name for name, _ in columns])
     converters = [
         (index, _CSV_CONVERT[kind])
         for index, (_, kind) in enumerate(columns)
         if kind in _CSV_CONVERT
     ]
     for batch in batches:
-        writer.writerows(_converted(batch, converters))
+        for row in _converted(batch, converters):
+            write_row(row)
         yield buffer.getvalue().encode()
         buffer.seek(0)
         buffer.truncate()

@@ -111,10 +111,22 @@ def bool_text(value: Any) -> Any:
     return case((value.is_(None), null()), (value, literal("true")), else_=literal("false"))
 
 
+# What a spreadsheet reads as the start of a formula (OWASP, CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+CSV_TEXT_NOTE = (
+    "In CSV files a text cell that begins with =, +, -, @, a tab or a carriage return is "
+    "prefixed with a single quote (') so that a spreadsheet shows it rather than running it "
+    "as a formula; NDJSON and Parquet files keep the text exactly as it was given"
+)
+
+
 def string_text(value: Any) -> Any:
-    """A string with the empty string as NULL: CSV writes both as an empty field (COPY would
-    quote an empty string, the csv module would not)."""
-    return func.nullif(value, "")
+    """A string for CSV: the empty string as NULL (CSV writes both as an empty field; COPY
+    would quote an empty string, the csv module would not), and a cell a spreadsheet would
+    run as a formula neutralised with a leading single quote (CSV_TEXT_NOTE)."""
+    text = func.nullif(value, "")
+    formula = func.substr(text, 1, 1).in_(FORMULA_STARTS)
+    return case((formula, literal("'", String).concat(text)), else_=text)
 
 
 def json_text(value: Any) -> Any:

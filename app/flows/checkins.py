@@ -398,6 +398,12 @@ def dry_run(
     items = checkins.items_of(checkins.current_questionnaire(session, study.id))
     checkins.refuse_bad_answers(items, answers, partial=True)
     if participant is not None:
+        if participant.arm_id is None:
+            raise Conflict(
+                "The participant has not enrolled yet, so has no arm to judge as; "
+                "leave out participant_id to try a policy",
+                code="participant_not_enrolled",
+            )
         policy = session.get_one(Arm, participant.arm_id).policy
     version, rule_set = checkins.current_rule_set(session, study.id)
     who = participant.id if participant else uuid.UUID(int=0)

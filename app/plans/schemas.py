@@ -8,15 +8,14 @@ from pydantic import BaseModel, Field
 
 from app.plans.content import PlanContent
 from app.plans.review import ReviewReason, SkillRating, Trend
-from app.types import INPUT
+from app.types import INPUT, Count
 
 
 class PlanIn(BaseModel):
     model_config = INPUT
     sections: PlanContent
-    based_on_version: int | None = Field(
+    based_on_version: Count | None = Field(
         default=None,
-        ge=0,
         description="The version this edit started from (0: no plan yet); when the plan has "
         "changed since, the edit is refused with 409 plan_changed instead of overwriting it",
     )

@@ -62,7 +62,7 @@ def decide_retry(
     expires is not worth sending."""
     retry_at = next_attempt_at(now, attempt, retry_after, rng)
     if retry_at >= expires_at:
-        return RetryDecision(
-            None, f"expires at {expires_at.isoformat()}, before the next attempt could go out"
-        )
+        # No instant in the words: the prompt's expires_at column holds it, and a relative
+        # export shifts that column but cannot find a date inside free text.
+        return RetryDecision(None, "it expires before the next attempt could go out")
     return RetryDecision(retry_at)

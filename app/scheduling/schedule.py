@@ -128,7 +128,9 @@ class Schedule(BaseModel):
     first_day: int = Field(default=1, ge=1, le=3650)
     last_day: int = Field(ge=1, le=3650, description="Last study day; day 1 = enrollment date")
     expiry_minutes: int = Field(default=60, ge=1, le=24 * 60)
-    reminder_minutes: list[int] = Field(default_factory=list, max_length=2)
+    reminder_minutes: list[Annotated[int, Field(ge=1, le=24 * 60)]] = Field(
+        default_factory=list, max_length=2
+    )
     waking_hours: WakingHours | None = Field(
         default=None, description="The study's default waking day; a participant's own wins"
     )

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from app.scheduling.models import PromptStatus
 from app.scheduling.planner import MAX_PREVIEW_DAYS, PlannedPrompt
 from app.scheduling.schedule import DEFAULT_NOTIFICATION, Schedule, WakingHours
-from app.types import INPUT, LocaleTag, TimezoneName
+from app.types import INPUT, CalendarDate, LocaleTag, TimezoneName
 
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 
@@ -45,7 +45,7 @@ class PreviewIn(BaseModel):
     model_config = INPUT
     timezone: TimezoneName
     waking_hours: WakingHours | None = None
-    start_date: date = Field(description="The participant's enrollment date (study day 1)")
+    start_date: CalendarDate = Field(description="The participant's enrollment date (study day 1)")
     days: int = Field(default=7, ge=1, le=MAX_PREVIEW_DAYS)
     schedule: Schedule | None = Field(
         default=None, description="A schedule to try; the study's saved one when left out"

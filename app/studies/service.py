@@ -2,6 +2,7 @@
 
 import secrets
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +14,7 @@ from app.access.scope import StudyAccess
 from app.audit import service as audit
 from app.audit.service import Actor
 from app.auth.models import StaffUser
-from app.errors import Conflict, Invalid, NotFound
+from app.errors import Conflict, Invalid, NotFound, field_path
 from app.pagination import Page, PageParams, map_page, paginate
 from app.patching import apply_patch
 from app.studies.models import Arm, Membership, Participant, Study
@@ -72,12 +73,24 @@ def _check_arm_keys(arms: list[ArmIn]) -> None:
     seen: set[str] = set()
     for index, arm in enumerate(arms):
         if arm.key in seen:
-            raise Invalid(f"arms[{index}].key", f"Arm key '{arm.key}' is used twice")
+            raise Invalid(
+                field_path(("body", "arms", index, "key")), f"Arm key '{arm.key}' is used twice"
+            )
         seen.add(arm.key)
+
+
+def _check_block_size(arms: Sequence[ArmIn | Arm], block_size: int | None) -> None:
+    """A block size the arms' weights cannot fill is refused when given, not only when the
+    study is activated (activation still checks it against arms changed since)."""
+    if arms and (
+        problem := block_size_problem([ArmWeight(a.key, a.weight) for a in arms], block_size)
+    ):
+        raise Invalid("body.block_size", problem)
 
 
 def create_study(session: Session, user: StaffUser, data: StudyCreate, now: datetime) -> Study:
     _check_arm_keys(data.arms)
+    _check_block_size(data.arms, data.block_size)
     study = Study(
         **data.model_dump(exclude={"arms"}),
         randomization_seed=secrets.token_hex(16),
@@ -129,6 +142,7 @@ def update_study(
     _require_draft(study)
     if data.stratify_by is not None and data.stratify_by != study.stratify_by:
         _refuse_if_participants(session, study)
+    _check_block_size(arms_of(session, study.id), data.block_size)
     changed = apply_patch(study, data)
     study.updated_at = now
     session.add(study)
