@@ -51,6 +51,8 @@ _HOLDS_GATE = "kairos_holds_write_gate"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
+    # Bound values (emails, device tokens, answers) never reach a log or an error message.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)

@@ -24,6 +24,7 @@ from app.api import (
     skills,
     studies,
 )
+from app.auth.security import absent_account_hash
 from app.bodylimit import BodyLimitMiddleware
 from app.clock import Clock, SystemClock
 from app.db import make_engine
@@ -32,6 +33,7 @@ from app.migrate import require_current_schema
 from app.push import sender_from_settings
 from app.requestid import RequestIdMiddleware
 from app.scheduling.dispatch import WorkerRefused, worker_lock
+from app.securityheaders import SecurityHeadersMiddleware
 from app.settings import Settings
 from app.worker import Jobs, default_worker_id, schedule_jobs
 
@@ -62,9 +64,17 @@ def create_app(
     app.state.engine = engine
     app.state.clock = clock or SystemClock()
     install_error_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Computed now, so that no sign-in for an unknown account pays for it.
+    absent_account_hash(settings)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        max_drained_bytes=settings.max_drained_body_bytes,
+    )
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    # Outermost of ours, so refusals of the layers inside carry the headers too.
+    app.add_middleware(SecurityHeadersMiddleware)
     for router in (
         health.router,
         auth.router,

@@ -46,6 +46,8 @@ FLOORS: dict[str, int] = {
     "app.versioning": 2,
     "app.patching": 2,
     "app.migrate": 2,
+    "app.ratelimit": 2,
+    "app.securityheaders": 2,
     # 3 domains, and the access layer they all use
     "app.access": 3,
     "app.audit": 3,
