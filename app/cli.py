@@ -139,13 +139,21 @@ def worker() -> None:
 @admin.command("create-user")
 def create_user(
     email: Annotated[str, typer.Option(help="Sign-in email")],
-    password: Annotated[
-        str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, help="Password")
-    ],
     full_name: Annotated[str | None, typer.Option(help="Display name")] = None,
+    # Not required: without it the command asks for it, hidden and twice.
+    password: Annotated[
+        str | None,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            show_default=False,
+            help="Password, at least 10 characters; asked for (hidden) when not given",
+        ),
+    ] = None,
 ) -> None:
     """Create a staff account."""
-    if len(password) < 10:
+    if password is None or len(password) < 10:
         raise _fail("The password must have at least 10 characters.")
     settings = Settings()
     engine = make_engine(settings.database_url)

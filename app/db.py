@@ -51,8 +51,7 @@ _HOLDS_GATE = "kairos_holds_write_gate"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    # A failed statement's message leaves out its parameters: they may be answers or plan
-    # texts, and such messages end up in logs.
+    # Bound values (emails, device tokens, answers) never reach a log or an error message.
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)

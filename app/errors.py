@@ -2,6 +2,8 @@
 
 import logging
 import re
+import sys
+import traceback
 from collections.abc import Sequence
 from typing import Any
 
@@ -9,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import StatementError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -205,6 +208,39 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
+def loggable_traceback(error: BaseException | None) -> str:
+    """The traceback of an error and its causes, without the values a database error
+    carries: the driver's message (PostgreSQL's DETAIL names the conflicting key's value)
+    is left out and only the statement's text, never its parameters, is kept."""
+    hidden: set[int] = set()
+    parts: list[str] = []
+    while error is not None:
+        if id(error) not in hidden:
+            if isinstance(error, StatementError):
+                hidden.add(id(error.orig))
+                summary = f"{_driver_error(error.orig)} in: {error.statement}"
+            else:
+                summary = f"{type(error).__name__}: {error}"
+            frames = "".join(traceback.format_tb(error.__traceback__))
+            parts.append(f"{frames}{summary}\n")
+        error = error.__cause__ or error.__context__
+    return "during which:\n".join(reversed(parts))
+
+
+def _driver_error(error: BaseException | None) -> str:
+    """A driver's error by its class, SQLSTATE and constraint (psycopg), never its text."""
+    diag = getattr(error, "diag", None)
+    facts = [
+        f"{name} {value}"
+        for name, value in (
+            ("sqlstate", getattr(error, "sqlstate", None)),
+            ("constraint", getattr(diag, "constraint_name", None)),
+        )
+        if value
+    ]
+    return type(error).__name__ + (f" ({', '.join(facts)})" if facts else "")
+
+
 class UnhandledErrorMiddleware:
     """Any exception no handler took becomes a problem+json 500, its traceback logged.
 
@@ -231,7 +267,12 @@ class UnhandledErrorMiddleware:
         except Exception:
             if started:
                 raise  # mid-response: only dropping the connection tells the client
-            _log.exception("Unhandled error in %s %s", scope["method"], scope["path"])
+            _log.error(
+                "Unhandled error in %s %s\n%s",
+                scope["method"],
+                scope["path"],
+                loggable_traceback(sys.exc_info()[1]),
+            )
             response = problem_response(
                 500,
                 "internal_error",

@@ -29,6 +29,7 @@ from app.api import (
     studies,
 )
 from app.api.contract import contract_openapi, declare_problems
+from app.auth.security import absent_account_hash
 from app.bodylimit import BodyLimitMiddleware
 from app.clock import Clock, SystemClock
 from app.db import make_engine
@@ -40,6 +41,7 @@ from app.push import sender_from_settings
 from app.push.base import PushSender
 from app.requestid import RequestIdMiddleware
 from app.scheduling.dispatch import WorkerRefused, worker_lock
+from app.securityheaders import SecurityHeadersMiddleware
 from app.settings import Settings
 from app.worker import Jobs, default_worker_id, schedule_jobs
 
@@ -82,11 +84,19 @@ def create_app(
     # One sender for the test-push route and the in-process jobs.
     app.state.sender = sender or sender_from_settings(settings, app.state.clock)
     install_error_handlers(app)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Computed now, so that no sign-in for an unknown account pays for it.
+    absent_account_hash(settings)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        max_drained_bytes=settings.max_drained_body_bytes,
+    )
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(RequestMetricsMiddleware)
     app.add_middleware(RequestScopeMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    # Outermost of ours, so refusals of the layers inside carry the headers too.
+    app.add_middleware(SecurityHeadersMiddleware)
     for router in (
         health.router,
         auth.router,

@@ -37,9 +37,15 @@ class Settings(BaseSettings):
     access_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
     enrollment_code_hours: int = Field(default=72, ge=1, le=24 * 90)
 
+    # Failed sign-ins within the window: an address is refused after its failures on one
+    # account or on all; past the account's ceiling (failures from every address), only
+    # addresses that failed on it wait, so nobody elsewhere can lock its owner out.
     login_window_seconds: int = Field(default=900, ge=1)
-    login_max_failures_per_account: int = Field(default=5, ge=1)
+    login_max_failures_per_account_and_address: int = Field(default=5, ge=1)
     login_max_failures_per_address: int = Field(default=20, ge=1)
+    login_max_failures_per_account: int = Field(default=50, ge=1)
+    enrollment_window_seconds: int = Field(default=900, ge=1)
+    enrollment_max_failures_per_address: int = Field(default=10, ge=1)
     # Argon2 cost; OWASP's second recommended profile (19 MiB, t=2) by default.
     password_time_cost: int = Field(default=2, ge=1)
     password_memory_kib: int = Field(default=19456, ge=8)
@@ -51,6 +57,12 @@ class Settings(BaseSettings):
     )
 
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    max_drained_body_bytes: int = Field(
+        default=64_000_000,
+        ge=0,
+        description="How much of an oversized body is read and discarded before its 413, so "
+        "that a client writing it all first still gets the answer; beyond, the connection closes",
+    )
 
     push_sender: Literal["log", "fcm"] = "log"
     fcm_credentials_file: Path | None = None

@@ -50,6 +50,8 @@ FLOORS: dict[str, int] = {
     "app.migrate": 2,
     "app.metrics": 2,
     "app.logs": 2,
+    "app.ratelimit": 2,
+    "app.securityheaders": 2,
     # 3 domains, and the access layer they all use
     "app.access": 3,
     "app.audit": 3,

@@ -10,6 +10,7 @@ from sqlmodel import Session, select
 
 from app.audit.models import AuditEvent
 from app.auth.models import LoginFailure
+from app.auth.security import hash_work
 from app.cli import server_config
 from app.clock import FrozenClock
 from app.main import create_app
@@ -17,7 +18,7 @@ from app.settings import Settings
 from tests.conftest import PASSWORD
 
 
-def sign_in(client: TestClient, email: str, password: str, address: str = "testclient"):
+def sign_in(client: TestClient, email: str, password: str):
     return client.post("/v1/auth/token", data={"username": email, "password": password})
 
 
@@ -52,18 +53,66 @@ def test_unknown_account_looks_like_a_wrong_password(client: TestClient) -> None
     assert response.json()["code"] == "invalid_credentials"
 
 
-def test_failed_logins_are_rate_limited_per_account(
+def test_sign_in_does_the_same_hash_work_for_unknown_and_known_accounts(
+    client: TestClient, make_staff: Callable
+) -> None:
+    """Timing cannot tell an account exists when both cost exactly one verification."""
+    make_staff("ana@example.org")
+
+    def work(email: str) -> tuple[int, int]:
+        before = (hash_work.hashes, hash_work.verifications)
+        assert sign_in(client, email, "wrong password!").status_code == 401
+        return hash_work.hashes - before[0], hash_work.verifications - before[1]
+
+    assert work("ana@example.org") == (0, 1)
+    assert work("nobody@example.org") == (0, 1)
+    assert work("someone-else@example.org") == (0, 1)
+
+
+def at_address(client: TestClient, address: str) -> TestClient:
+    """Another client of the same app, connecting from `address`."""
+    return TestClient(client.app, client=(address, 50000))
+
+
+def test_wrong_passwords_from_one_address_do_not_lock_the_owner_out(
     client: TestClient, make_staff: Callable, settings: Settings, clock: FrozenClock
 ) -> None:
     make_staff("ana@example.org")
-    for _ in range(settings.login_max_failures_per_account):
-        assert sign_in(client, "ana@example.org", "wrong password!").status_code == 401
-    locked = sign_in(client, "ana@example.org", PASSWORD)
-    assert locked.status_code == 429
-    assert locked.json()["code"] == "too_many_requests"
-    assert int(locked.headers["retry-after"]) > 0
+    stranger = at_address(client, "198.51.100.7")
+    for _ in range(settings.login_max_failures_per_account_and_address):
+        assert sign_in(stranger, "ana@example.org", "wrong password!").status_code == 401
+    refused = sign_in(stranger, "ana@example.org", PASSWORD)
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "too_many_requests"
+    assert 0 < int(refused.headers["retry-after"]) <= settings.login_window_seconds
+    assert sign_in(at_address(client, "203.0.113.20"), "ana@example.org", PASSWORD).status_code == (
+        200
+    )
     clock.advance(timedelta(seconds=settings.login_window_seconds + 1))
-    assert sign_in(client, "ana@example.org", PASSWORD).status_code == 200
+    assert sign_in(stranger, "ana@example.org", PASSWORD).status_code == 200
+
+
+def test_past_the_account_ceiling_only_addresses_that_failed_wait(
+    client: TestClient, make_staff: Callable, settings: Settings, clock: FrozenClock
+) -> None:
+    make_staff("ana@example.org")
+    settings.login_max_failures_per_account = 3
+    guessers = [at_address(client, f"198.51.100.{n}") for n in range(3)]
+    for guesser in guessers:
+        assert sign_in(guesser, "ana@example.org", "wrong password!").status_code == 401
+    # The ceiling is reached: an address that failed waits, right password or not...
+    again = sign_in(guessers[0], "ana@example.org", PASSWORD)
+    assert again.status_code == 429
+    assert int(again.headers["retry-after"]) == settings.login_window_seconds
+    # ...while the owner, from an address that has not failed, signs in.
+    owner = at_address(client, "203.0.113.20")
+    assert sign_in(owner, "ana@example.org", PASSWORD).status_code == 200
+    # Each new address gets a guess, never a second one while the ceiling holds.
+    newcomer = at_address(client, "198.51.100.99")
+    assert sign_in(newcomer, "ana@example.org", "wrong password!").status_code == 401
+    assert sign_in(newcomer, "ana@example.org", "wrong password!").status_code == 429
+    clock.advance(timedelta(seconds=settings.login_window_seconds + 1))
+    assert sign_in(guessers[0], "ana@example.org", PASSWORD).status_code == 200
 
 
 def test_failed_logins_are_rate_limited_per_client_address(
@@ -86,7 +135,7 @@ def test_parallel_wrong_passwords_are_limited_exactly(
                 range(30),
             )
         )
-    allowed = settings.login_max_failures_per_account
+    allowed = settings.login_max_failures_per_account_and_address
     assert statuses == {401: allowed, 429: 30 - allowed}
     evaluated = session.exec(select(AuditEvent).where(AuditEvent.action == "auth.login_failed"))
     assert len(list(evaluated)) == allowed

@@ -43,6 +43,21 @@ def test_migrate_then_create_a_staff_user(tmp_path: Path) -> None:
     assert again.exit_code == 1 and "exists already" in again.output
 
 
+def test_create_user_help_marks_only_the_email_as_required() -> None:
+    result = runner.invoke(
+        cli, ["admin", "create-user", "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"}
+    )
+    assert result.exit_code == 0, result.output
+    lines = {
+        next(word for word in line.split() if word.startswith("--")): line
+        for line in result.output.splitlines()
+        if " --" in line
+    }
+    assert "[required]" in lines["--email"]
+    assert "[required]" not in lines["--password"]
+    assert "asked for" in lines["--password"]
+
+
 def test_short_passwords_are_refused(tmp_path: Path) -> None:
     env = _env(tmp_path)
     runner.invoke(cli, ["migrate"], env=env)

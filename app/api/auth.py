@@ -5,7 +5,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from app.api.contract import problems
-from app.api.deps import CurrentStaff, NowDep, SessionDep, SettingsDep
+from app.api.deps import CurrentStaff, NowDep, SessionDep, SettingsDep, client_address
 from app.auth import service
 from app.auth.security import issue_access_token
 from app.errors import Problem, problem_json
@@ -42,7 +42,7 @@ def sign_in(
         settings,
         email=username,
         password=password,
-        client_address=request.client.host if request.client else "unknown",
+        client_address=client_address(request),
         now=now,
     )
     if isinstance(outcome, Problem):

@@ -49,6 +49,12 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
+def client_address(request: Request) -> str:
+    """The address that failed attempts are counted by (the proxy's word only when trusted,
+    see `server_config` in app/cli.py)."""
+    return request.client.host if request.client else "unknown"
+
+
 def get_clock(request: Request) -> Clock:
     clock: Clock = request.app.state.clock
     return clock

@@ -3,12 +3,21 @@
 from datetime import datetime
 from typing import Any, Literal
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Request, Response, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from app.api.contract import problems
-from app.api.deps import CurrentParticipant, NowDep, SessionDep, SettingsDep, participant_actor
+from app.api.deps import (
+    CurrentParticipant,
+    NowDep,
+    SessionDep,
+    SettingsDep,
+    client_address,
+    participant_actor,
+)
+from app.errors import Problem, problem_json
 from app.flows import participants as participant_flow
 from app.studies import data_rights
 from app.studies import participants as service
@@ -61,11 +70,22 @@ class DeviceOut(BaseModel):
     response_model=EnrolledOut,
     responses=problems(429),
 )
-def enroll(data: EnrollIn, session: SessionDep, settings: SettingsDep, now: NowDep) -> EnrolledOut:
-    """Redeem a one-time enrollment code for a participant token."""
-    participant, study, token = participant_flow.enroll(
-        session, data.code, now, settings.plan_horizon
+def enroll(
+    data: EnrollIn, request: Request, session: SessionDep, settings: SettingsDep, now: NowDep
+) -> EnrolledOut | JSONResponse:
+    """Redeem a one-time enrollment code for a participant token. Refused codes are
+    limited per client address: past the limit, 429 with Retry-After."""
+    limit = service.EnrollmentLimit(
+        settings.enrollment_max_failures_per_address, settings.enrollment_window_seconds
     )
+    outcome = participant_flow.enroll(
+        session, data.code, client_address(request), limit, now, settings.plan_horizon
+    )
+    if isinstance(outcome, Problem):
+        # Returned, not raised: the refused code counts toward the limit, so this
+        # request's unit of work commits it.
+        return problem_json(outcome)
+    participant, study, token = outcome
     return EnrolledOut(
         participant_id=str(participant.id),
         pseudonym=participant.pseudonym,

@@ -1,7 +1,9 @@
 """Password hashing (Argon2 via pwdlib) and staff JWTs (PyJWT)."""
 
+import threading
 import uuid
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 import jwt
@@ -12,16 +14,53 @@ from app.errors import Unauthorized
 from app.settings import Settings
 
 
+@cache
+def _hasher(time_cost: int, memory_kib: int) -> PasswordHash:
+    return PasswordHash((Argon2Hasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=1),))
+
+
 def password_hasher(settings: Settings) -> PasswordHash:
-    return PasswordHash(
-        (
-            Argon2Hasher(
-                time_cost=settings.password_time_cost,
-                memory_cost=settings.password_memory_kib,
-                parallelism=1,
-            ),
-        )
-    )
+    return _hasher(settings.password_time_cost, settings.password_memory_kib)
+
+
+class HashWork:
+    """How many password hashes and verifications this process has computed: the work a
+    sign-in does, which must not depend on whether the account exists."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.hashes = 0
+        self.verifications = 0
+
+    def count(self, *, hashes: int = 0, verifications: int = 0) -> None:
+        with self._lock:
+            self.hashes += hashes
+            self.verifications += verifications
+
+
+hash_work = HashWork()
+
+
+def hash_password(settings: Settings, password: str) -> str:
+    hash_work.count(hashes=1)
+    return password_hasher(settings).hash(password)
+
+
+def verify_password(settings: Settings, password: str, password_hash: str) -> bool:
+    hash_work.count(verifications=1)
+    return password_hasher(settings).verify(password, password_hash)
+
+
+@cache
+def _absent_account_hash(time_cost: int, memory_kib: int) -> str:
+    hash_work.count(hashes=1)
+    return _hasher(time_cost, memory_kib).hash("no such account")
+
+
+def absent_account_hash(settings: Settings) -> str:
+    """A hash to verify against when no account has the email, computed once per cost: an
+    unknown account then costs exactly one verification, as a known one does."""
+    return _absent_account_hash(settings.password_time_cost, settings.password_memory_kib)
 
 
 def issue_access_token(settings: Settings, user_id: uuid.UUID, now: datetime) -> tuple[str, int]:

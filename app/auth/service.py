@@ -1,18 +1,22 @@
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session, col, delete, func, select
 
 from app.audit import service as audit
 from app.auth.models import LoginFailure, StaffUser
-from app.auth.security import password_hasher, read_access_token
+from app.auth.security import (
+    absent_account_hash,
+    hash_password,
+    read_access_token,
+    verify_password,
+)
 from app.db import lock_keys
 from app.errors import Conflict, Problem, TooManyRequests, Unauthorized
+from app.ratelimit import seconds_until_under
 from app.settings import Settings
 from app.types import normalize_email
-
-# A fixed hash to verify against when the account does not exist, so timing does not tell.
-_ABSENT_USER_PASSWORD = "no such account"
 
 
 def create_user(
@@ -30,7 +34,7 @@ def create_user(
     user = StaffUser(
         email=email,
         full_name=full_name,
-        password_hash=password_hasher(settings).hash(password),
+        password_hash=hash_password(settings, password),
         created_at=now,
     )
     session.add(user)
@@ -46,9 +50,44 @@ def create_user(
     return user
 
 
-def _recent_failures(session: Session, column: object, value: str, since: datetime) -> int:
-    query = select(func.count()).select_from(LoginFailure).where(column == value)
-    return session.exec(query.where(LoginFailure.at >= since)).one()
+def _failure_times(session: Session, since: datetime, *conditions: Any) -> list[datetime]:
+    query = select(LoginFailure.at).where(col(LoginFailure.at) >= since, *conditions)
+    return list(session.exec(query.order_by(col(LoginFailure.at))))
+
+
+def _refusal(
+    session: Session, settings: Settings, email: str, client_address: str, now: datetime
+) -> int | None:
+    """Seconds to wait if this address may not try this account now, else None.
+
+    An address is limited by its own failures, on this account and on all; the account's
+    failures from every address together never refuse an address that has not failed on
+    it, so a stranger guessing from elsewhere cannot lock the owner out."""
+    window = settings.login_window_seconds
+    since = now - timedelta(seconds=window)
+    by_address = _failure_times(session, since, LoginFailure.client_address == client_address)
+    if len(by_address) >= settings.login_max_failures_per_address:
+        return seconds_until_under(by_address, settings.login_max_failures_per_address, window, now)
+    by_pair = _failure_times(
+        session,
+        since,
+        LoginFailure.client_address == client_address,
+        LoginFailure.email == email,
+    )
+    if len(by_pair) >= settings.login_max_failures_per_account_and_address:
+        limit = settings.login_max_failures_per_account_and_address
+        return seconds_until_under(by_pair, limit, window, now)
+    if by_pair:
+        by_account = session.exec(
+            select(func.count())
+            .select_from(LoginFailure)
+            .where(LoginFailure.email == email, col(LoginFailure.at) >= since)
+        ).one()
+        if by_account >= settings.login_max_failures_per_account:
+            # Over the account's ceiling, an address that has failed on it waits until its
+            # failures have left the window; fresh addresses still get their tries.
+            return seconds_until_under(by_pair, 1, window, now)
+    return None
 
 
 def authenticate(
@@ -64,16 +103,11 @@ def authenticate(
     not raised, because the attempt it records (a failure that counts toward the limits, and
     its audit event) must be committed with the refusal."""
     email = normalize_email(email)
-    since = now - timedelta(seconds=settings.login_window_seconds)
     # Count and record this attempt as a failure under one lock held to the commit: parallel
     # guesses on one account or address are counted one after another.
     lock_keys(session, f"login.account:{email}", f"login.address:{client_address}")
-    by_account = _recent_failures(session, LoginFailure.email, email, since)
-    by_address = _recent_failures(session, LoginFailure.client_address, client_address, since)
-    if (
-        by_account >= settings.login_max_failures_per_account
-        or by_address >= settings.login_max_failures_per_address
-    ):
+    wait = _refusal(session, settings, email, client_address, now)
+    if wait is not None:
         audit.record(
             session,
             audit.Actor("anonymous", None),
@@ -82,18 +116,14 @@ def authenticate(
             resource_type="staff_user",
             details={"email": email, "client_address": client_address},
         )
-        return TooManyRequests(
-            "Too many failed sign-ins; try again later", retry_after=settings.login_window_seconds
-        )
+        return TooManyRequests("Too many failed sign-ins; try again later", retry_after=wait)
     session.add(LoginFailure(email=email, client_address=client_address, at=now))
     user = session.exec(select(StaffUser).where(StaffUser.email == email)).first()
-    hasher = password_hasher(settings)
-    if user is None:
-        hasher.verify(_ABSENT_USER_PASSWORD, hasher.hash(_ABSENT_USER_PASSWORD))
-        valid = False
-    else:
-        valid = user.is_active and hasher.verify(password, user.password_hash)
-    if not valid:
+    # One verification whether or not the account exists (and whether or not it is
+    # active): the time taken does not tell.
+    stored_hash = user.password_hash if user else absent_account_hash(settings)
+    matches = verify_password(settings, password, stored_hash)
+    if user is None or not user.is_active or not matches:
         audit.record(
             session,
             audit.Actor("anonymous", None),
@@ -104,9 +134,13 @@ def authenticate(
             details={"email": email, "client_address": client_address},
         )
         return Unauthorized("Incorrect email or password", code="invalid_credentials")
-    assert user is not None
-    # A success clears the account's failures, this attempt's among them.
-    session.exec(delete(LoginFailure).where(col(LoginFailure.email) == email))
+    # A success clears this address's failures on the account, this attempt's among them;
+    # other addresses' failures still count.
+    session.exec(
+        delete(LoginFailure).where(
+            col(LoginFailure.email) == email, col(LoginFailure.client_address) == client_address
+        )
+    )
     audit.record(
         session,
         audit.Actor("staff", str(user.id)),

@@ -8,6 +8,7 @@ from sqlmodel import Session
 
 from app.audit.service import Actor
 from app.checkins import service as checkins
+from app.errors import Problem
 from app.scheduling import service as scheduling
 from app.studies import data_rights, participants
 from app.studies.models import Device, Participant, Study
@@ -16,12 +17,21 @@ from app.vocabulary import ParticipantStatus
 
 
 def enroll(
-    session: Session, code: str, now: datetime, horizon: timedelta
-) -> tuple[Participant, Study, str]:
-    """Redeem a one-time code (an arm is allocated) and plan the participant's prompts."""
-    participant, study, token = participants.enroll(session, code, now)
+    session: Session,
+    code: str,
+    client_address: str,
+    limit: participants.EnrollmentLimit,
+    now: datetime,
+    horizon: timedelta,
+) -> tuple[Participant, Study, str] | Problem:
+    """Redeem a one-time code (an arm is allocated) and plan the participant's prompts; a
+    refused code comes back as the Problem to answer with."""
+    enrolled = participants.enroll(session, code, client_address, limit, now)
+    if isinstance(enrolled, Problem):
+        return enrolled
+    participant, _study, _token = enrolled
     scheduling.replan_participant(session, participant, now, horizon)
-    return participant, study, token
+    return enrolled
 
 
 def update_participant(

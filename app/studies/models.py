@@ -101,6 +101,16 @@ class EnrollmentCode(SQLModel, table=True):
     revoked_at: datetime | None = utc_field(nullable=True)
 
 
+class EnrollmentFailure(SQLModel, table=True):
+    """One refused enrollment code; counted per client address for rate limiting."""
+
+    __tablename__ = "enrollment_failure"
+
+    id: int | None = Field(default=None, primary_key=True)
+    client_address: str = Field(max_length=64, index=True)
+    at: datetime = utc_field(index=True)
+
+
 class ParticipantToken(SQLModel, table=True):
     __tablename__ = "participant_token"
 

@@ -4,6 +4,7 @@ prompts is `app.flows.participants`' business."""
 
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
@@ -15,14 +16,16 @@ from app.audit import service as audit
 from app.audit.service import Actor
 from app.db import lock_keys
 from app.digest import secret_digest
-from app.errors import Conflict, Invalid, NotFound, Unauthorized
+from app.errors import Conflict, Invalid, NotFound, Problem, TooManyRequests, Unauthorized
 from app.pagination import Page, PageParams, paginate
 from app.patching import apply_patch
+from app.ratelimit import seconds_until_under
 from app.studies.models import (
     Allocation,
     Arm,
     Device,
     EnrollmentCode,
+    EnrollmentFailure,
     Participant,
     ParticipantToken,
     Study,
@@ -280,8 +283,39 @@ def _allocate_arm(session: Session, study: Study, participant: Participant, now:
     return next(arm for arm in arms if arm.key == drawn.arm_key)
 
 
-def enroll(session: Session, code: str, now: datetime) -> tuple[Participant, Study, str]:
-    """Redeem a one-time code: allocate an arm, activate, and return a participant token."""
+@dataclass(frozen=True)
+class EnrollmentLimit:
+    """Refused codes allowed per client address within the window (seconds)."""
+
+    max_failures: int
+    window_seconds: int
+
+
+def enroll(
+    session: Session, code: str, client_address: str, limit: EnrollmentLimit, now: datetime
+) -> tuple[Participant, Study, str] | Problem:
+    """Redeem a one-time code: allocate an arm, activate, and return a participant token.
+
+    A refusal for a bad code or too many of them is returned, not raised: the failure it
+    records must commit with it."""
+    # Parallel guesses from one address are counted one after another.
+    lock_keys(session, f"enroll.address:{client_address}")
+    since = now - timedelta(seconds=limit.window_seconds)
+    failures = list(
+        session.exec(
+            select(EnrollmentFailure.at)
+            .where(
+                EnrollmentFailure.client_address == client_address,
+                col(EnrollmentFailure.at) >= since,
+            )
+            .order_by(col(EnrollmentFailure.at))
+        )
+    )
+    if len(failures) >= limit.max_failures:
+        wait = seconds_until_under(failures, limit.max_failures, limit.window_seconds, now)
+        return TooManyRequests(
+            "Too many refused enrollment codes; try again later", retry_after=wait
+        )
     row = session.exec(
         select(EnrollmentCode, Participant, Study)
         .join(Participant, Participant.id == EnrollmentCode.participant_id)  # type: ignore[arg-type]
@@ -292,7 +326,8 @@ def enroll(session: Session, code: str, now: datetime) -> tuple[Participant, Stu
     ).first()
     # One answer for unknown, used, revoked and expired codes: nothing to probe.
     if row is None or row[0].used_at or row[0].revoked_at or row[0].expires_at <= now:
-        raise Invalid("body.code", "This enrollment code is not valid", code="invalid_code")
+        session.add(EnrollmentFailure(client_address=client_address, at=now))
+        return Invalid("body.code", "This enrollment code is not valid", code="invalid_code")
     enrollment_code, participant, study = row
     if study.status != StudyStatus.active:
         raise Conflict("The study is not open for enrollment", code="study_not_active")
