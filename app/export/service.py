@@ -350,6 +350,35 @@ def server_csv(
         tally(cursor.rowcount - counted)  # the exact count, from the server
 
 
+def audited_stream(
+    engine: Engine,
+    actor: Actor,
+    now: datetime,
+    study: Study,
+    action: str,
+    body: Iterator[bytes],
+    details: Callable[[bool], dict[str, Any]],
+) -> Iterator[bytes]:
+    """Stream `body`, then record the export as an audit event in its own unit of work,
+    saying whether it ran to the end (a client may stop reading half-way)."""
+    complete = False
+    try:
+        yield from body
+        complete = True
+    finally:
+        with unit_of_work(engine) as session:
+            audit.record(
+                session,
+                actor,
+                action,
+                at=now,
+                resource_type="study",
+                resource_id=study.id,
+                study_id=study.id,
+                details=details(complete),
+            )
+
+
 @dataclass
 class ExportJob:
     """One export: what it streams, and the audit event it leaves behind."""
@@ -367,28 +396,18 @@ class ExportJob:
     def _audited(
         self, action: str, details: dict[str, Any], rows: dict[str, int], body: Iterator[bytes]
     ) -> Iterator[bytes]:
-        complete = False
-        try:
-            yield from body
-            complete = True
-        finally:
-            with unit_of_work(self.engine) as session:
-                audit.record(
-                    session,
-                    self.actor,
-                    action,
-                    at=self.now,
-                    resource_type="study",
-                    resource_id=self.ctx.study.id,
-                    study_id=self.ctx.study.id,
-                    details={
-                        **details,
-                        "format": str(self.fmt),
-                        "filters": self.filters.details(),
-                        "rows": rows,
-                        "complete": complete,
-                    },
-                )
+        def described(complete: bool) -> dict[str, Any]:
+            return {
+                **details,
+                "format": str(self.fmt),
+                "filters": self.filters.details(),
+                "rows": rows,
+                "complete": complete,
+            }
+
+        return audited_stream(
+            self.engine, self.actor, self.now, self.ctx.study, action, body, described
+        )
 
     def _tally(self, rows: dict[str, int], name: str) -> Callable[[int], None]:
         def tally(count: int) -> None:

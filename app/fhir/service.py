@@ -12,11 +12,9 @@ from fhir.resources.R4B.questionnaire import Questionnaire as FhirQuestionnaire
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from app.audit import service as audit
 from app.audit.service import Actor
 from app.checkins import service as checkins
 from app.checkins.models import CheckIn, Questionnaire
-from app.db import unit_of_work
 from app.errors import Invalid
 from app.export import service as exports
 from app.export.tables import TABLES, Column, ColumnType, StudyContext
@@ -145,28 +143,18 @@ class FhirExport:
                         self.progress(len(batch))
 
     def _audited(self, body: Iterator[bytes], kinds: list[Resource]) -> Iterator[bytes]:
-        complete = False
-        try:
-            yield from body
-            complete = True
-        finally:
-            with unit_of_work(self.engine) as session:
-                audit.record(
-                    session,
-                    self.actor,
-                    "export.fhir",
-                    at=self.now,
-                    resource_type="study",
-                    resource_id=self.ctx.study.id,
-                    study_id=self.ctx.study.id,
-                    details={
-                        "resources": kinds,
-                        "format": "fhir",
-                        "filters": self.filters.details(),
-                        "rows": self.rows,
-                        "complete": complete,
-                    },
-                )
+        def described(complete: bool) -> dict[str, Any]:
+            return {
+                "resources": kinds,
+                "format": "fhir",
+                "filters": self.filters.details(),
+                "rows": self.rows,
+                "complete": complete,
+            }
+
+        return exports.audited_stream(
+            self.engine, self.actor, self.now, self.ctx.study, "export.fhir", body, described
+        )
 
 
 def load_questionnaire(
