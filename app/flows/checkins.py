@@ -34,6 +34,8 @@ from app.safety import service as safety
 from app.safety.schemas import SafetyView
 from app.safety.screen import CrisisResources, SafetyScreen, default_crisis_resources, screen
 from app.scheduling import service as scheduling
+from app.scheduling.planner import study_day
+from app.scheduling.schedule import minute_of_day
 from app.skills import service as skills
 from app.skills.content import Skill
 from app.skills.models import Delivery, SkillLibrary
@@ -292,8 +294,8 @@ def _micro_randomize(
         checkin_id=checkin.id,
         prompt_id=checkin.prompt_id,
         at=checkin.answered_at,
-        study_day=(local.date() - enrolled).days + 1,
-        local_minute=local.hour * 60 + local.minute,
+        study_day=study_day(enrolled, local.date()),
+        local_minute=minute_of_day(local.time()),
         available=False,
         seed=mrt_seed(moment.seed),
         needs=needs,

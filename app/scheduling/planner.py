@@ -58,6 +58,11 @@ MAX_PREVIEW_DAYS = 366
 OUTSIDE_WAKING_HOURS = "outside_waking_hours"
 
 
+def study_day(enrollment_date: date, day: date) -> int:
+    """The participant's study day of a local date: day 1 is the day of enrollment."""
+    return (day - enrollment_date).days + 1
+
+
 @dataclass(frozen=True, slots=True)
 class PlanParticipant:
     timezone: str
@@ -134,8 +139,8 @@ def _plan_day(
     day: date,
     seed: str,
 ) -> list[PlannedPrompt]:
-    study_day = (day - participant.enrollment_date).days + 1
-    if not schedule.first_day <= study_day <= schedule.last_day:
+    day_number = study_day(participant.enrollment_date, day)
+    if not schedule.first_day <= day_number <= schedule.last_day:
         return []
     if WEEKDAYS[day.weekday()] not in schedule.days_of_week:
         return []
@@ -198,7 +203,7 @@ def _plan_day(
             slot=draft.slot,
             source=draft.source,
             local_date=day,
-            study_day=study_day,
+            study_day=day_number,
             scheduled_at=_instant(draft.at),
             window_start=_instant(draft.window[0]),
             window_end=_instant(draft.window[1]),
