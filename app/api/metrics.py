@@ -4,6 +4,7 @@ caller gets the same 404 as a path that does not exist (the endpoint is not adve
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from app.api.deps import ClockDep, EngineDep, SettingsDep, client_address
 from app.errors import NotFound
 from app.flows.metrics import exposition
 from app.metrics import scrape_allowed
@@ -12,10 +13,10 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/metrics")
-def metrics(request: Request) -> Response:
-    settings = request.app.state.settings
-    host = request.client.host if request.client else None
-    if not scrape_allowed(settings, host, request.headers.get("authorization")):
+def metrics(
+    request: Request, settings: SettingsDep, engine: EngineDep, clock: ClockDep
+) -> Response:
+    if not scrape_allowed(settings, client_address(request), request.headers.get("authorization")):
         raise NotFound("Not Found")
-    body = exposition(request.app.state.engine, request.app.state.clock)
+    body = exposition(engine, clock)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
