@@ -146,7 +146,9 @@ def world(
     make_staff: Callable,
     clock: FrozenClock,
 ) -> dict[str, Any]:
-    study = make_study(stratify_by=["site"], activate=False)
+    # Blocks of three: the two people of a site are never both in the assessment arm, so
+    # the micro-randomized arms always have decision points to export.
+    study = make_study(stratify_by=["site"], block_size=3, activate=False)
     for arm in ("tailored", "random"):  # micro-randomized, self-initiated check-ins too
         design = {"self_initiated": True, "probability": 0.5}
         url = f"/v1/studies/{study['id']}/arms/{arm}/mrt"
