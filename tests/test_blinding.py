@@ -152,3 +152,44 @@ def test_a_study_may_show_the_participant_their_arm_while_active(
     assert data["tables"]["allocation"][0]["arm_key"] is not None
     assert data["participant"]["arm_id"] is not None
     assert data["tables"]["safety_event"][0]["note"] == "Called them."
+
+
+def test_the_download_names_no_policy_and_hides_the_decision_points_while_active(
+    client: TestClient,
+    owner: dict[str, str],
+    make_study: Callable[..., dict[str, Any]],
+    enroll: Callable[..., dict[str, Any]],
+    clock: FrozenClock,
+) -> None:
+    study = make_study(activate=False, block_size=3)
+    base = f"/v1/studies/{study['id']}"
+    mrt = client.put(
+        f"{base}/arms/tailored/mrt",
+        json={"probability": 0.5, "self_initiated": True},
+        headers=owner,
+    )
+    assert mrt.status_code == 200, mrt.text
+    assert client.post(f"{base}/activate", headers=owner).is_success
+    people = [enroll(study["id"]) for _ in range(3)]
+    listed = client.get(f"{base}/participants", headers=owner).json()["items"]
+    arm_of = {row["id"]: row["arm"] for row in listed}
+    clock.advance(timedelta(minutes=2))
+    for person in people:
+        assert post(client, person, checkin(FUSED)).status_code == 201
+
+    downloads = {
+        arm_of[person["id"]]: client.get("/v1/me/data", headers=person["headers"]).json()
+        for person in people
+    }
+    for data in downloads.values():
+        text = str(data["tables"])
+        assert not any(word in text for word in ("tailored", "assessment_only", "randomized"))
+        assert data["tables"]["decision_point"] == []
+        assert "treated" in data["withheld"]["decision_point"]
+        assert "response" in data["withheld"]["checkin"]
+
+    assert client.post(f"{base}/close", headers=owner).is_success
+    mrt_person = next(p for p in people if arm_of[p["id"]] == "tailored")
+    closed = client.get("/v1/me/data", headers=mrt_person["headers"]).json()
+    assert len(closed["tables"]["decision_point"]) == 1
+    assert closed["tables"]["checkin"][0]["response"]["delivery"] is not None

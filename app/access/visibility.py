@@ -13,7 +13,9 @@ reasons and evidence that rest on skills. Seeds are for those who may replay the
 
 A participant's own data download (`GET /v1/me/data`) leaves out, while the study is active
 and the study blinds it (`blind_participant_download`, on by default), the columns that name
-or give away their arm and the notes staff wrote about them; the download says which.
+or give away their arm and the notes staff wrote about them, and the rows of the tables only
+some arms have (a micro-randomized arm's decision points: their number alone tells the arm);
+the download says which.
 """
 
 from collections.abc import Mapping
@@ -47,7 +49,11 @@ ARM_COLUMNS: Mapping[str, frozenset[str]] = {
     "delivery": frozenset(
         {"policy", "reason", "candidates", "probabilities", "draw", "seed", "inputs"}
     ),
+    # The answer the check-in got, kept for idempotent retries, holds the delivery too.
+    "checkin": frozenset({"response"}),
 }
+# Tables whose rows exist only in some arms.
+ARM_TABLES = frozenset({"decision_point"})
 STAFF_NOTE_COLUMNS: Mapping[str, frozenset[str]] = {
     "safety_event": frozenset({"note"}),
     "review_flag": frozenset({"note"}),
@@ -109,3 +115,10 @@ def withheld_from_participant(study: Study) -> dict[str, frozenset[str]]:
         table: ARM_COLUMNS.get(table, frozenset()) | STAFF_NOTE_COLUMNS.get(table, frozenset())
         for table in sorted(tables)
     }
+
+
+def tables_withheld_from_participant(study: Study) -> frozenset[str]:
+    """The tables whose rows a participant's own download leaves out now."""
+    if not study.blind_participant_download or study.status != StudyStatus.active:
+        return frozenset()
+    return ARM_TABLES

@@ -126,12 +126,19 @@ def _withhold(row: dict[str, Any], columns: frozenset[str]) -> dict[str, Any]:
 
 def personal_data(session: Session, participant: Participant, now: datetime) -> dict[str, Any]:
     """Everything stored about the person, table by table, as JSON-ready data; while the
-    study blinds it, without their arm and staff notes (`withheld` names those columns)."""
-    withheld = visibility.withheld_from_participant(session.get_one(Study, participant.study_id))
+    study blinds it, without their arm, staff notes and the tables only some arms have
+    (`withheld` names those columns)."""
+    study = session.get_one(Study, participant.study_id)
+    withheld = visibility.withheld_from_participant(study)
+    withheld_tables = visibility.tables_withheld_from_participant(study)
     none: frozenset[str] = frozenset()
     person = _withhold(_visible(participant.model_dump()), withheld.get("participant", none))
     tables: dict[str, list[dict[str, Any]]] = {}
     for table, condition in personal_tables(participant.id).items():
+        if table.name in withheld_tables:
+            tables[table.name] = []
+            withheld[table.name] = frozenset(table.c.keys())
+            continue
         rows = session.execute(select(table).where(condition)).mappings()
         hidden = withheld.get(table.name, none)
         tables[table.name] = [_withhold(_visible(dict(row)), hidden) for row in rows]
