@@ -47,6 +47,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 # How long a SQLite writer waits for its turn before the request fails: long enough for
 # any queue of short transactions this server forms.
 SQLITE_WRITE_WAIT_SECONDS = 30.0
+# Connections of one SQLite engine: one for each thread the server runs requests in (anyio's
+# default of 40), so a request waits for its write turn, never for a connection.
+SQLITE_POOL_SIZE = 40
 _HOLDS_GATE = "kairos_holds_write_gate"
 
 
@@ -55,6 +58,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
+        if "poolclass" not in kwargs:
+            kwargs |= {"pool_size": SQLITE_POOL_SIZE, "max_overflow": 0}
+            kwargs.setdefault("pool_timeout", SQLITE_WRITE_WAIT_SECONDS)
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         gate = _WriteGate()
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -43,6 +43,7 @@ from app.skills.policies import (
     Decision,
     Personalization,
     PolicyInputs,
+    SkillHistory,
     not_randomized,
     safety_decision,
     skill_pool,
@@ -67,14 +68,16 @@ class Judgement:
     plan: PlanContent  # the participant's own plan: its words fill the skill's text
 
 
-def _person_context(session: Session, participant: Participant) -> tuple[PersonContext, int]:
+def _person_context(
+    session: Session, participant: Participant, settings: skills.PersonSettings
+) -> tuple[PersonContext, int]:
     history = checkins.detection_history(session, participant)
     context = PersonContext(
         needs_history=history.needs_history,
         study_stats=history.study_stats,
         last_targeted=history.last_targeted,
-        preferred_dimension=skills.preferred_dimension(session, participant.id),
-        threshold_overrides=skills.threshold_overrides(session, participant.id),
+        preferred_dimension=settings.preferred_dimension,
+        threshold_overrides=settings.threshold_overrides,
     )
     return context, history.next_sequence
 
@@ -92,20 +95,21 @@ def judge(
     """Evaluate and select for one check-in (also the dry run's path)."""
     plan = PlanContent()
     if participant is not None:
-        context, sequence = _person_context(session, participant)
+        settings = skills.person_settings(session, participant.id)
+        context, sequence = _person_context(session, participant, settings)
         plan = plans.plan_content(session, participant.id)
-        person = skills.personalization_for(session, participant.id).model_copy(
+        person = settings.personalization.model_copy(
             update={"own_strategies": own_strategies(plan)}
         )
-        history = skills.past_deliveries(session, participant.id)
+        history = skills.skill_history(session, participant.id)
     else:
-        context, sequence, person, history = PersonContext(), 1, Personalization(), []
+        context, sequence, person, history = PersonContext(), 1, Personalization(), SkillHistory()
     evaluation = evaluate(rule_set, scaled_answers(items, answers), context)
     library = skills.pinned_library(session, study.id)
     library_skills: list[Skill] = skills.skills_of(library) if library else []
     decision = select_skill(policy, evaluation.target, library_skills, person, history, seed)
     by_key = {skill.key: skill for skill in skill_pool(library_skills, person)}
-    inputs = PolicyInputs(target=evaluation.target, personalization=person, history=history)
+    inputs = PolicyInputs(target=evaluation.target, personalization=person, skills=history)
     return Judgement(evaluation, decision, library, by_key, sequence, inputs, plan)
 
 
@@ -151,7 +155,8 @@ def take_in(
         if data.prompt_id is not None
         else False
     )
-    arm = session.get_one(Arm, participant.arm_id)
+    assert participant.arm_id is not None, "an active or paused participant has an arm"
+    arm, design = mrt.arm_and_design(session, participant.arm_id)
     offset = data.answered_at.utcoffset()
     checkin = CheckIn(
         study_id=study.id,
@@ -177,6 +182,7 @@ def take_in(
             raise Conflict("The check-in could not be stored; retry", code="checkin_busy") from None
         return _replay(stored)
     checkins.hold_person_needs(session, participant)
+    skills.hold_skill_history(session, participant)
 
     # Safety first: the event and the resources must survive anything that follows.
     settings, resources = safety.safety_of(session, study.id)
@@ -187,6 +193,7 @@ def take_in(
         study=study,
         participant=participant,
         policy=arm.policy,
+        design=design,
         checkin=checkin,
         seed=skill_seed(study.randomization_seed, participant.id, data.client_id),
         now=now,
@@ -218,6 +225,7 @@ class _Moment:
     study: Study
     participant: Participant
     policy: Policy
+    design: MrtDesign | None
     checkin: CheckIn
     seed: str
     now: datetime
@@ -247,7 +255,7 @@ def _tailor(session: Session, moment: _Moment, items: Sequence[Item]) -> CheckIn
     positive = moment.screened.tier is not None
     decision = safety_decision(moment.policy, moment.seed) if positive else judgement.decision
     point = None
-    if (design := mrt.design_of(session, participant.arm_id)) is not None:
+    if (design := moment.design) is not None:
         needs = {str(k): v for k, v in judgement.evaluation.needs.items()}
         mrt.outcomes_from_checkin(session, participant.id, checkin.answered_at, needs)
         if checkin.prompt_id is not None or design.self_initiated:
