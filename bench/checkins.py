@@ -56,7 +56,8 @@ from app.migrate import upgrade
 from app.rules.process import Pole, dimension_of
 from app.rules.running import RunningSums
 from app.settings import Settings
-from app.skills.models import Delivery
+from app.skills.models import Delivery, PersonSkills
+from app.skills.policies import SkillHistory
 from app.studies.models import Participant
 from bench.common import bulk_insert, throwaway_database
 
@@ -259,11 +260,21 @@ def seed_history(engine: Engine, count: int) -> None:
         per_person = dict.fromkeys(people, 0) | {
             row.participant_id: row.last_sequence for row in session.exec(select(PersonNeeds))
         }
+        skill_histories = {
+            row.participant_id: SkillHistory.model_validate(row.model_dump())
+            for row in session.exec(select(PersonSkills))
+        }
     at = template.received_at - timedelta(hours=1)
     checkins, detections, deliveries = [], [], []
     for n in range(count):
         person = people[n % len(people)]
         per_person[person] += 1
+        rating = n % 11 if n % 3 else None
+        if delivery.skill_key is not None:
+            kept = skill_histories.get(person, SkillHistory()).offered(delivery.skill_key)
+            if rating is not None:
+                kept = kept.rated(delivery.skill_key, None, rating)
+            skill_histories[person] = kept
         checkin_id = uuid.uuid4()
         checkins.append(
             {
@@ -291,7 +302,7 @@ def seed_history(engine: Engine, count: int) -> None:
                 "checkin_id": checkin_id,
                 "participant_id": person,
                 "created_at": at,
-                "helpfulness": n % 11 if n % 3 else None,
+                "helpfulness": rating,
             }
         )
     bulk_insert(engine, CheckIn, checkins)
@@ -315,6 +326,13 @@ def seed_history(engine: Engine, count: int) -> None:
             row.sums = sums_of(last)
             row.last_targeted = {key: last for key in targeted}
             session.add(row)
+        for person, kept in skill_histories.items():
+            dumped = kept.model_dump(mode="json")
+            skills = session.get(PersonSkills, person) or PersonSkills(
+                participant_id=person, study_id=template.study_id
+            )
+            skills.recent, skills.ratings = dumped["recent"], dumped["ratings"]
+            session.add(skills)
         window = min(STUDY_STATS_WINDOW, study.window_size + count)
         session.exec(
             update(StudyNeeds)

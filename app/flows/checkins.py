@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from app import metrics
 from app.checkins import service as checkins
-from app.checkins.models import CheckIn
+from app.checkins.models import CheckIn, PersonNeeds
 from app.checkins.schemas import CheckInIn, CheckInOut, DryRunOut
 from app.errors import Conflict, Invalid
 from app.flows.plans import own_strategies
@@ -38,7 +38,7 @@ from app.scheduling.planner import study_day
 from app.scheduling.schedule import minute_of_day
 from app.skills import service as skills
 from app.skills.content import Skill
-from app.skills.models import Delivery, SkillLibrary
+from app.skills.models import Delivery, PersonSkills, SkillLibrary
 from app.skills.policies import (
     Decision,
     Personalization,
@@ -181,8 +181,10 @@ def take_in(
         if stored is None:
             raise Conflict("The check-in could not be stored; retry", code="checkin_busy") from None
         return _replay(stored)
-    checkins.hold_person_needs(session, participant)
-    skills.hold_skill_history(session, participant)
+    held = (
+        checkins.hold_person_needs(session, participant),
+        skills.hold_skill_history(session, participant),
+    )
 
     # Safety first: the event and the resources must survive anything that follows.
     settings, resources = safety.safety_of(session, study.id)
@@ -195,6 +197,7 @@ def take_in(
         policy=arm.policy,
         design=design,
         checkin=checkin,
+        held=held,
         seed=skill_seed(study.randomization_seed, participant.id, data.client_id),
         now=now,
         screened=screened,
@@ -227,6 +230,9 @@ class _Moment:
     policy: Policy
     design: MrtDesign | None
     checkin: CheckIn
+    # The person's summaries, locked for this check-in; referenced here so the session
+    # (whose identity map holds objects weakly) reads each of them once.
+    held: tuple[PersonNeeds, PersonSkills]
     seed: str
     now: datetime
     screened: SafetyScreen

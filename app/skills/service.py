@@ -339,7 +339,7 @@ def person_settings(session: Session, participant_id: uuid.UUID) -> PersonSettin
 # --- deliveries ------------------------------------------------------------------------
 
 
-def hold_skill_history(session: Session, participant: Participant) -> None:
+def hold_skill_history(session: Session, participant: Participant) -> PersonSkills:
     """Lock the participant's skill history (creating it with their first check-in) until
     the transaction ends: a delivery and a rating arriving together are both counted."""
     insert_if_missing(
@@ -350,7 +350,9 @@ def hold_skill_history(session: Session, participant: Participant) -> None:
         recent=[],
         ratings={},
     )
-    session.get_one(PersonSkills, participant.id, with_for_update=True, populate_existing=True)
+    return session.get_one(
+        PersonSkills, participant.id, with_for_update=True, populate_existing=True
+    )
 
 
 def skill_history(session: Session, participant_id: uuid.UUID) -> SkillHistory:
