@@ -65,6 +65,7 @@ PASSWORD = "bench-password-long-enough"
 STUDY_STATS_WINDOW = 2000
 SERVER_START_TIMEOUT = 180.0
 QUIET = 5.0
+CHECKINS_A_DAY = 5  # of each participant in the seeded history
 ANSWERS = {
     "emotion_avoid": 30, "emotion_open": 70, "cognition_fused": 90, "cognition_defused": 10,
     "attention_stuck": 30, "attention_present": 70, "self_content": 30, "self_context": 70,
@@ -264,11 +265,14 @@ def seed_history(engine: Engine, count: int) -> None:
             row.participant_id: SkillHistory.model_validate(row.model_dump())
             for row in session.exec(select(PersonSkills))
         }
-    at = template.received_at - timedelta(hours=1)
+    # Five a day per participant, the last one before the template: the study has been
+    # running for count / (5 * participants) days.
+    spacing = timedelta(days=1) / (CHECKINS_A_DAY * len(people))
     checkins, detections, deliveries = [], [], []
     for n in range(count):
         person = people[n % len(people)]
         per_person[person] += 1
+        at = template.received_at - spacing * (count - n)
         rating = n % 11 if n % 3 else None
         if delivery.skill_key is not None:
             kept = skill_histories.get(person, SkillHistory()).offered(delivery.skill_key)
@@ -282,6 +286,8 @@ def seed_history(engine: Engine, count: int) -> None:
                 "id": checkin_id,
                 "participant_id": person,
                 "client_id": f"seed-{n}",
+                "answered_at": at,
+                "received_at": at,
             }
         )
         detections.append(

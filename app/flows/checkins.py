@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app import metrics
@@ -134,6 +133,12 @@ def take_in(
 ) -> tuple[CheckInOut, bool]:
     """Store one check-in and decide; returns the response and whether it was a replay."""
     digest = _digest(data)
+    # The person's check-ins are taken in one after the other: a retry racing in on another
+    # connection waits here, then finds the first one stored and answers as its replay.
+    held = (
+        checkins.hold_person_needs(session, participant),
+        skills.hold_skill_history(session, participant),
+    )
     if existing := checkins.stored_checkin(session, participant.id, data.client_id, digest):
         return _replay(existing)
     # Pausing stops prompts, not the person: a paused participant can still check in, and
@@ -171,20 +176,7 @@ def take_in(
         late=late,
         body_digest=digest,
     )
-    # A savepoint, so the same client id racing in on another connection (and winning)
-    # undoes only this insert: the request then answers as that check-in's replay.
-    try:
-        with session.begin_nested():
-            session.add(checkin)
-    except IntegrityError:
-        stored = checkins.stored_checkin(session, participant.id, data.client_id, digest)
-        if stored is None:
-            raise Conflict("The check-in could not be stored; retry", code="checkin_busy") from None
-        return _replay(stored)
-    held = (
-        checkins.hold_person_needs(session, participant),
-        skills.hold_skill_history(session, participant),
-    )
+    session.add(checkin)
 
     # Safety first: the event and the resources must survive anything that follows.
     settings, resources = safety.safety_of(session, study.id)
