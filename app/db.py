@@ -58,7 +58,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
-        if "poolclass" not in kwargs:
+        if "poolclass" not in kwargs and _sqlite_file(url):
             kwargs |= {"pool_size": SQLITE_POOL_SIZE, "max_overflow": 0}
             kwargs.setdefault("pool_timeout", SQLITE_WRITE_WAIT_SECONDS)
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
@@ -88,9 +88,14 @@ def unit_of_work(engine: Engine, **options: Any) -> Iterator[Session]:
         session.commit()
 
 
-def _ensure_sqlite_dir(url: str) -> None:
+def _sqlite_file(url: str) -> str | None:
+    """The database file's path; None for an in-memory database (one connection per thread)."""
     path = url.split(":///", 1)[-1]
-    if path and path != ":memory:":
+    return path if path and path != ":memory:" and url != "sqlite://" else None
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    if path := _sqlite_file(url):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
