@@ -359,8 +359,10 @@ def skill_history(session: Session, participant_id: uuid.UUID) -> SkillHistory:
     """What the policy reads of the person's past deliveries: one row by key, whatever the
     length of the history."""
     record = session.get(PersonSkills, participant_id)
-    if record is None:
-        return SkillHistory()
+    return SkillHistory() if record is None else _history_of(record)
+
+
+def _history_of(record: PersonSkills) -> SkillHistory:
     return SkillHistory.model_validate({"recent": record.recent, "ratings": record.ratings})
 
 
@@ -368,9 +370,7 @@ def _keep_skill_history(
     session: Session, participant_id: uuid.UUID, change: Callable[[SkillHistory], SkillHistory]
 ) -> None:
     record = session.get_one(PersonSkills, participant_id)
-    changed = change(
-        SkillHistory.model_validate({"recent": record.recent, "ratings": record.ratings})
-    )
+    changed = change(_history_of(record))
     record.recent = changed.recent
     record.ratings = changed.model_dump(mode="json")["ratings"]
     session.add(record)
