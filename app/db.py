@@ -47,6 +47,9 @@ class UTCDateTime(TypeDecorator[datetime]):
 # How long a SQLite writer waits for its turn before the request fails: long enough for
 # any queue of short transactions this server forms.
 SQLITE_WRITE_WAIT_SECONDS = 30.0
+# Connections of one SQLite engine: one for each thread the server runs requests in (anyio's
+# default of 40), so a request waits for its write turn, never for a connection.
+SQLITE_POOL_SIZE = 40
 _HOLDS_GATE = "kairos_holds_write_gate"
 
 
@@ -55,6 +58,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         _ensure_sqlite_dir(url)
+        if "poolclass" not in kwargs and _sqlite_file(url):
+            kwargs |= {"pool_size": SQLITE_POOL_SIZE, "max_overflow": 0}
+            kwargs.setdefault("pool_timeout", SQLITE_WRITE_WAIT_SECONDS)
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         gate = _WriteGate()
         event.listen(engine, "connect", _sqlite_pragmas)
@@ -82,9 +88,14 @@ def unit_of_work(engine: Engine, **options: Any) -> Iterator[Session]:
         session.commit()
 
 
-def _ensure_sqlite_dir(url: str) -> None:
+def _sqlite_file(url: str) -> str | None:
+    """The database file's path; None for an in-memory database (one connection per thread)."""
     path = url.split(":///", 1)[-1]
-    if path and path != ":memory:":
+    return path if path and path != ":memory:" and url != "sqlite://" else None
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    if path := _sqlite_file(url):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 

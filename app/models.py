@@ -23,6 +23,7 @@ from app.scheduling.models import (
 from app.skills.models import (
     Delivery,
     PersonalizationRecord,
+    PersonSkills,
     SkillLibrary,
     SkillPreferences,
     StudyLibrary,
@@ -57,6 +58,7 @@ __all__ = [
     "ParticipantScheduleOverride",
     "ParticipantToken",
     "PersonNeeds",
+    "PersonSkills",
     "PersonalizationRecord",
     "PlanVersion",
     "Prompt",

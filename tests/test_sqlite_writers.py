@@ -1,11 +1,14 @@
 """On SQLite, writers wait their turn: none ever gets "database is locked"."""
 
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import anyio
+import anyio.to_thread
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -73,3 +76,42 @@ def test_many_check_ins_at_once_all_succeed(
     with ThreadPoolExecutor(max_workers=16) as pool:
         codes = list(pool.map(post, range(64)))
     assert codes == [201] * 64
+
+
+async def _server_threads() -> int:
+    """How many requests the server runs at once: the threads of anyio's default limiter."""
+    return int(anyio.to_thread.current_default_thread_limiter().total_tokens)
+
+
+def test_every_server_thread_gets_a_connection_and_waits_only_for_its_turn(
+    tmp_path: Path,
+) -> None:
+    """A request waits for the write turn (the queue that moves), not for a pooled
+    connection, whose wait ends in an error: the pool has one for each server thread."""
+    threads = anyio.run(_server_threads)
+    engine = make_engine(f"sqlite:///{tmp_path / 'pool.db'}")
+    with unit_of_work(engine) as session:
+        session.execute(text("CREATE TABLE t (n INTEGER)"))
+    writing, release = threading.Event(), threading.Event()
+
+    def write(n: int) -> None:
+        with unit_of_work(engine) as session:
+            session.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+            if n == 0:
+                writing.set()
+                release.wait(timeout=30)
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        first = pool.submit(write, 0)
+        assert writing.wait(timeout=30)
+        rest = [pool.submit(write, n) for n in range(1, threads)]
+        deadline = time.monotonic() + 30
+        while engine.pool.checkedout() < threads and time.monotonic() < deadline:  # type: ignore[attr-defined]
+            time.sleep(0.01)
+        assert engine.pool.checkedout() == threads  # type: ignore[attr-defined]
+        release.set()
+        for future in [first, *rest]:
+            future.result(timeout=60)
+    with unit_of_work(engine) as session:
+        assert session.execute(text("SELECT count(*) FROM t")).scalar_one() == threads
+    engine.dispose()

@@ -19,7 +19,7 @@ from app.clock import FrozenClock
 from app.rules.process import Pole
 from app.skills.content import Skill
 from app.skills.models import Delivery
-from app.skills.policies import PastDelivery, Personalization
+from app.skills.policies import Personalization, SkillHistory
 from app.skills.policies import select as select_skill
 from app.studies.models import Allocation
 from app.vocabulary import Policy
@@ -217,7 +217,7 @@ def test_a_skill_decision_replays_from_the_export_alone(
         return Skill(**fields, title="-", steps=["-"], duration_seconds=60)
 
     rows = [json.loads(line) for line in archive.read("deliveries.ndjson").splitlines()]
-    assert len(rows) == 3 and rows[-1]["inputs"]["history"]
+    assert len(rows) == 3 and rows[-1]["inputs"]["skills"]["recent"]
     for row in rows:
         inputs = row["inputs"]
         assert inputs["personalization"]["extra_skills"] == [
@@ -232,7 +232,7 @@ def test_a_skill_decision_replays_from_the_export_alone(
             Pole(inputs["target"]),
             [skill(fields) for fields in libraries[row["library_version"]]],
             Personalization.model_validate(personalization),
-            [PastDelivery.model_validate(past) for past in inputs["history"]],
+            SkillHistory.model_validate(inputs["skills"]),
             row["seed"],
         )
         assert (replayed.skill_key, replayed.probabilities) == (

@@ -351,7 +351,7 @@ def _add_needs(sums: dict[Dimension, RunningSums], needs: Mapping[str, Any]) -> 
         sums[dimension] = sums.get(dimension, RunningSums()).add(need)
 
 
-def hold_person_needs(session: Session, participant: Participant) -> None:
+def hold_person_needs(session: Session, participant: Participant) -> PersonNeeds:
     """Lock the participant's summary (creating it with their first check-in) until the
     transaction ends: their check-ins are summed up one after the other."""
     insert_if_missing(
@@ -363,7 +363,9 @@ def hold_person_needs(session: Session, participant: Participant) -> None:
         sums={},
         last_targeted={},
     )
-    session.get_one(PersonNeeds, participant.id, with_for_update=True, populate_existing=True)
+    return session.get_one(
+        PersonNeeds, participant.id, with_for_update=True, populate_existing=True
+    )
 
 
 def detection_history(session: Session, participant: Participant) -> DetectionHistory:

@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from app import metrics
 from app.checkins import service as checkins
-from app.checkins.models import CheckIn
+from app.checkins.models import CheckIn, PersonNeeds
 from app.checkins.schemas import CheckInIn, CheckInOut, DryRunOut
 from app.errors import Conflict, Invalid
 from app.flows.plans import own_strategies
@@ -38,11 +37,12 @@ from app.scheduling.planner import study_day
 from app.scheduling.schedule import minute_of_day
 from app.skills import service as skills
 from app.skills.content import Skill
-from app.skills.models import Delivery, SkillLibrary
+from app.skills.models import Delivery, PersonSkills, SkillLibrary
 from app.skills.policies import (
     Decision,
     Personalization,
     PolicyInputs,
+    SkillHistory,
     not_randomized,
     safety_decision,
     skill_pool,
@@ -67,14 +67,16 @@ class Judgement:
     plan: PlanContent  # the participant's own plan: its words fill the skill's text
 
 
-def _person_context(session: Session, participant: Participant) -> tuple[PersonContext, int]:
+def _person_context(
+    session: Session, participant: Participant, settings: skills.PersonSettings
+) -> tuple[PersonContext, int]:
     history = checkins.detection_history(session, participant)
     context = PersonContext(
         needs_history=history.needs_history,
         study_stats=history.study_stats,
         last_targeted=history.last_targeted,
-        preferred_dimension=skills.preferred_dimension(session, participant.id),
-        threshold_overrides=skills.threshold_overrides(session, participant.id),
+        preferred_dimension=settings.preferred_dimension,
+        threshold_overrides=settings.threshold_overrides,
     )
     return context, history.next_sequence
 
@@ -92,20 +94,21 @@ def judge(
     """Evaluate and select for one check-in (also the dry run's path)."""
     plan = PlanContent()
     if participant is not None:
-        context, sequence = _person_context(session, participant)
+        settings = skills.person_settings(session, participant.id)
+        context, sequence = _person_context(session, participant, settings)
         plan = plans.plan_content(session, participant.id)
-        person = skills.personalization_for(session, participant.id).model_copy(
+        person = settings.personalization.model_copy(
             update={"own_strategies": own_strategies(plan)}
         )
-        history = skills.past_deliveries(session, participant.id)
+        history = skills.skill_history(session, participant.id)
     else:
-        context, sequence, person, history = PersonContext(), 1, Personalization(), []
+        context, sequence, person, history = PersonContext(), 1, Personalization(), SkillHistory()
     evaluation = evaluate(rule_set, scaled_answers(items, answers), context)
     library = skills.pinned_library(session, study.id)
     library_skills: list[Skill] = skills.skills_of(library) if library else []
     decision = select_skill(policy, evaluation.target, library_skills, person, history, seed)
     by_key = {skill.key: skill for skill in skill_pool(library_skills, person)}
-    inputs = PolicyInputs(target=evaluation.target, personalization=person, history=history)
+    inputs = PolicyInputs(target=evaluation.target, personalization=person, skills=history)
     return Judgement(evaluation, decision, library, by_key, sequence, inputs, plan)
 
 
@@ -130,6 +133,12 @@ def take_in(
 ) -> tuple[CheckInOut, bool]:
     """Store one check-in and decide; returns the response and whether it was a replay."""
     digest = _digest(data)
+    # The person's check-ins are taken in one after the other: a retry racing in on another
+    # connection waits here, then finds the first one stored and answers as its replay.
+    held = (
+        checkins.hold_person_needs(session, participant),
+        skills.hold_skill_history(session, participant),
+    )
     if existing := checkins.stored_checkin(session, participant.id, data.client_id, digest):
         return _replay(existing)
     # Pausing stops prompts, not the person: a paused participant can still check in, and
@@ -151,7 +160,8 @@ def take_in(
         if data.prompt_id is not None
         else False
     )
-    arm = session.get_one(Arm, participant.arm_id)
+    assert participant.arm_id is not None, "an active or paused participant has an arm"
+    arm, design = mrt.arm_and_design(session, participant.arm_id)
     offset = data.answered_at.utcoffset()
     checkin = CheckIn(
         study_id=study.id,
@@ -166,17 +176,7 @@ def take_in(
         late=late,
         body_digest=digest,
     )
-    # A savepoint, so the same client id racing in on another connection (and winning)
-    # undoes only this insert: the request then answers as that check-in's replay.
-    try:
-        with session.begin_nested():
-            session.add(checkin)
-    except IntegrityError:
-        stored = checkins.stored_checkin(session, participant.id, data.client_id, digest)
-        if stored is None:
-            raise Conflict("The check-in could not be stored; retry", code="checkin_busy") from None
-        return _replay(stored)
-    checkins.hold_person_needs(session, participant)
+    session.add(checkin)
 
     # Safety first: the event and the resources must survive anything that follows.
     settings, resources = safety.safety_of(session, study.id)
@@ -187,7 +187,9 @@ def take_in(
         study=study,
         participant=participant,
         policy=arm.policy,
+        design=design,
         checkin=checkin,
+        held=held,
         seed=skill_seed(study.randomization_seed, participant.id, data.client_id),
         now=now,
         screened=screened,
@@ -218,7 +220,11 @@ class _Moment:
     study: Study
     participant: Participant
     policy: Policy
+    design: MrtDesign | None
     checkin: CheckIn
+    # The person's summaries, locked for this check-in; referenced here so the session
+    # (whose identity map holds objects weakly) reads each of them once.
+    held: tuple[PersonNeeds, PersonSkills]
     seed: str
     now: datetime
     screened: SafetyScreen
@@ -247,7 +253,7 @@ def _tailor(session: Session, moment: _Moment, items: Sequence[Item]) -> CheckIn
     positive = moment.screened.tier is not None
     decision = safety_decision(moment.policy, moment.seed) if positive else judgement.decision
     point = None
-    if (design := mrt.design_of(session, participant.arm_id)) is not None:
+    if (design := moment.design) is not None:
         needs = {str(k): v for k, v in judgement.evaluation.needs.items()}
         mrt.outcomes_from_checkin(session, participant.id, checkin.answered_at, needs)
         if checkin.prompt_id is not None or design.self_initiated:

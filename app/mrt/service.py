@@ -30,6 +30,16 @@ def design_of(session: Session, arm_id: uuid.UUID | None) -> MrtDesign | None:
     return None if record is None else MrtDesign.model_validate(record.design)
 
 
+def arm_and_design(session: Session, arm_id: uuid.UUID) -> tuple[Arm, MrtDesign | None]:
+    """The arm and its design (None when it is not micro-randomized), in one query."""
+    arm, record = session.exec(
+        select(Arm, MrtArmDesign)
+        .join(MrtArmDesign, col(MrtArmDesign.arm_id) == Arm.id, isouter=True)
+        .where(Arm.id == arm_id)
+    ).one()
+    return arm, None if record is None else MrtDesign.model_validate(record.design)
+
+
 def _arm(session: Session, study: Study, key: str) -> Arm:
     arm = session.exec(select(Arm).where(Arm.study_id == study.id, Arm.key == key)).first()
     if arm is None:

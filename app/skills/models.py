@@ -90,3 +90,17 @@ class PersonalizationRecord(SQLModel, table=True):
     extra_skills: list[dict[str, Any]] = json_field(list)
     updated_by: uuid.UUID = Field(foreign_key="staff_user.id")
     updated_at: datetime = utc_field()
+
+
+class PersonSkills(SQLModel, table=True):
+    """A participant's deliveries summed up as they happen (`SkillHistory`): the skills
+    last offered and the ratings per skill, what the tailored policy reads of the history,
+    kept with each delivery and each rating so no check-in reads the history itself."""
+
+    __tablename__ = "person_skills"
+
+    participant_id: uuid.UUID = Field(foreign_key="participant.id", primary_key=True)
+    study_id: uuid.UUID = Field(foreign_key="study.id", index=True)
+    recent: list[str] = json_field(list)
+    # Per skill key: {"rated": how many ratings, "total": their sum}.
+    ratings: dict[str, Any] = json_field()

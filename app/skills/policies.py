@@ -32,6 +32,7 @@ NoSkillReason = Literal[
     "assessment_only", "nothing_qualifies", "no_candidates", "safety", "not_randomized"
 ]
 MONTE_CARLO_DRAWS = 2000
+RECENT_KEPT = 2  # the last skills offered that the tailored policy leaves out
 
 
 class OwnStrategy(BaseModel):
@@ -61,13 +62,45 @@ class PastDelivery(BaseModel):
     sequence: int
 
 
+class SkillRating(BaseModel):
+    """A person's helpfulness ratings of one skill: how many, and their sum (each 0-10)."""
+
+    rated: int = Field(default=0, ge=0)
+    total: int = Field(default=0, ge=0)
+
+
+class SkillHistory(BaseModel):
+    """What the tailored policy reads of a person's past deliveries, kept as they happen:
+    the skills last offered (most recent first, each once) and the ratings per skill."""
+
+    recent: list[str] = Field(default_factory=list)
+    ratings: dict[str, SkillRating] = Field(default_factory=dict)
+
+    def offered(self, key: str) -> "SkillHistory":
+        recent = [key, *(other for other in self.recent if other != key)][:RECENT_KEPT]
+        return self.model_copy(update={"recent": recent})
+
+    def rated(self, key: str, before: int | None, after: int) -> "SkillHistory":
+        """A rating given (`before` None) or changed."""
+        rating = self.ratings.get(key, SkillRating())
+        changed = SkillRating(
+            rated=rating.rated + (before is None), total=rating.total + after - (before or 0)
+        )
+        return self.model_copy(update={"ratings": {**self.ratings, key: changed}})
+
+
 class PolicyInputs(BaseModel):
     """What a policy was given for one decision: with the seed and the library version,
-    enough to replay it."""
+    enough to replay it. Decisions recorded before the person's skill history was kept as
+    it happens (migration 0012) have their whole `history` instead of `skills`."""
 
     target: Pole | None = None
     personalization: Personalization = Field(default_factory=Personalization)
     history: list[PastDelivery] = Field(default_factory=list)
+    skills: SkillHistory | None = None
+
+    def past(self) -> "Sequence[PastDelivery] | SkillHistory":
+        return self.history if self.skills is None else self.skills
 
 
 class Decision(BaseModel):
@@ -208,6 +241,39 @@ def _thompson_wins(posteriors: Sequence[tuple[float, float]], rng: random.Random
     return wins
 
 
+Posterior = Callable[[str, float, float], tuple[float, float]]
+
+
+def _recent_and_ratings(
+    history: Sequence[PastDelivery] | SkillHistory,
+) -> tuple[list[str], Posterior]:
+    """The skills left out as offered last, and the posterior of a skill from its prior."""
+    if isinstance(history, SkillHistory):
+
+        def summed(key: str, alpha: float, beta: float) -> tuple[float, float]:
+            rating = history.ratings.get(key, SkillRating())
+            return alpha + rating.total / 10, beta + rating.rated - rating.total / 10
+
+        return history.recent[:RECENT_KEPT], summed
+    # A decision recorded with the whole history: its ratings added one by one, as then.
+    ordered = sorted(history, key=lambda past: past.sequence)
+    recent: list[str] = []
+    for past in reversed(ordered):
+        if past.skill_key not in recent:
+            recent.append(past.skill_key)
+        if len(recent) == RECENT_KEPT:
+            break
+
+    def one_by_one(key: str, alpha: float, beta: float) -> tuple[float, float]:
+        for past in ordered:
+            if past.skill_key == key and past.helpfulness is not None:
+                alpha += past.helpfulness / 10
+                beta += 1 - past.helpfulness / 10
+        return alpha, beta
+
+    return recent, one_by_one
+
+
 def _choose(
     policy: Policy, keys: list[str], probabilities: list[float], rng: random.Random, seed: str
 ) -> Decision:
@@ -235,11 +301,10 @@ def select(
     target: Pole | None,
     skills: Sequence[Skill],
     personalization: Personalization,
-    history: Sequence[PastDelivery],
+    history: Sequence[PastDelivery] | SkillHistory,
     seed: str,
     *,
     floor: float = 0.05,
-    recent_exclusion: int = 2,
 ) -> Decision:
     if policy == Policy.assessment_only:
         return _none(policy, "assessment_only", seed)
@@ -261,13 +326,7 @@ def select(
         for candidate in _candidates(available, personalization)
         if target in candidate.targets
     ]
-    ordered = sorted(history, key=lambda past: past.sequence)
-    recent: list[str] = []
-    for past in reversed(ordered):
-        if past.skill_key not in recent:
-            recent.append(past.skill_key)
-        if len(recent) == recent_exclusion:
-            break
+    recent, ratings = _recent_and_ratings(history)
     fresh = [skill for skill in candidates if skill.key not in recent]
     candidates = fresh or candidates
     if not candidates:
@@ -276,11 +335,7 @@ def select(
     posteriors: list[tuple[float, float]] = []
     for skill in candidates:
         alpha, beta = _prior(skill, personalization)
-        for past in ordered:
-            if past.skill_key == skill.key and past.helpfulness is not None:
-                alpha += past.helpfulness / 10
-                beta += 1 - past.helpfulness / 10
-        posteriors.append((alpha, beta))
+        posteriors.append(ratings(skill.key, alpha, beta))
     wins = _thompson_wins(posteriors, rng)
     count = len(candidates)
     # Mixing with the uniform keeps every candidate at or above the floor, summing to one.

@@ -32,7 +32,7 @@ def replay_deliveries(session: Session, study_id: uuid.UUID) -> Iterator[dict[st
             inputs.target,
             libraries.get(delivery.library_version or -1, []),
             inputs.personalization,
-            inputs.history,
+            inputs.past(),
             delivery.seed,
         )
         if delivery.reason == "not_randomized":

@@ -2,7 +2,8 @@
 deliveries decided after check-ins."""
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +11,8 @@ from sqlmodel import Session, col, select
 
 from app.audit import service as audit
 from app.audit.service import Actor
-from app.checkins.models import CheckIn, Detection
+from app.checkins.models import CheckIn
+from app.db import insert_if_missing
 from app.errors import Conflict, Invalid, NotFound
 from app.pagination import Page, PageParams, paginate
 from app.plans.placeholders import fill
@@ -28,11 +30,12 @@ from app.skills.default_library import default_library
 from app.skills.models import (
     Delivery,
     PersonalizationRecord,
+    PersonSkills,
     SkillLibrary,
     SkillPreferences,
     StudyLibrary,
 )
-from app.skills.policies import Decision, PastDelivery, Personalization, PolicyInputs
+from app.skills.policies import Decision, Personalization, PolicyInputs, SkillHistory
 from app.skills.schemas import PreferencesIn, SkillView
 from app.studies.models import Participant
 from app.versioning import all_versions, latest_version, next_version, version_page
@@ -301,11 +304,19 @@ def save_personalization(
     return record
 
 
-def personalization_for(session: Session, participant_id: uuid.UUID) -> Personalization:
-    """The participant's preferences and the clinician's settings, as the policy sees them."""
+@dataclass
+class PersonSettings:
+    """The participant's preferences and the clinician's settings, read once for a check-in."""
+
+    personalization: Personalization  # as the policy sees them
+    preferred_dimension: Dimension | None
+    threshold_overrides: dict[Dimension, float]  # the clinician's threshold per dimension
+
+
+def person_settings(session: Session, participant_id: uuid.UUID) -> PersonSettings:
     preferences = preferences_of(session, participant_id)
     record = personalization_record(session, participant_id)
-    return Personalization(
+    personalization = Personalization(
         preferred_skills=set(preferences.preferred_skills) if preferences else set(),
         disliked_skills=set(preferences.disliked_skills) if preferences else set(),
         preferred_modalities=set(preferences.preferred_modalities) if preferences else set(),
@@ -316,39 +327,53 @@ def personalization_for(session: Session, participant_id: uuid.UUID) -> Personal
         if record
         else [],
     )
-
-
-def preferred_dimension(session: Session, participant_id: uuid.UUID) -> Dimension | None:
-    preferences = preferences_of(session, participant_id)
-    if preferences is None or preferences.preferred_dimension is None:
-        return None
-    return Dimension(preferences.preferred_dimension)
-
-
-def threshold_overrides(session: Session, participant_id: uuid.UUID) -> dict[Dimension, float]:
-    """The clinician's threshold per dimension for this participant, where one is set."""
-    record = personalization_record(session, participant_id)
+    dimension = preferences.preferred_dimension if preferences else None
     overrides = record.threshold_overrides if record else {}
-    return {Dimension(key): value for key, value in overrides.items()}
+    return PersonSettings(
+        personalization=personalization,
+        preferred_dimension=None if dimension is None else Dimension(dimension),
+        threshold_overrides={Dimension(key): value for key, value in overrides.items()},
+    )
 
 
 # --- deliveries ------------------------------------------------------------------------
 
 
-def past_deliveries(session: Session, participant_id: uuid.UUID) -> list[PastDelivery]:
-    # Check-ins received in the same instant keep the order they were evaluated in (the
-    # detection's sequence), so "the last two used" does not depend on random ids.
-    rows = session.exec(
-        select(Delivery.skill_key, Delivery.helpfulness)
-        .join(Detection, col(Detection.checkin_id) == Delivery.checkin_id, isouter=True)
-        .where(Delivery.participant_id == participant_id, col(Delivery.skill_key).is_not(None))
-        .order_by(col(Delivery.created_at), col(Detection.sequence), col(Delivery.id))
-    ).all()
-    return [
-        PastDelivery(skill_key=key, helpfulness=helpfulness, sequence=n)
-        for n, (key, helpfulness) in enumerate(rows)
-        if key is not None
-    ]
+def hold_skill_history(session: Session, participant: Participant) -> PersonSkills:
+    """Lock the participant's skill history (creating it with their first check-in) until
+    the transaction ends: a delivery and a rating arriving together are both counted."""
+    insert_if_missing(
+        session,
+        PersonSkills,
+        participant_id=participant.id,
+        study_id=participant.study_id,
+        recent=[],
+        ratings={},
+    )
+    return session.get_one(
+        PersonSkills, participant.id, with_for_update=True, populate_existing=True
+    )
+
+
+def skill_history(session: Session, participant_id: uuid.UUID) -> SkillHistory:
+    """What the policy reads of the person's past deliveries: one row by key, whatever the
+    length of the history."""
+    record = session.get(PersonSkills, participant_id)
+    return SkillHistory() if record is None else _history_of(record)
+
+
+def _history_of(record: PersonSkills) -> SkillHistory:
+    return SkillHistory.model_validate({"recent": record.recent, "ratings": record.ratings})
+
+
+def _keep_skill_history(
+    session: Session, participant_id: uuid.UUID, change: Callable[[SkillHistory], SkillHistory]
+) -> None:
+    record = session.get_one(PersonSkills, participant_id)
+    changed = change(_history_of(record))
+    record.recent = changed.recent
+    record.ratings = changed.model_dump(mode="json")["ratings"]
+    session.add(record)
 
 
 def add_delivery(
@@ -376,9 +401,12 @@ def add_delivery(
         draw=decision.draw,
         seed=decision.seed,
         library_version=library_version,
-        inputs={} if inputs is None else inputs.model_dump(mode="json"),
+        inputs={} if inputs is None else inputs.model_dump(mode="json", exclude={"history"}),
     )
     session.add(delivery)
+    if (offered := decision.skill_key) is not None:
+        # The caller holds the person's skill history (`hold_skill_history`).
+        _keep_skill_history(session, checkin.participant_id, lambda kept: kept.offered(offered))
     return delivery
 
 
@@ -442,6 +470,12 @@ def record_feedback(
     if completed and delivery.completed_at is None:
         delivery.completed_at = now
     if helpfulness is not None:
+        key, before = delivery.skill_key, delivery.helpfulness
+        assert key is not None, "a rating without a skill is refused above"
+        hold_skill_history(session, participant)
+        _keep_skill_history(
+            session, participant.id, lambda kept: kept.rated(key, before, helpfulness)
+        )
         delivery.helpfulness = helpfulness
     if distress_after is not None:
         delivery.distress_after = distress_after
