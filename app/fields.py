@@ -14,7 +14,6 @@ from sqlmodel import Field
 
 from app.db import UTCDateTime
 
-
 # Where new row ids come from: random (uuid4) unless a simulation draws them from its seed,
 # so the same seed gives the same study, ids and all.
 _seeded_ids: ContextVar[random.Random | None] = ContextVar("seeded_ids", default=None)

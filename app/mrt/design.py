@@ -2,9 +2,10 @@
 
 At each decision point an available participant gets the arm's skill choice with
 probability p, otherwise nothing. p is the design's constant, or its value for the study
-day, or for the local time of day, clipped to the design's bounds. Availability is decided first and never randomized
-away: a positive safety screen, a paused participant, nothing that qualifies, or a skill
-offered too recently make the point unavailable, and the reason is kept.
+day, or for the local time of day, clipped to the design's bounds. Availability is decided
+first and never randomized away: a positive safety screen, a paused participant, nothing
+that qualifies, or a skill offered too recently make the point unavailable, and the reason
+is kept.
 """
 
 import hashlib

@@ -140,12 +140,13 @@ class Person:
         moment = self.moment(items)
         last, truth, improvement = self.last, None, 0.0
         if last is not None and at - last.at <= timedelta(hours=hours):
-            with_skill = answers(items, moment, last.potential)
-            without = answers(items, moment, 0.0)
-            truth = (
-                last.key,
-                need(rules, items, with_skill, outcome) - need(rules, items, without, outcome),
-            )
+            effect = 0.0  # without an improvement the answers are the same
+            if last.potential:
+                with_skill, without = (answers(items, moment, x) for x in (last.potential, 0.0))
+                effect = need(rules, items, with_skill, outcome) - need(
+                    rules, items, without, outcome
+                )
+            truth = (last.key, effect)
             improvement = last.potential if last.offered else 0.0
         return Answered(answers(items, moment, improvement), moment, truth)
 
@@ -190,17 +191,16 @@ def answers(items: Sequence[Item], moment: Moment, improvement: float) -> dict[s
     """The default check-in's answers at a moment, its levels lowered by `improvement`:
     sliders 0-100, distress near the mean level, no risk."""
     levels = {d: float(v) - improvement for d, v in zip(DIMENSIONS, moment.levels, strict=True)}
-    given: dict[str, int] = {}
+    distress = sum(levels.values()) / len(levels) + moment.distress_noise
+    values = []
     for item, noise in zip(items, moment.noise, strict=True):
         if item.pole is not None:
             level = levels[dimension_of(item.pole)]
-            value = (100 - level if is_flexible(item.pole) else level) + noise
-        elif item.risk:
-            value = 0.0
+            values.append((100 - level if is_flexible(item.pole) else level) + noise)
         else:
-            value = sum(levels.values()) / len(levels) + moment.distress_noise
-        given[item.key] = int(np.clip(round(value), 0, 100))
-    return given
+            values.append(0.0 if item.risk else distress)
+    rounded = np.clip(np.rint(values), 0, 100).astype(int).tolist()
+    return {item.key: value for item, value in zip(items, rounded, strict=True)}
 
 
 def need(
