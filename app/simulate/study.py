@@ -278,12 +278,14 @@ class _World:
         tick, day, done = self.now, 1, 0.0
         while tick < self.end:
             due = self._next_due()
-            if due is not None and due > tick + TICK:
-                # Jump to the tick grid's point at or after what comes next.
-                following = min(due, next_plan, self.events[0].at if self.events else due)
-                tick += TICK * max(1, math.ceil((following - tick) / TICK))
-            else:
-                tick += TICK
+            # Jump along the tick grid to what comes next: a push or an expiry, an answer
+            # or a feedback, the next planning run, or the end.
+            following = min(
+                at
+                for at in (due, next_plan, self.events[0].at if self.events else None, self.end)
+                if at is not None
+            )
+            tick += TICK * max(1, math.ceil((following - tick) / TICK))
             tick = min(tick, self.end)
             while self.events and self.events[0].at <= tick:
                 event = heapq.heappop(self.events)
