@@ -613,7 +613,10 @@ def simulate(
     compliance_end: Annotated[float, typer.Option(help="Answer rate on the last day")] = 0.7,
     seed: Annotated[int, typer.Option(help="The same seed gives the same study")] = 1,
     replicates: Annotated[
-        int, typer.Option(min=1, help="Studies to simulate (seeds seed, seed+1, …)")
+        int,
+        typer.Option(
+            min=0, help="Studies to simulate (seeds seed, seed+1, …); 0: only --power-curve"
+        ),
     ] = 1,
     database: Annotated[
         str | None,
@@ -625,7 +628,7 @@ def simulate(
     power_curve: Annotated[
         Path | None,
         typer.Option(
-            help="Also draw a power curve (PNG or SVG) from bare trials of 10 to 80 people"
+            help="Also draw a power curve (PNG or SVG) from bare trials of 10 to 60 people"
         ),
     ] = None,
     curve_replicates: Annotated[
@@ -716,7 +719,7 @@ def simulate(
             outcome_dimension=Dimension.emotion,
             outcome_hours=4,
         )
-        sizes = (10, 20, 30, 40, 60, 80)
+        sizes = (10, 20, 30, 40, 60)
         with Progress() as bar:
             task = bar.add_task("Power curve", total=len(sizes) * curve_replicates)
             curve = curve_of(

@@ -20,7 +20,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 from scipy import stats
 from sqlalchemy import Engine
 from sqlmodel import Session, col, func, select
@@ -531,16 +531,19 @@ class Replicates(BaseModel):
     def estimates(self) -> list[Estimate]:
         return [s.wcls for s in self.studies if s.wcls is not None]
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def coverage(self) -> float:
         found = self.estimates
         return sum(e.covers for e in found) / len(found) if found else math.nan
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def power(self) -> float:
         """The share of studies whose test rejects no effect (a study without an estimate
         counts as not finding it)."""
-        return sum(e.p_value < self.alpha for e in self.estimates) / len(self.studies)
+        found = sum(e.p_value < self.alpha for e in self.estimates)
+        return found / len(self.studies) if self.studies else math.nan
 
 
 class ScratchDatabases:
