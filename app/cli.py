@@ -641,6 +641,7 @@ def simulate(
     clock; reports compliance, the arms, and the WCLS estimate next to the true effect
     (with --replicates: its coverage and power)."""
     import tempfile
+    from contextlib import nullcontext
 
     from rich.progress import Progress
 
@@ -668,31 +669,30 @@ def simulate(
     except ValueError as exc:
         raise _fail(str(exc)) from exc
     settings = Settings() if database is None else Settings(database_url=database)
+    given = None
+    if database is not None:
+        given = make_engine(database)
+        try:
+            require_current_schema(given)
+        except SchemaBehind as exc:
+            raise _fail(str(exc)) from exc
     seeds = [seed + k for k in range(replicates)]
     studies = []
     with tempfile.TemporaryDirectory(prefix="kairos-simulate-") as scratch, Progress() as bar:
         databases = ScratchDatabases(Path(scratch)) if database is None else None
         task = bar.add_task("Simulating", total=len(seeds))
         for k, each in enumerate(seeds):
-            out = export if k == 0 else None
-            if databases is not None:
-                with databases.fresh(f"seed-{each}") as engine:
-                    result = run_study(
-                        engine,
-                        plan,
-                        each,
-                        settings,
-                        export=out,
-                        progress=lambda share: bar.advance(task, share),
-                    )
-            else:
-                engine = _current_engine()
+            # Without scratch databases, the one given.
+            fresh = (
+                databases.fresh(f"seed-{each}") if databases else nullcontext(cast(Engine, given))
+            )
+            with fresh as engine:
                 result = run_study(
                     engine,
                     plan,
                     each,
                     settings,
-                    export=out,
+                    export=export if k == 0 else None,
                     progress=lambda share: bar.advance(task, share),
                 )
             studies.append(result)
