@@ -61,7 +61,7 @@ def test_with_an_effect_the_ci_covers_the_truth_and_the_estimate_is_unbiased() -
 
 
 def test_without_an_effect_the_false_positive_rate_is_near_five_percent() -> None:
-    errors, truths, covered, rejected = _replicates(effect=0.0)
+    _errors, truths, covered, rejected = _replicates(effect=0.0)
     assert set(truths) == {0.0}
     # 50 tests at 5%: 2.5 expected; 7 or more has a chance near 1% (binomial).
     assert sum(rejected) <= 6
@@ -129,7 +129,7 @@ def test_a_real_simulated_study_finds_a_large_effect_and_covers_it(tmp_path: Pat
         completion=1,
     )
     plan = StudyPlan(
-        participants=10, days=3, prompts_per_day=5, arms=(Policy.tailored,), people=people
+        participants=8, days=2, prompts_per_day=5, arms=(Policy.tailored,), people=people
     )
     with ScratchDatabases(tmp_path).fresh("large") as engine:
         result = run_study(engine, plan, 5, Settings())
@@ -146,9 +146,11 @@ def test_the_command_reports_and_draws_the_power_curve(tmp_path: Path) -> None:
         [
             "simulate",
             "--participants",
-            "6",
+            "3",
             "--days",
             "1",
+            "--prompts-per-day",
+            "2",
             "--replicates",
             "2",
             "--json",

@@ -4,6 +4,7 @@ finds the effect, by the number of participants, drawn as a picture with matplot
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 from pydantic import BaseModel
 
 from app.mrt.design import MrtDesign
@@ -39,7 +40,7 @@ def power_curve(
                 progress(1)
             try:
                 effect = wcls(trial.data).effects[0]
-            except MrtDataError:  # too few points to fit: not found
+            except (MrtDataError, np.linalg.LinAlgError):  # cannot be fitted: not found
                 continue
             found += effect.p_value < alpha
             covered += effect.ci_low <= trial.truth <= effect.ci_high
