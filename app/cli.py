@@ -7,7 +7,7 @@ import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, cast, get_args
+from typing import TYPE_CHECKING, Annotated, cast, get_args
 
 import typer
 import uvicorn
@@ -16,6 +16,9 @@ from rich.table import Table
 from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.types import ASGIApp
+
+if TYPE_CHECKING:
+    from app.simulate.study import StudyResult
 
 from app.access.scope import CARE, StudyAccess, participant_named, study_for
 from app.audit.service import Actor
@@ -37,7 +40,7 @@ from app.pagination import PageParams
 from app.plans import service as plans
 from app.settings import Settings, SettingsError
 from app.studies.models import Participant, Study
-from app.vocabulary import Role
+from app.vocabulary import Policy, Role
 
 cli = typer.Typer(
     help="Kairos: EMI backend with tailored ACT skill coaching.", no_args_is_help=True
@@ -553,6 +556,188 @@ def analyze_wcls(
         typer.echo(result.model_dump_json(indent=2))
     else:
         _print_wcls(result)
+
+
+# --- kairos simulate: the protocol simulator ------------------------------------------
+
+
+def _print_simulation(result: "StudyResult") -> None:
+    console = Console()
+    typer.echo(
+        f"{result.checkins} check-ins answered of {result.prompts_sent} prompts sent: "
+        f"compliance {result.compliance_first_week:.0%} in the first week, "
+        f"{result.compliance_last_week:.0%} in the last."
+    )
+    arms = Table(title="Arms (outcome: the mean need, lower is better)")
+    for heading in ("arm", "participants", "answered", "mean need", "vs assessment-only"):
+        arms.add_column(heading, justify="left" if heading == "arm" else "right")
+    for arm in result.arms:
+        versus = (
+            ""
+            if arm.difference is None
+            else (f"{arm.difference:+.2f} ({arm.ci_low:.2f} to {arm.ci_high:.2f})")
+        )
+        answered = f"{arm.prompts_answered}/{arm.prompts_sent}"
+        arms.add_row(arm.arm, str(arm.participants), answered, f"{arm.mean_need:.2f}", versus)
+    console.print(arms)
+    if (found := result.wcls) is not None:
+        typer.echo(
+            f"Proximal effect (WCLS, tailored arm): {found.estimate:.3f} "
+            f"(95% CI {found.ci_low:.3f} to {found.ci_high:.3f}, p = {found.p_value:.3g}); "
+            f"true effect {found.truth:.3f}: {'covered' if found.covers else 'NOT covered'}; "
+            f"{found.available} of {found.decision_points} decision points available "
+            "with an outcome."
+        )
+
+
+@cli.command("simulate")
+def simulate(
+    participants: Annotated[int, typer.Option(min=2, help="Synthetic participants")] = 60,
+    days: Annotated[int, typer.Option(min=1, max=365, help="Study days")] = 14,
+    prompts_per_day: Annotated[int, typer.Option(min=1, max=12, help="Prompts a day")] = 5,
+    arms: Annotated[
+        list[Policy] | None,
+        typer.Option("--arm", help="An arm (repeatable); default: all three"),
+    ] = None,
+    probability: Annotated[
+        float, typer.Option(min=0.01, max=0.99, help="The tailored arm's MRT probability")
+    ] = 0.5,
+    effect: Annotated[
+        float, typer.Option(help="True drop of the needs after a completed, on-target skill")
+    ] = 6.0,
+    effect_sd: Annotated[float, typer.Option(min=0, help="Its spread between people")] = 2.0,
+    off_target: Annotated[
+        float, typer.Option(min=0, max=1, help="Share of the effect when off target")
+    ] = 0.5,
+    compliance_start: Annotated[float, typer.Option(help="Answer rate on day 1")] = 0.85,
+    compliance_end: Annotated[float, typer.Option(help="Answer rate on the last day")] = 0.7,
+    seed: Annotated[int, typer.Option(help="The same seed gives the same study")] = 1,
+    replicates: Annotated[
+        int,
+        typer.Option(
+            min=0, help="Studies to simulate (seeds seed, seed+1, …); 0: only --power-curve"
+        ),
+    ] = 1,
+    database: Annotated[
+        str | None,
+        typer.Option(help="Run in this (migrated) database; default: a fresh temporary one"),
+    ] = None,
+    export: Annotated[
+        Path | None, typer.Option(help="Write the (first) study's export bundle (zip) here")
+    ] = None,
+    power_curve: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also draw a power curve (PNG or SVG) from bare trials of 10 to 60 people"
+        ),
+    ] = None,
+    curve_replicates: Annotated[
+        int, typer.Option(min=1, help="Bare trials per point of the power curve")
+    ] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+) -> None:
+    """Simulate a whole study through the real code before anyone enrolls: synthetic
+    participants answer the prompts, take their skills and give feedback under an injected
+    clock; reports compliance, the arms, and the WCLS estimate next to the true effect
+    (with --replicates: its coverage and power)."""
+    import tempfile
+    from contextlib import nullcontext
+
+    from rich.progress import Progress
+
+    from app.simulate.person import PersonModel
+    from app.simulate.power import draw_power_curve
+    from app.simulate.power import power_curve as curve_of
+    from app.simulate.study import Replicates, ScratchDatabases, StudyPlan, run_study
+
+    try:
+        people = PersonModel(
+            effect=effect,
+            effect_sd=effect_sd,
+            off_target=off_target,
+            compliance_start=compliance_start,
+            compliance_end=compliance_end,
+        )
+        plan = StudyPlan(
+            participants=participants,
+            days=days,
+            prompts_per_day=prompts_per_day,
+            arms=tuple(arms or StudyPlan().arms),
+            probability=probability,
+            people=people,
+        )
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+    settings = Settings() if database is None else Settings(database_url=database)
+    given = None
+    if database is not None:
+        given = make_engine(database)
+        try:
+            require_current_schema(given)
+        except SchemaBehind as exc:
+            raise _fail(str(exc)) from exc
+    seeds = [seed + k for k in range(replicates)]
+    studies = []
+    with tempfile.TemporaryDirectory(prefix="kairos-simulate-") as scratch, Progress() as bar:
+        databases = ScratchDatabases(Path(scratch)) if database is None else None
+        task = bar.add_task("Simulating", total=len(seeds))
+        for k, each in enumerate(seeds):
+            # Without scratch databases, the one given.
+            fresh = (
+                databases.fresh(f"seed-{each}") if databases else nullcontext(cast(Engine, given))
+            )
+            with fresh as engine:
+                result = run_study(
+                    engine,
+                    plan,
+                    each,
+                    settings,
+                    export=export if k == 0 else None,
+                    progress=lambda share: bar.advance(task, share),
+                )
+            studies.append(result)
+    found = Replicates(studies=studies)
+    if as_json:
+        typer.echo(found.model_dump_json(indent=2))
+    else:
+        for result in studies if len(studies) == 1 else []:
+            _print_simulation(result)
+        if len(studies) > 1:
+            estimates = found.estimates
+            typer.echo(
+                f"{len(studies)} simulated studies of {participants} participants over "
+                f"{days} days: the 95% CI covered the true effect in {found.coverage:.0%} "
+                f"of {len(estimates)} estimates; power {found.power:.0%} (p < 0.05)."
+            )
+    if power_curve is not None:
+        from app.mrt.design import MrtDesign
+        from app.rules.process import Dimension
+
+        design = MrtDesign(
+            probability=probability,
+            outcome="next_need",
+            outcome_dimension=Dimension.emotion,
+            outcome_hours=4,
+        )
+        sizes = (10, 20, 30, 40, 60)
+        with Progress() as bar:
+            task = bar.add_task("Power curve", total=len(sizes) * curve_replicates)
+            curve = curve_of(
+                people,
+                sizes,
+                days,
+                prompts_per_day,
+                design,
+                curve_replicates,
+                seed,
+                progress=lambda n: bar.advance(task, n),
+            )
+        title = (
+            f"WCLS power, {days} days x {prompts_per_day} prompts, p = {probability}, "
+            f"effect {effect} (sd {effect_sd})"
+        )
+        draw_power_curve(curve, title, power_curve)
+        typer.echo(f"Wrote the power curve to {power_curve}.")
 
 
 def _safe_url(url: str) -> str:

@@ -1,6 +1,10 @@
 """Column helpers shared by the table models."""
 
+import random
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -10,9 +14,28 @@ from sqlmodel import Field
 
 from app.db import UTCDateTime
 
+# Where new row ids come from: random (uuid4) unless a simulation draws them from its seed,
+# so the same seed gives the same study, ids and all.
+_seeded_ids: ContextVar[random.Random | None] = ContextVar("seeded_ids", default=None)
+
+
+def new_id() -> uuid.UUID:
+    source = _seeded_ids.get()
+    return uuid.uuid4() if source is None else uuid.UUID(int=source.getrandbits(128), version=4)
+
+
+@contextmanager
+def seeded_ids(seed: str) -> Iterator[None]:
+    """Row ids drawn from the seed while inside (in this thread or task)."""
+    token = _seeded_ids.set(random.Random(seed))
+    try:
+        yield
+    finally:
+        _seeded_ids.reset(token)
+
 
 def id_field() -> Any:
-    return Field(default_factory=uuid.uuid4, primary_key=True)
+    return Field(default_factory=new_id, primary_key=True)
 
 
 def utc_field(*, nullable: bool = False, index: bool = False, default: Any = ...) -> Any:

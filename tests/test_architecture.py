@@ -69,6 +69,9 @@ FLOORS: dict[str, int] = {
     # 4 flows: what crosses domains
     "app.flows": 4,
     "app.fhir": 4,
+    "app.simulate": 4,
+    "app.simulate.person": 1,
+    "app.simulate.bare": 1,
     # 5 faces: HTTP, the worker's jobs, the command
     "app.api": 5,
     "app.bodylimit": 5,

@@ -30,8 +30,25 @@ TAILORED_ONLY = [{"key": "tailored", "policy": "tailored"}]
 
 def test_the_probability_is_the_days_own_then_the_last_one_clipped_to_the_bounds() -> None:
     design = MrtDesign(by_study_day=[0.05, 0.4, 0.95], min_probability=0.1, max_probability=0.9)
-    assert [probability_for(design, day) for day in (0, 1, 2, 3, 9)] == [0.1, 0.1, 0.4, 0.9, 0.9]
-    assert probability_for(MrtDesign(probability=0.3), 12) == 0.3
+    days = [probability_for(design, day, 600) for day in (0, 1, 2, 3, 9)]
+    assert days == [0.1, 0.1, 0.4, 0.9, 0.9]
+    assert probability_for(MrtDesign(probability=0.3), 12, 0) == 0.3
+
+
+def test_by_time_of_day_each_band_runs_to_the_next_and_the_last_past_midnight() -> None:
+    design = MrtDesign.model_validate(
+        {
+            "by_time_of_day": [
+                {"start": "08:00", "probability": 0.3},
+                {"start": "12:00", "probability": 0.6},
+                {"start": "18:00", "probability": 0.95},
+            ],
+            "max_probability": 0.8,
+        }
+    )
+    minutes = (0, 8 * 60 - 1, 8 * 60, 11 * 60 + 59, 12 * 60, 18 * 60, 23 * 60 + 59)
+    got = [probability_for(design, 3, minute) for minute in minutes]
+    assert got == [0.8, 0.8, 0.3, 0.3, 0.6, 0.8, 0.8]
 
 
 def test_availability_comes_first_in_its_order_of_precedence() -> None:
@@ -60,6 +77,15 @@ def test_bad_designs_are_refused() -> None:
         {"min_probability": 0.8, "max_probability": 0.2},
         {"probability": 1.0},
         {"by_study_day": [0.5, 0.0]},
+        {"by_study_day": [0.5], "by_time_of_day": [{"start": "08:00", "probability": 0.5}]},
+        {
+            "by_time_of_day": [
+                {"start": "12:00", "probability": 0.5},
+                {"start": "08:00", "probability": 0.5},
+            ]
+        },
+        {"by_time_of_day": [{"start": "08:00", "probability": 1.0}]},
+        {"by_time_of_day": [{"start": "08:00:30", "probability": 0.5}]},
         {"outcome": "next_need"},
         {"outcome_dimension": "emotion"},
     ):
@@ -185,6 +211,33 @@ def test_every_decision_point_is_a_row_and_a_draw_against_nothing_offers_nothing
     assert not tampered["ok"]
     [mismatch] = tampered["decision_point_mismatches"]
     assert mismatch["replayed"]["treated"] == flipped["treated"]
+
+
+def test_a_time_of_day_design_randomizes_at_the_participants_local_time(
+    client: TestClient,
+    owner: dict,
+    make_study: Callable,
+    enroll: Callable,
+    clock: FrozenClock,
+) -> None:
+    bands = [{"start": "06:00", "probability": 0.2}, {"start": "13:00", "probability": 0.7}]
+    study = _mrt_study(client, owner, make_study, by_time_of_day=bands)
+    person = enroll(study["id"])  # Europe/Berlin: UTC+1 in March 2026
+    for n, hour in enumerate((10, 11, 12, 13)):  # local 11:00, 12:00, 13:00, 14:00
+        at = START.replace(hour=hour)
+        clock.set(at + timedelta(minutes=1))
+        body = checkin(FUSED, client_id=f"t-{n}", answered_at=at.isoformat())
+        assert client.post("/v1/checkins", json=body, headers=person["headers"]).is_success
+    points = sorted(_points(client, owner, study), key=lambda p: p["local_minute"])
+    assert [(p["local_minute"], p["probability"]) for p in points] == [
+        (660, 0.2),
+        (720, 0.2),
+        (780, 0.7),
+        (840, 0.7),
+    ]
+    clock.set(START)  # the staff token's lifetime
+    replayed = client.get(f"/v1/studies/{study['id']}/replay", headers=owner).json()
+    assert replayed["decision_points"] == 4 and replayed["ok"], replayed
 
 
 def test_the_proximal_outcome_arrives_with_its_data(

@@ -318,7 +318,7 @@ def _micro_randomize(
     )
     if point.unavailable_reason is None:
         point.available = True
-        point.probability = probability_for(design, point.study_day)
+        point.probability = probability_for(design, point.study_day, point.local_minute)
         point.treated, point.draw = treated(point.probability, point.seed)
         if not point.treated:
             decision = not_randomized(decision)

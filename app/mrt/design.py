@@ -2,9 +2,10 @@
 
 At each decision point an available participant gets the arm's skill choice with
 probability p, otherwise nothing. p is the design's constant, or its value for the study
-day, clipped to the design's bounds. Availability is decided first and never randomized
-away: a positive safety screen, a paused participant, nothing that qualifies, or a skill
-offered too recently make the point unavailable, and the reason is kept.
+day, or for the local time of day, clipped to the design's bounds. Availability is decided
+first and never randomized away: a positive safety screen, a paused participant, nothing
+that qualifies, or a skill offered too recently make the point unavailable, and the reason
+is kept.
 """
 
 import hashlib
@@ -13,9 +14,20 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.rules.process import Dimension
+from app.scheduling.schedule import LocalTime, minute_of_day
 
 Unavailable = Literal["safety", "paused", "nothing_qualifies", "recent_offer"]
 OutcomeKind = Literal["distress_after", "next_need"]
+
+
+class TimeOfDayProbability(BaseModel):
+    """p from a local time of day until the next band's start (the last band runs on past
+    midnight until the first one)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start: LocalTime
+    probability: float = Field(gt=0, lt=1)
 
 
 class MrtDesign(BaseModel):
@@ -28,6 +40,12 @@ class MrtDesign(BaseModel):
         default_factory=list,
         max_length=366,
         description="p for study day 1, 2, …; later days use the last one",
+    )
+    by_time_of_day: list[TimeOfDayProbability] = Field(
+        default_factory=list,
+        max_length=48,
+        description="p by the participant's local time of day, bands in order of their "
+        "start; not together with by_study_day",
     )
     min_probability: float = Field(default=0.1, gt=0, lt=1, description="p is clipped up to it")
     max_probability: float = Field(default=0.9, gt=0, lt=1, description="p is clipped down to it")
@@ -51,15 +69,30 @@ class MrtDesign(BaseModel):
             raise ValueError("min_probability must not exceed max_probability")
         if any(not 0 < p < 1 for p in self.by_study_day):
             raise ValueError("every by_study_day probability must be between 0 and 1")
+        if self.by_study_day and self.by_time_of_day:
+            raise ValueError("give p by study day or by time of day, not both")
+        starts = [minute_of_day(band.start) for band in self.by_time_of_day]
+        if starts != sorted(set(starts)):
+            raise ValueError("by_time_of_day bands start at distinct times, in order")
         if (self.outcome == "next_need") != (self.outcome_dimension is not None):
             raise ValueError("outcome_dimension is given exactly when the outcome is next_need")
         return self
 
 
-def probability_for(design: MrtDesign, study_day: int) -> float:
-    """The randomization probability used on a study day, after clipping."""
-    days = design.by_study_day
-    p = days[min(max(study_day, 1), len(days)) - 1] if days else design.probability
+def probability_for(design: MrtDesign, study_day: int, local_minute: int) -> float:
+    """The randomization probability used on a study day at a local minute after midnight,
+    after clipping."""
+    days, bands = design.by_study_day, design.by_time_of_day
+    if days:
+        p = days[min(max(study_day, 1), len(days)) - 1]
+    elif bands:
+        # Before the first band of the day, the evening's last band still runs.
+        p = next(
+            (b.probability for b in reversed(bands) if minute_of_day(b.start) <= local_minute),
+            bands[-1].probability,
+        )
+    else:
+        p = design.probability
     return min(max(p, design.min_probability), design.max_probability)
 
 

@@ -243,7 +243,7 @@ def replay_points(session: Session, study_id: uuid.UUID) -> tuple[int, list[dict
     mismatches = []
     for point, arm_id, skill_key in rows:
         design = designs.get(arm_id) if arm_id else None
-        p = probability_for(design, point.study_day) if design else None
+        p = probability_for(design, point.study_day, point.local_minute) if design else None
         got, u = treated(p, point.seed) if p is not None else (None, None)
         recorded = {"probability": point.probability, "treated": point.treated, "draw": point.draw}
         replayed = {"probability": p, "treated": got, "draw": u}

@@ -20,6 +20,7 @@ from sqlmodel import Session, col, func, or_, select, update
 from app.audit import service as audit
 from app.audit.service import Actor
 from app.errors import Conflict, NotFound
+from app.fields import new_id
 from app.pagination import Page, PageParams
 from app.scheduling.models import (
     UNDELIVERABLE_REASONS,
@@ -267,7 +268,7 @@ def _row(
 ) -> dict[str, Any]:
     status, reason, next_push_at = _planned_state(prompt)
     return {
-        "id": uuid.uuid4(),
+        "id": new_id(),
         "study_id": study_id,
         "participant_id": participant_id,
         "slot": prompt.slot,
