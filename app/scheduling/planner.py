@@ -38,13 +38,11 @@ window index), so a day's plan never depends on which range it was planned in.
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
-
-from pydantic import BaseModel, ConfigDict
 
 from app.scheduling.schedule import WEEKDAYS, Schedule, WakingHours, minute_of_day, without
 
@@ -70,8 +68,9 @@ class PlanParticipant:
     waking_hours: WakingHours | None = None
 
 
-class PlannedPrompt(BaseModel):
-    model_config = ConfigDict(frozen=True)
+@dataclass(frozen=True, slots=True)
+class PlannedPrompt:
+    """One planned slot (a plain dataclass: planning builds millions of them)."""
 
     slot: str
     source: Literal["fixed", "window"]
@@ -319,7 +318,7 @@ def fit_beside(
                 budget, [(order, len(prompt.reminders)) for order, prompt in enumerate(prompts)]
             )
             prompts = [
-                prompt.model_copy(update={"reminders": prompt.reminders[:count]})
+                replace(prompt, reminders=prompt.reminders[:count])
                 for prompt, count in zip(prompts, kept, strict=True)
             ]
         fitted.extend(prompts)
@@ -335,6 +334,8 @@ def _minute(instant: datetime) -> int:
     return int((instant - _EPOCH).total_seconds()) // 60
 
 
+# Participants of one zone share most instants (fixed times, window bounds, expiries).
+@lru_cache(maxsize=1 << 16)
 def _instant(minute: int) -> datetime:
     return _EPOCH + timedelta(minutes=minute)
 

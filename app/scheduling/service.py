@@ -7,14 +7,17 @@ moves or cancels future prompts that were never pushed and plans what is missing
 that went out is never touched again, so no slot is ever sent twice.
 """
 
+import itertools
+import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.dialects import postgresql, sqlite
+import psycopg
+from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, col, func, or_, select, update
 
 from app.audit import service as audit
@@ -293,25 +296,70 @@ def _planned_state(prompt: PlannedPrompt) -> tuple[PromptStatus, str | None, dat
     return PromptStatus.planned, None, prompt.scheduled_at
 
 
-def _insert_missing(session: Session, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert prompt rows, skipping slots that already exist; returns how many were new."""
-    if not rows:
-        return 0
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+def _insert_missing(session: Session, rows: Iterable[dict[str, Any]]) -> int:
+    """Insert prompt rows, skipping slots that already exist; returns how many were new.
+
+    `rows` may be a generator: they are sent while they are made, never all held."""
+    if session.get_bind().dialect.name == "postgresql":
+        return _copy_missing(session, rows)
     table = Prompt.__table__  # type: ignore[attr-defined]
-    # No RETURNING: the driver's own executemany (a pipeline on psycopg) is much faster. Its
-    # rowcount is not reliable, so the new rows are counted by their fresh ids.
-    statement = insert(table).on_conflict_do_nothing(index_elements=["participant_id", "slot"])
+    statement = sqlite.insert(table).on_conflict_do_nothing(
+        index_elements=["participant_id", "slot"]
+    )
     created = 0
     connection = session.connection()
-    for first in range(0, len(rows), _INSERT_CHUNK):
-        chunk = list(rows[first : first + _INSERT_CHUNK])
+    chunks = iter(rows)
+    while chunk := list(itertools.islice(chunks, _INSERT_CHUNK)):
+        # The driver's executemany; its rowcount is not reliable, so the new rows are
+        # counted by their fresh ids.
         connection.execute(statement, chunk)
         ids = [row["id"] for row in chunk]
         created += connection.execute(
             select(func.count()).select_from(table).where(table.c.id.in_(ids))
         ).scalar_one()
+    return created
+
+
+_COPIED = (
+    "id", "study_id", "participant_id", "slot", "scheduled_at", "window_start", "window_end",
+    "expires_at", "status", "status_reason", "attempts", "created_at", "reminders",
+    "reminders_sent", "next_push_at",
+)  # fmt: skip
+
+
+def _copy_missing(session: Session, rows: Iterable[dict[str, Any]]) -> int:
+    """PostgreSQL: COPY the rows into a temporary table (no indexes, no WAL), then move the
+    missing ones over in one INSERT … SELECT … ON CONFLICT DO NOTHING: the idempotency
+    check is one set operation and its row count is exact. The server takes in the COPY
+    while the caller is still planning the rows that follow."""
+    columns = ", ".join(_COPIED)
+    connection = session.connection()
+    connection.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE prompt_new ON COMMIT DROP AS SELECT {columns} FROM prompt"
+        " WITH NO DATA"
+    )
+    driver = connection.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    with (
+        driver.cursor() as cursor,
+        cursor.copy(f"COPY prompt_new ({columns}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(
+                (
+                    *(row[name] for name in _COPIED[:8]),
+                    row["status"].value,
+                    *(row[name] for name in _COPIED[9:12]),
+                    json.dumps(row["reminders"]),
+                    row["reminders_sent"],
+                    row["next_push_at"],
+                )
+            )
+    created = connection.exec_driver_sql(
+        f"INSERT INTO prompt ({columns}) SELECT {columns} FROM prompt_new"
+        " ON CONFLICT (participant_id, slot) DO NOTHING"
+    ).rowcount
+    connection.exec_driver_sql("DROP TABLE prompt_new")
     return created
 
 
@@ -531,33 +579,31 @@ def plan_prompts(session: Session, now: datetime, horizon: timedelta) -> int:
             .group_by(col(Prompt.participant_id))
         ).all()
     )
-    rows: list[dict[str, Any]] = []
-    created = 0
     end = now + horizon
-    for participant in participants:
-        start = max(now, planned_until.get(participant.id, now) + _MINUTE)
-        if start > end:
-            continue
-        override = overrides.get(participant.id)
-        schedule = (
-            Schedule.model_validate(override.schedule)
-            if override is not None and override.schedule is not None
-            else parsed[participant.study_id]
-        )
-        planned = _plan_window(
-            schedule,
-            studies[participant.study_id],
-            participant,
-            waking.get(participant.id),
-            start,
-            end,
-        )
-        rows.extend(_row(participant.study_id, participant.id, prompt, now) for prompt in planned)
-        if len(rows) >= _INSERT_CHUNK:
-            created += _insert_missing(session, rows)
-            rows = []
-    created += _insert_missing(session, rows)
-    return created
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for participant in participants:
+            start = max(now, planned_until.get(participant.id, now) + _MINUTE)
+            if start > end:
+                continue
+            override = overrides.get(participant.id)
+            schedule = (
+                Schedule.model_validate(override.schedule)
+                if override is not None and override.schedule is not None
+                else parsed[participant.study_id]
+            )
+            planned = _plan_window(
+                schedule,
+                studies[participant.study_id],
+                participant,
+                waking.get(participant.id),
+                start,
+                end,
+            )
+            for prompt in planned:
+                yield _row(participant.study_id, participant.id, prompt, now)
+
+    return _insert_missing(session, rows())
 
 
 def cancel_open_prompts(
