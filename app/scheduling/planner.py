@@ -54,6 +54,7 @@ _EPOCH_DATE = date(1970, 1, 1)
 _DAY = 24 * 60
 MAX_PREVIEW_DAYS = 366
 OUTSIDE_WAKING_HOURS = "outside_waking_hours"
+_MORE_THAN_ANY_CLOCK_CHANGE = 3 * 60
 
 
 def study_day(enrollment_date: date, day: date) -> int:
@@ -88,6 +89,16 @@ class PlannedPrompt:
 def waking_hours_held_to(own: WakingHours | None, schedule: Schedule | None) -> WakingHours | None:
     """The waking hours a participant is held to: their own, else their schedule's, else none."""
     return own or (schedule.waking_hours if schedule is not None else None)
+
+
+def spills_over(schedule: Schedule, waking: WakingHours | None) -> bool:
+    """Whether a local date's prompts can fall on the next date: its waking day runs past
+    midnight, or its last fixed time is so late that keeping the gap after the one before
+    across a clock change may push it past midnight (never later than the clock moved)."""
+    if waking is not None and waking.overnight:
+        return True
+    last = max((minute_of_day(at) for at in schedule.fixed_times), default=0)
+    return last + _MORE_THAN_ANY_CLOCK_CHANGE >= _DAY
 
 
 def plan(

@@ -10,7 +10,7 @@ that went out is never touched again, so no slot is ever sent twice.
 import itertools
 import json
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -39,6 +39,7 @@ from app.scheduling.planner import (
     awake_at,
     fit_beside,
     plan,
+    spills_over,
     waking_hours_held_to,
 )
 from app.scheduling.schedule import Schedule, WakingHours
@@ -258,8 +259,9 @@ def _plan_window(
     who = PlanParticipant(
         participant.timezone, participant.enrolled_at.astimezone(zone).date(), waking
     )
-    # A day before: with sleep after midnight, a local date's prompts run into the next one.
-    first = start.astimezone(zone).date() - timedelta(days=1)
+    # A day before when a local date's prompts can run into the next one.
+    spill = spills_over(schedule, waking_hours_held_to(waking, schedule))
+    first = start.astimezone(zone).date() - timedelta(days=1 if spill else 0)
     last = end.astimezone(zone).date()
     planned = plan(schedule, who, first, last, prompt_seed(study, participant.id))
     return [prompt for prompt in planned if start <= prompt.scheduled_at <= end]
@@ -296,10 +298,9 @@ def _planned_state(prompt: PlannedPrompt) -> tuple[PromptStatus, str | None, dat
     return PromptStatus.planned, None, prompt.scheduled_at
 
 
-def _insert_missing(session: Session, rows: Iterable[dict[str, Any]]) -> int:
-    """Insert prompt rows, skipping slots that already exist; returns how many were new.
-
-    `rows` may be a generator: they are sent while they are made, never all held."""
+def _insert_missing(session: Session, rows: Callable[[], Iterable[dict[str, Any]]]) -> int:
+    """Insert the prompt rows `rows()` gives, skipping slots that already exist; returns how
+    many were new. The rows are sent while they are made, never all held."""
     if session.get_bind().dialect.name == "postgresql":
         return _copy_missing(session, rows)
     table = Prompt.__table__  # type: ignore[attr-defined]
@@ -308,7 +309,7 @@ def _insert_missing(session: Session, rows: Iterable[dict[str, Any]]) -> int:
     )
     created = 0
     connection = session.connection()
-    chunks = iter(rows)
+    chunks = iter(rows())
     while chunk := list(itertools.islice(chunks, _INSERT_CHUNK)):
         # The driver's executemany; its rowcount is not reliable, so the new rows are
         # counted by their fresh ids.
@@ -325,42 +326,52 @@ _COPIED = (
     "expires_at", "status", "status_reason", "attempts", "created_at", "reminders",
     "reminders_sent", "next_push_at",
 )  # fmt: skip
+_COLUMNS = ", ".join(_COPIED)
 
 
-def _copy_missing(session: Session, rows: Iterable[dict[str, Any]]) -> int:
-    """PostgreSQL: COPY the rows into a temporary table (no indexes, no WAL), then move the
-    missing ones over in one INSERT … SELECT … ON CONFLICT DO NOTHING: the idempotency
-    check is one set operation and its row count is exact. The server takes in the COPY
-    while the caller is still planning the rows that follow."""
-    columns = ", ".join(_COPIED)
+def _copy_missing(session: Session, rows: Callable[[], Iterable[dict[str, Any]]]) -> int:
+    """PostgreSQL: COPY the rows straight into the table, the server taking them in while
+    the caller plans the ones that follow. The unique (participant, slot) index is the
+    idempotency check: if a slot exists already (another worker planned at the same time,
+    or a replan left a row the plan did not expect), the COPY is undone and the rows go
+    through a temporary table instead, moved over in one INSERT … SELECT … ON CONFLICT DO
+    NOTHING."""
     connection = session.connection()
-    connection.exec_driver_sql(
-        f"CREATE TEMPORARY TABLE prompt_new ON COMMIT DROP AS SELECT {columns} FROM prompt"
-        " WITH NO DATA"
-    )
     driver = connection.connection.driver_connection
     assert isinstance(driver, psycopg.Connection)
-    with (
-        driver.cursor() as cursor,
-        cursor.copy(f"COPY prompt_new ({columns}) FROM STDIN") as copy,
-    ):
-        for row in rows:
-            copy.write_row(
-                (
-                    *(row[name] for name in _COPIED[:8]),
-                    row["status"].value,
-                    *(row[name] for name in _COPIED[9:12]),
-                    json.dumps(row["reminders"]),
-                    row["reminders_sent"],
-                    row["next_push_at"],
-                )
-            )
+    try:
+        with driver.transaction():  # a savepoint inside the unit of work
+            return _copy(driver, "prompt", rows())
+    except psycopg.errors.UniqueViolation:
+        pass
+    connection.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE prompt_new ON COMMIT DROP AS SELECT {_COLUMNS} FROM prompt"
+        " WITH NO DATA"
+    )
+    _copy(driver, "prompt_new", rows())
     created = connection.exec_driver_sql(
-        f"INSERT INTO prompt ({columns}) SELECT {columns} FROM prompt_new"
+        f"INSERT INTO prompt ({_COLUMNS}) SELECT {_COLUMNS} FROM prompt_new"
         " ON CONFLICT (participant_id, slot) DO NOTHING"
     ).rowcount
     connection.exec_driver_sql("DROP TABLE prompt_new")
     return created
+
+
+def _copy(driver: psycopg.Connection[Any], table: str, rows: Iterable[dict[str, Any]]) -> int:
+    with driver.cursor() as cursor:
+        with cursor.copy(f"COPY {table} ({_COLUMNS}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(
+                    (
+                        *(row[name] for name in _COPIED[:8]),
+                        row["status"].value,
+                        *(row[name] for name in _COPIED[9:12]),
+                        json.dumps(row["reminders"]),
+                        row["reminders_sent"],
+                        row["next_push_at"],
+                    )
+                )
+        return cursor.rowcount
 
 
 def _effective(
@@ -443,9 +454,8 @@ def replan_participant(
         row.status, row.status_reason, row.next_push_at = _planned_state(fresh)
         session.add(row)
     session.flush()
-    _insert_missing(
-        session, [_row(study.id, participant.id, prompt, now) for prompt in wanted.values()]
-    )
+    missing = [_row(study.id, participant.id, prompt, now) for prompt in wanted.values()]
+    _insert_missing(session, lambda: missing)
 
 
 _MOVABLE = frozenset({PromptStatus.planned, PromptStatus.canceled, PromptStatus.skipped})
@@ -603,7 +613,7 @@ def plan_prompts(session: Session, now: datetime, horizon: timedelta) -> int:
             for prompt in planned:
                 yield _row(participant.study_id, participant.id, prompt, now)
 
-    return _insert_missing(session, rows())
+    return _insert_missing(session, rows)
 
 
 def cancel_open_prompts(
