@@ -1,8 +1,10 @@
 """Dispatch throughput: prompts per second from claim to FCM acknowledgement.
 
 Due prompts are dispatched by 1, 2 and 4 worker processes through firebase-admin against
-the fake FCM server (real HTTP on 127.0.0.1); in the same run a plain httpx client posts
-the same messages to the same server, as the ceiling.
+the fake FCM server (real HTTP on 127.0.0.1). In the same run, interleaved, the ceiling:
+one and then two client processes (asyncio httpx, CONNECTIONS connections each) post the
+same messages to the same server; the share of a core the server was busy shows whether
+the server, not the client, was the limit.
 
     .venv/bin/python -m bench.dispatch [prompts] [--pairs 3] [--workers 1 2 4]
                                                      (default 20000 prompts)

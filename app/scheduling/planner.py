@@ -345,8 +345,9 @@ def _minute(instant: datetime) -> int:
     return int((instant - _EPOCH).total_seconds()) // 60
 
 
-# Participants of one zone share most instants (fixed times, window bounds, expiries).
-@lru_cache(maxsize=1 << 16)
+# Participants of one zone share most instants (fixed times, window bounds, expiries);
+# small, as a long-running server keeps it (about 1 MiB).
+@lru_cache(maxsize=8192)
 def _instant(minute: int) -> datetime:
     return _EPOCH + timedelta(minutes=minute)
 

@@ -339,13 +339,16 @@ def _copy_missing(session: Session, rows: Callable[[], Iterable[dict[str, Any]]]
     connection = session.connection()
     driver = connection.connection.driver_connection
     assert isinstance(driver, psycopg.Connection)
+    # psycopg's transaction block is a savepoint inside the unit of work (its callers have
+    # read before, so the transaction is open), and a transaction of its own on an
+    # autocommit connection.
     try:
-        with driver.transaction():  # a savepoint inside the unit of work
+        with driver.transaction():
             return _copy(driver, "prompt", rows())
     except psycopg.errors.UniqueViolation:
         pass
     connection.exec_driver_sql(
-        f"CREATE TEMPORARY TABLE prompt_new ON COMMIT DROP AS SELECT {_COLUMNS} FROM prompt"
+        f"CREATE TEMPORARY TABLE prompt_new AS SELECT {_COLUMNS} FROM prompt"
         " WITH NO DATA"
     )
     _copy(driver, "prompt_new", rows())
