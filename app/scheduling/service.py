@@ -348,8 +348,7 @@ def _copy_missing(session: Session, rows: Callable[[], Iterable[dict[str, Any]]]
     except psycopg.errors.UniqueViolation:
         pass
     connection.exec_driver_sql(
-        f"CREATE TEMPORARY TABLE prompt_new AS SELECT {_COLUMNS} FROM prompt"
-        " WITH NO DATA"
+        f"CREATE TEMPORARY TABLE prompt_new AS SELECT {_COLUMNS} FROM prompt WITH NO DATA"
     )
     _copy(driver, "prompt_new", rows())
     created = connection.exec_driver_sql(
