@@ -1,18 +1,22 @@
 """Dispatch throughput: prompts per second from claim to FCM acknowledgement.
 
 Due prompts are dispatched by 1, 2 and 4 worker processes through firebase-admin against
-the fake FCM server (real HTTP on 127.0.0.1); in the same run a plain httpx client posts
-the same messages to the same server, as the ceiling.
+the fake FCM server (real HTTP on 127.0.0.1). In the same run, interleaved, the ceiling:
+one and then two client processes (asyncio httpx, CONNECTIONS connections each) post the
+same messages to the same server; the share of a core the server was busy shows whether
+the server, not the client, was the limit.
 
-    .venv/bin/python -m bench.dispatch [prompts]     (default 20000)
+    .venv/bin/python -m bench.dispatch [prompts] [--pairs 3] [--workers 1 2 4]
+                                                     (default 20000 prompts)
 """
 
+import argparse
+import asyncio
 import json
 import multiprocessing
-import sys
+import statistics
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from queue import Empty
@@ -113,26 +117,34 @@ def _dispatch_run(
     return elapsed, sent
 
 
-def _ceiling_client(endpoint: str, project: str, token: str, bodies: list[str], queue: Any) -> None:
-    """Post every body with one pooled httpx client from as many threads as connections.
+def _ceiling_client(
+    endpoint: str, project: str, token: str, bodies: list[str], start: Any, queue: Any
+) -> None:
+    """Post every body from CONNECTIONS asyncio tasks over one pooled async httpx client.
 
-    A failed post ends the client with the error on the queue: the run then stops with it
-    rather than wait for a result that never comes."""
+    Every post has a timeout; a failed post ends the client with the error on the queue:
+    the run then stops with it rather than wait for a result that never comes."""
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     url = f"{endpoint}/v1/projects/{project}/messages:send"
-    limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
+
+    async def post_all() -> None:
+        limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
+        async with httpx.AsyncClient(limits=limits, headers=headers, timeout=30) as client:
+            waiting = iter(bodies)
+
+            async def post_in_turn() -> None:
+                for body in waiting:
+                    (await client.post(url, content=body)).raise_for_status()
+
+            await asyncio.gather(*(post_in_turn() for _ in range(CONNECTIONS)))
+
+    start.wait(timeout=RUN_TIMEOUT)
     try:
-        with (
-            httpx.Client(limits=limits, headers=headers, timeout=30) as client,
-            ThreadPoolExecutor(CONNECTIONS) as pool,
-        ):
-            began = time.perf_counter()
-            for response in pool.map(lambda body: client.post(url, content=body), bodies):
-                response.raise_for_status()
-            queue.put(time.perf_counter() - began)
+        asyncio.run(asyncio.wait_for(post_all(), RUN_TIMEOUT))
     except Exception as error:
         queue.put(f"the ceiling client failed: {error!r}")
         raise
+    queue.put(None)
 
 
 def _result(queue: Any, processes: list[Any]) -> Any:
@@ -148,7 +160,9 @@ def _result(queue: Any, processes: list[Any]) -> Any:
     raise TimeoutError(f"no result within {RUN_TIMEOUT} s")
 
 
-def _ceiling(fcm: FakeFcm, count: int) -> float:
+def _ceiling(fcm: FakeFcm, count: int, clients: int) -> tuple[float, float]:
+    """Messages per second the fake server answers to `clients` client processes, and the
+    share of one core the server (alone in this process meanwhile) was busy."""
     bodies = []
     for n in range(count):
         message = PushMessage.build(
@@ -164,41 +178,95 @@ def _ceiling(fcm: FakeFcm, count: int) -> float:
         encoded = MessageEncoder().default(_fcm_message(message))
         bodies.append(json.dumps({"message": encoded}))
     context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    process = context.Process(
-        target=_ceiling_client, args=(fcm.url, fcm.project_id, fcm.issue_token(), bodies, queue)
-    )
+    start, queue = context.Event(), context.Queue()
+    token = fcm.issue_token()
+    processes = [
+        context.Process(
+            target=_ceiling_client,
+            args=(fcm.url, fcm.project_id, token, bodies[n::clients], start, queue),
+        )
+        for n in range(clients)
+    ]
+    for process in processes:
+        process.start()
+    time.sleep(3)  # let the processes import before the clock starts
     fcm.reset()
-    process.start()
+    began, busy = time.perf_counter(), time.process_time()
+    start.set()
     try:
-        elapsed = _result(queue, [process])
+        for _ in processes:
+            if (failure := _result(queue, processes)) is not None:
+                raise RuntimeError(failure)
+        elapsed, busy = time.perf_counter() - began, time.process_time() - busy
     finally:
-        process.join(timeout=10)
-        if process.is_alive():
-            process.kill()
-    if isinstance(elapsed, str):
-        raise RuntimeError(elapsed)
+        for process in processes:
+            process.join(timeout=10)
+            if process.is_alive():
+                process.kill()
     if len(fcm.requests) != count:
         raise RuntimeError(f"the fake server received {len(fcm.requests)} of {count} messages")
-    return float(elapsed)
+    return count / elapsed, busy / elapsed
+
+
+def _spread(values: list[float], form: str) -> str:
+    return " / ".join(
+        f"{label} {value:{form}}"
+        for label, value in zip(
+            ("min", "median", "max"),
+            (min(values), statistics.median(values), max(values)),
+            strict=True,
+        )
+    )
 
 
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("prompts", nargs="?", type=int, default=20_000)
+    parser.add_argument("--pairs", type=int, default=3)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    args = parser.parse_args()
+    count = args.prompts
+    ceilings: dict[int, list[float]] = {1: [], 2: []}
+    busy: list[float] = []
+    rates: dict[int, list[float]] = {workers: [] for workers in args.workers}
+    ratios: dict[int, list[float]] = {workers: [] for workers in args.workers}
     with throwaway_database() as engine, FakeFcm() as fcm, tempfile.TemporaryDirectory() as tmp:
         url = engine.url.render_as_string(hide_password=False)
         seed_study(engine, count, SCHEDULE, NOW - timedelta(days=1), devices=True)
         credentials = fcm.service_account_file(Path(tmp))
-        ceiling = count / _ceiling(fcm, count)
-        print(f"ceiling (plain httpx, {CONNECTIONS} connections): {ceiling:,.0f} messages/s")
-        for workers in (1, 2, 4):
-            elapsed, sent = _dispatch_run(engine, url, fcm, credentials, workers, count)
-            rate = sent / elapsed
-            print(
-                f"dispatch, {workers} worker(s): {rate:,.0f} prompts/s "
-                f"({rate / ceiling:.0%} of the ceiling; 100,000 prompts in "
-                f"{100_000 / rate:.0f} s); {count - sent} deferred to a retry"
-            )
+        for pair in range(args.pairs):
+            # The ceiling, then the candidates: one client process and two; the server's
+            # limit is reached when a second client adds nothing and the server is busy.
+            for clients in ceilings:
+                rate, share = _ceiling(fcm, count, clients)
+                ceilings[clients].append(rate)
+                busy.append(share)
+                print(
+                    f"pair {pair + 1}: ceiling, {clients} client process(es): {rate:,.0f} "
+                    f"messages/s, fake server busy {share:.0%} of a core"
+                )
+            ceiling = max(ceilings[1][-1], ceilings[2][-1])
+            for workers in args.workers:
+                elapsed, sent = _dispatch_run(engine, url, fcm, credentials, workers, count)
+                if sent != count:
+                    raise RuntimeError(f"{count - sent} of {count} prompts were not sent")
+                rates[workers].append(sent / elapsed)
+                ratios[workers].append(sent / elapsed / ceiling)
+                print(
+                    f"pair {pair + 1}: dispatch, {workers} worker(s): {sent / elapsed:,.0f} "
+                    f"prompts/s ({ratios[workers][-1]:.2f} of the ceiling)"
+                )
+    print(f"{count} due prompts, {args.pairs} pairs, {CONNECTIONS} connections a client")
+    for clients, values in ceilings.items():
+        print(f"ceiling, {clients} client(s): {_spread(values, ',.0f')} messages/s")
+    print(f"fake server busy: {_spread(busy, '.0%')} of one core")
+    for workers in args.workers:
+        drain = [100_000 / rate for rate in rates[workers]]
+        print(
+            f"{workers} worker(s): {_spread(rates[workers], ',.0f')} prompts/s; "
+            f"ratio {_spread(ratios[workers], '.2f')}; 100,000 due prompts drain in "
+            f"{_spread(drain, '.0f')} s"
+        )
 
 
 if __name__ == "__main__":

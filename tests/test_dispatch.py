@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from app.clock import FrozenClock
+from app.db import unit_of_work
 from app.push.backoff import backoff_ceiling
 from app.push.base import PushMessage, PushResult, PushSender
 from app.push.fcm import FcmSender
@@ -95,6 +96,31 @@ def test_enrollment_plans_the_horizon_and_the_job_adds_nothing_twice(
     assert plan_prompts(session, clock.now(), HORIZON) == 0
     assert plan_prompts(session, clock.now() + timedelta(hours=6), HORIZON) == 1
     assert plan_prompts(session, clock.now() + timedelta(hours=6), HORIZON) == 0
+
+
+def test_planning_skips_a_slot_that_has_a_row_already_and_counts_only_new_ones(
+    client: TestClient,
+    enroll: Callable,
+    study: dict,
+    db: Engine,
+    session: Session,
+    clock: FrozenClock,
+) -> None:
+    """A slot whose row lies before the run's window (a canceled prompt moved into the past)
+    is planned again by the job: the insert keeps the row as it is and counts nothing (on
+    PostgreSQL the COPY fails on the slot and the rows go through the set insert)."""
+    person = _person(client, enroll, study, "tok-a")
+    # In one unit of work, as the plan job: the change before the planning survives it.
+    with unit_of_work(db) as job:
+        last = _prompts(job, person)[-1]
+        last.scheduled_at, last.status = START - timedelta(hours=1), PromptStatus.canceled
+        job.add(last)
+        job.flush()
+        assert plan_prompts(job, clock.now(), HORIZON) == 0
+    prompts = _prompts(session, person)
+    assert len(prompts) == 4
+    assert [p.status for p in prompts if p.slot == last.slot] == [PromptStatus.canceled]
+    assert plan_prompts(session, clock.now() + timedelta(hours=6), HORIZON) == 1
 
 
 def test_a_prompt_goes_out_once_then_its_reminders_then_it_expires(

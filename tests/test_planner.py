@@ -21,6 +21,7 @@ from app.scheduling.planner import (
     next_awake,
     plan,
     preview,
+    spills_over,
 )
 from app.scheduling.schedule import (
     WEEKDAYS,
@@ -224,6 +225,24 @@ def test_plans_keep_every_rule(data: st.DataObject, schedule: Schedule, zone: st
     assert plan(schedule, participant, middle, middle, seed) == [
         p for p in prompts if p.local_date == middle
     ]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), schedule=schedules(), zone=st.sampled_from(ZONES))
+def test_a_date_spills_into_the_next_only_when_spills_over_says_so(
+    data: st.DataObject, schedule: Schedule, zone: str
+) -> None:
+    """The planning job plans the date before its window only when `spills_over`: every
+    other date's prompts fall on that local date."""
+    start = data.draw(plan_dates(zone))
+    waking = data.draw(st.none() | waking_hours())
+    participant = PlanParticipant(zone, start - timedelta(days=2), waking)
+    prompts = plan(schedule, participant, start, start + timedelta(days=2), "seed")
+    spilled = [
+        p for p in prompts if p.scheduled_at.astimezone(ZoneInfo(zone)).date() != p.local_date
+    ]
+    if spilled:
+        assert spills_over(schedule, waking or schedule.waking_hours)
 
 
 @settings(max_examples=100, deadline=None)

@@ -38,13 +38,11 @@ window index), so a day's plan never depends on which range it was planned in.
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
-
-from pydantic import BaseModel, ConfigDict
 
 from app.scheduling.schedule import WEEKDAYS, Schedule, WakingHours, minute_of_day, without
 
@@ -56,6 +54,7 @@ _EPOCH_DATE = date(1970, 1, 1)
 _DAY = 24 * 60
 MAX_PREVIEW_DAYS = 366
 OUTSIDE_WAKING_HOURS = "outside_waking_hours"
+_MORE_THAN_ANY_CLOCK_CHANGE = 3 * 60
 
 
 def study_day(enrollment_date: date, day: date) -> int:
@@ -70,8 +69,9 @@ class PlanParticipant:
     waking_hours: WakingHours | None = None
 
 
-class PlannedPrompt(BaseModel):
-    model_config = ConfigDict(frozen=True)
+@dataclass(frozen=True, slots=True)
+class PlannedPrompt:
+    """One planned slot (a plain dataclass: planning builds millions of them)."""
 
     slot: str
     source: Literal["fixed", "window"]
@@ -89,6 +89,16 @@ class PlannedPrompt(BaseModel):
 def waking_hours_held_to(own: WakingHours | None, schedule: Schedule | None) -> WakingHours | None:
     """The waking hours a participant is held to: their own, else their schedule's, else none."""
     return own or (schedule.waking_hours if schedule is not None else None)
+
+
+def spills_over(schedule: Schedule, waking: WakingHours | None) -> bool:
+    """Whether a local date's prompts can fall on the next date: its waking day runs past
+    midnight, or its last fixed time is so late that keeping the gap after the one before
+    across a clock change may push it past midnight (never later than the clock moved)."""
+    if waking is not None and waking.overnight:
+        return True
+    last = max((minute_of_day(at) for at in schedule.fixed_times), default=0)
+    return last + _MORE_THAN_ANY_CLOCK_CHANGE >= _DAY
 
 
 def plan(
@@ -319,7 +329,7 @@ def fit_beside(
                 budget, [(order, len(prompt.reminders)) for order, prompt in enumerate(prompts)]
             )
             prompts = [
-                prompt.model_copy(update={"reminders": prompt.reminders[:count]})
+                replace(prompt, reminders=prompt.reminders[:count])
                 for prompt, count in zip(prompts, kept, strict=True)
             ]
         fitted.extend(prompts)
@@ -335,6 +345,9 @@ def _minute(instant: datetime) -> int:
     return int((instant - _EPOCH).total_seconds()) // 60
 
 
+# Participants of one zone share most instants (fixed times, window bounds, expiries);
+# small, as a long-running server keeps it (about 1 MiB).
+@lru_cache(maxsize=8192)
 def _instant(minute: int) -> datetime:
     return _EPOCH + timedelta(minutes=minute)
 

@@ -7,14 +7,17 @@ moves or cancels future prompts that were never pushed and plans what is missing
 that went out is never touched again, so no slot is ever sent twice.
 """
 
+import itertools
+import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.dialects import postgresql, sqlite
+import psycopg
+from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, col, func, or_, select, update
 
 from app.audit import service as audit
@@ -37,6 +40,7 @@ from app.scheduling.planner import (
     awake_at,
     fit_beside,
     plan,
+    spills_over,
     waking_hours_held_to,
 )
 from app.scheduling.schedule import Schedule, WakingHours
@@ -256,8 +260,9 @@ def _plan_window(
     who = PlanParticipant(
         participant.timezone, participant.enrolled_at.astimezone(zone).date(), waking
     )
-    # A day before: with sleep after midnight, a local date's prompts run into the next one.
-    first = start.astimezone(zone).date() - timedelta(days=1)
+    # A day before when a local date's prompts can run into the next one.
+    spill = spills_over(schedule, waking_hours_held_to(waking, schedule))
+    first = start.astimezone(zone).date() - timedelta(days=1 if spill else 0)
     last = end.astimezone(zone).date()
     planned = plan(schedule, who, first, last, prompt_seed(study, participant.id))
     return [prompt for prompt in planned if start <= prompt.scheduled_at <= end]
@@ -294,26 +299,82 @@ def _planned_state(prompt: PlannedPrompt) -> tuple[PromptStatus, str | None, dat
     return PromptStatus.planned, None, prompt.scheduled_at
 
 
-def _insert_missing(session: Session, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert prompt rows, skipping slots that already exist; returns how many were new."""
-    if not rows:
-        return 0
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+def _insert_missing(session: Session, rows: Callable[[], Iterable[dict[str, Any]]]) -> int:
+    """Insert the prompt rows `rows()` gives, skipping slots that already exist; returns how
+    many were new. The rows are sent while they are made, never all held."""
+    if session.get_bind().dialect.name == "postgresql":
+        return _copy_missing(session, rows)
     table = Prompt.__table__  # type: ignore[attr-defined]
-    # No RETURNING: the driver's own executemany (a pipeline on psycopg) is much faster. Its
-    # rowcount is not reliable, so the new rows are counted by their fresh ids.
-    statement = insert(table).on_conflict_do_nothing(index_elements=["participant_id", "slot"])
+    statement = sqlite.insert(table).on_conflict_do_nothing(
+        index_elements=["participant_id", "slot"]
+    )
     created = 0
     connection = session.connection()
-    for first in range(0, len(rows), _INSERT_CHUNK):
-        chunk = list(rows[first : first + _INSERT_CHUNK])
+    chunks = iter(rows())
+    while chunk := list(itertools.islice(chunks, _INSERT_CHUNK)):
+        # The driver's executemany; its rowcount is not reliable, so the new rows are
+        # counted by their fresh ids.
         connection.execute(statement, chunk)
         ids = [row["id"] for row in chunk]
         created += connection.execute(
             select(func.count()).select_from(table).where(table.c.id.in_(ids))
         ).scalar_one()
     return created
+
+
+_COPIED = (
+    "id", "study_id", "participant_id", "slot", "scheduled_at", "window_start", "window_end",
+    "expires_at", "status", "status_reason", "attempts", "created_at", "reminders",
+    "reminders_sent", "next_push_at",
+)  # fmt: skip
+_COLUMNS = ", ".join(_COPIED)
+
+
+def _copy_missing(session: Session, rows: Callable[[], Iterable[dict[str, Any]]]) -> int:
+    """PostgreSQL: COPY the rows straight into the table, the server taking them in while
+    the caller plans the ones that follow. The unique (participant, slot) index is the
+    idempotency check: if a slot exists already (another worker planned at the same time,
+    or a replan left a row the plan did not expect), the COPY is undone and the rows go
+    through a temporary table instead, moved over in one INSERT … SELECT … ON CONFLICT DO
+    NOTHING."""
+    connection = session.connection()
+    driver = connection.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    # psycopg's transaction block is a savepoint inside the unit of work (its callers have
+    # read before, so the transaction is open), and a transaction of its own on an
+    # autocommit connection.
+    try:
+        with driver.transaction():
+            return _copy(driver, "prompt", rows())
+    except psycopg.errors.UniqueViolation:
+        pass
+    connection.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE prompt_new AS SELECT {_COLUMNS} FROM prompt WITH NO DATA"
+    )
+    _copy(driver, "prompt_new", rows())
+    created = connection.exec_driver_sql(
+        f"INSERT INTO prompt ({_COLUMNS}) SELECT {_COLUMNS} FROM prompt_new"
+        " ON CONFLICT (participant_id, slot) DO NOTHING"
+    ).rowcount
+    connection.exec_driver_sql("DROP TABLE prompt_new")
+    return created
+
+
+def _copy(driver: psycopg.Connection[Any], table: str, rows: Iterable[dict[str, Any]]) -> int:
+    with driver.cursor() as cursor:
+        with cursor.copy(f"COPY {table} ({_COLUMNS}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(
+                    (
+                        *(row[name] for name in _COPIED[:8]),
+                        row["status"].value,
+                        *(row[name] for name in _COPIED[9:12]),
+                        json.dumps(row["reminders"]),
+                        row["reminders_sent"],
+                        row["next_push_at"],
+                    )
+                )
+        return cursor.rowcount
 
 
 def _effective(
@@ -396,9 +457,8 @@ def replan_participant(
         row.status, row.status_reason, row.next_push_at = _planned_state(fresh)
         session.add(row)
     session.flush()
-    _insert_missing(
-        session, [_row(study.id, participant.id, prompt, now) for prompt in wanted.values()]
-    )
+    missing = [_row(study.id, participant.id, prompt, now) for prompt in wanted.values()]
+    _insert_missing(session, lambda: missing)
 
 
 _MOVABLE = frozenset({PromptStatus.planned, PromptStatus.canceled, PromptStatus.skipped})
@@ -532,33 +592,31 @@ def plan_prompts(session: Session, now: datetime, horizon: timedelta) -> int:
             .group_by(col(Prompt.participant_id))
         ).all()
     )
-    rows: list[dict[str, Any]] = []
-    created = 0
     end = now + horizon
-    for participant in participants:
-        start = max(now, planned_until.get(participant.id, now) + _MINUTE)
-        if start > end:
-            continue
-        override = overrides.get(participant.id)
-        schedule = (
-            Schedule.model_validate(override.schedule)
-            if override is not None and override.schedule is not None
-            else parsed[participant.study_id]
-        )
-        planned = _plan_window(
-            schedule,
-            studies[participant.study_id],
-            participant,
-            waking.get(participant.id),
-            start,
-            end,
-        )
-        rows.extend(_row(participant.study_id, participant.id, prompt, now) for prompt in planned)
-        if len(rows) >= _INSERT_CHUNK:
-            created += _insert_missing(session, rows)
-            rows = []
-    created += _insert_missing(session, rows)
-    return created
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for participant in participants:
+            start = max(now, planned_until.get(participant.id, now) + _MINUTE)
+            if start > end:
+                continue
+            override = overrides.get(participant.id)
+            schedule = (
+                Schedule.model_validate(override.schedule)
+                if override is not None and override.schedule is not None
+                else parsed[participant.study_id]
+            )
+            planned = _plan_window(
+                schedule,
+                studies[participant.study_id],
+                participant,
+                waking.get(participant.id),
+                start,
+                end,
+            )
+            for prompt in planned:
+                yield _row(participant.study_id, participant.id, prompt, now)
+
+    return _insert_missing(session, rows)
 
 
 def cancel_open_prompts(

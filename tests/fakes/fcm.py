@@ -135,6 +135,9 @@ class FakeFcm:
             access_log=False,
             lifespan="off",
             backlog=4096,
+            # Long enough that a loaded machine never has the server close a kept-alive
+            # connection the client is just sending on (the client sees a reset).
+            timeout_keep_alive=120,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
@@ -224,6 +227,8 @@ class FakeFcm:
         more = True
         while more:
             event = await receive()
+            if event["type"] == "http.disconnect":
+                return  # the connection is gone: nothing to answer, nothing to record
             body += event.get("body", b"")
             more = event.get("more_body", False)
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
