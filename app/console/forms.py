@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ValidationError
+from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from app.console.deps import CSRF_FIELD, FormRejected
@@ -119,8 +120,9 @@ class Form:
             errors.setdefault(self._input_for(str(item.get("field", ""))), []).append(
                 str(item.get("message", ""))
             )
-        if not problem.errors:
-            errors[FORM_LEVEL] = [problem.detail]
+        if problem.status != Invalid.status or not problem.errors:
+            # A refusal of the whole form (a conflict) says why above it.
+            errors.setdefault(FORM_LEVEL, []).insert(0, problem.detail)
         return Form(values=dict(self.values), errors=errors, known=self.known)
 
     def _input_for(self, problem_field: str) -> str:
@@ -139,12 +141,21 @@ class Form:
         return FORM_LEVEL
 
 
-def submit(form: Form, page: Callable[[Form, int], HTMLResponse], work: Callable[[], T]) -> T:
+def submit(
+    session: Session,
+    form: Form,
+    page: Callable[[Form, int], HTMLResponse],
+    work: Callable[[], T],
+) -> T:
     """Do the work; on a Problem, answer with the page showing the form with its problems
     (raised as FormRejected, so nothing the work wrote is committed). Who may not see or do
-    this (401, 403, 404) gets the error page instead."""
+    this (401, 403, 404) gets the error page instead.
+
+    The work runs in a savepoint: a failed write (a taken pseudonym) is undone there, so the
+    page can still read the study to show the form again."""
     try:
-        return work()
+        with session.begin_nested():
+            return work()
     except Problem as problem:
         if problem.status in _NOT_THE_FORMS:
             raise

@@ -4,7 +4,7 @@ link). A page a role may not use is still refused by its route; the link is only
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from app.access.scope import OWNER, READ, StudyAccess
+from app.access.scope import READ, StudyAccess
 from app.vocabulary import Role
 
 
@@ -18,7 +18,7 @@ class NavItem:
 STUDY_NAV: tuple[NavItem, ...] = (
     NavItem("Overview", ""),
     NavItem("Participants", "/participants"),
-    NavItem("Members", "/members", OWNER),
+    NavItem("Members", "/members"),
 )
 
 

@@ -2,9 +2,11 @@
 user and the CSRF token in every template's context."""
 
 from collections.abc import Mapping
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -37,10 +39,17 @@ def environment(language: str) -> Environment:
     # Text made elsewhere (a problem's message, a status) in this language where a
     # catalogue has it; unlike `_`, no %-formatting.
     env.filters["translate"] = translator.gettext
+    env.filters["local_time"] = local_time
+    env.filters["pair"] = lambda value: (value, value)  # a choice whose label is its value
     env.globals.update(
         static_url=static_url, vendor=VENDOR, languages=i18n.LANGUAGES, study_nav=study_nav
     )
     return env
+
+
+def local_time(at: datetime | None, zone: str) -> str:
+    """An instant as the wall-clock time in a zone (`{{ at|local_time(zone) }}`)."""
+    return "" if at is None else at.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
 
 
 def language(request: Request) -> str:
