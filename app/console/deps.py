@@ -3,30 +3,18 @@ pages share: the same StaffUser, Actor and access layer (`study_for`, roles) as 
 
 import hmac
 import secrets
-import uuid
-from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from starlette.datastructures import FormData
 
-from app.access.scope import (
-    CARE,
-    MANAGE,
-    OWNER,
-    READ,
-    StudyAccess,
-    StudyParticipant,
-    participant_in,
-    study_for,
-)
-from app.api.deps import NowDep, SessionDep, staff_actor
+from app.access.scope import CARE, MANAGE, OWNER, READ, StudyAccess, StudyParticipant
+from app.api.deps import NowDep, SessionDep, staff_actor, study_access, study_participant
 from app.audit.service import Actor
 from app.auth import sessions
 from app.auth.models import ConsoleSession, StaffUser
 from app.errors import Forbidden, Problem
-from app.vocabulary import Role
 
 SESSION_COOKIE = "kairos_console"
 # Before sign-in there is no session to hold the CSRF token: this cookie holds it.
@@ -123,28 +111,15 @@ async def checked_form(request: Request, signed: MaybeSignedIn) -> FormData:
 CheckedForm = Annotated[FormData, Depends(checked_form)]
 
 
-def _study_access(roles: Collection[Role]) -> Any:
-    def dependency(study_id: uuid.UUID, session: SessionDep, me: ConsoleUser) -> StudyAccess:
-        return study_for(session, me.user, study_id, roles)
-
-    return Depends(dependency)
+def console_staff(me: ConsoleUser) -> StaffUser:
+    return me.user
 
 
-def _study_participant(roles: Collection[Role]) -> Any:
-    def dependency(
-        participant_id: uuid.UUID,
-        access: Annotated[StudyAccess, _study_access(roles)],
-        session: SessionDep,
-    ) -> StudyParticipant:
-        return participant_in(session, access, participant_id)
-
-    return Depends(dependency)
-
-
-ReadStudy = Annotated[StudyAccess, _study_access(READ)]
-CareStudy = Annotated[StudyAccess, _study_access(CARE)]
-ManageStudy = Annotated[StudyAccess, _study_access(MANAGE)]
-OwnStudy = Annotated[StudyAccess, _study_access(OWNER)]
-ReadParticipant = Annotated[StudyParticipant, _study_participant(READ)]
-CareParticipant = Annotated[StudyParticipant, _study_participant(CARE)]
-ManageParticipant = Annotated[StudyParticipant, _study_participant(MANAGE)]
+# The API's access dependencies, with the console's signed-in user as the caller.
+ReadStudy = Annotated[StudyAccess, study_access(READ, console_staff)]
+CareStudy = Annotated[StudyAccess, study_access(CARE, console_staff)]
+ManageStudy = Annotated[StudyAccess, study_access(MANAGE, console_staff)]
+OwnStudy = Annotated[StudyAccess, study_access(OWNER, console_staff)]
+ReadParticipant = Annotated[StudyParticipant, study_participant(READ, console_staff)]
+CareParticipant = Annotated[StudyParticipant, study_participant(CARE, console_staff)]
+ManageParticipant = Annotated[StudyParticipant, study_participant(MANAGE, console_staff)]

@@ -154,7 +154,7 @@ def _study_urls(study_id: str) -> tuple[list[str], list[tuple[str, dict[str, Any
         (f"{base}/activate", {}),
         (f"{base}/close", {}),
         (f"{base}/participants/new", {"timezone": "Europe/Madrid"}),
-        (f"{base}/members", {"email": "x@example.org", "role": "owner"}),
+        (f"{base}/members/set", {"email": "x@example.org", "role": "owner"}),
         (f"{base}/members/remove", {"email": "x@example.org"}),
     ]
     return pages, posts

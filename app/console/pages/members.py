@@ -1,6 +1,8 @@
 """A study's members: everyone in it sees the list; owners add a staff account by email with a
 role, change a role, remove a member (the last owner stays, as in the API)."""
 
+from typing import Literal
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
@@ -53,45 +55,32 @@ def list_members(
     return _page(request, access, session, page, Form())
 
 
-@router.post("")
-def set_member(
+@router.post("/{change}")
+def change_member(
     request: Request,
     access: OwnStudy,
+    change: Literal["set", "remove"],
     posted: CheckedForm,
     me: ConsoleUser,
     session: SessionDep,
     page: PageDep,
     now: NowDep,
 ) -> Response:
-    """Add a staff account by email with a role, or change a member's role (owners)."""
+    """Owners: `set` adds a staff account by email with a role or changes a member's role;
+    `remove` removes a member (the last owner stays)."""
     form = Form.posted(posted)
+
+    def work() -> None:
+        if change == "set":
+            service.add_member(session, access, me.actor, form.parse(MemberIn), now)
+        else:
+            service.remove_member(session, access, me.actor, form.value("email"), now)
+
     submit(
         session,
-        form,
+        # A refused removal says why above an empty add form.
+        form if change == "set" else Form(),
         lambda shown, status: _page(request, access, session, page, shown, status),
-        lambda: service.add_member(session, access, me.actor, form.parse(MemberIn), now),
-    )
-    return redirect(f"/console/studies/{access.study.id}/members")
-
-
-@router.post("/remove")
-def remove_member(
-    request: Request,
-    access: OwnStudy,
-    posted: CheckedForm,
-    me: ConsoleUser,
-    session: SessionDep,
-    page: PageDep,
-    now: NowDep,
-) -> Response:
-    form = Form.posted(posted)
-    submit(
-        session,
-        form,
-        # The problem (the last owner stays) above an empty add form.
-        lambda shown, status: _page(
-            request, access, session, page, Form(errors=shown.errors), status
-        ),
-        lambda: service.remove_member(session, access, me.actor, form.value("email"), now),
+        work,
     )
     return redirect(f"/console/studies/{access.study.id}/members")

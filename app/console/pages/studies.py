@@ -1,6 +1,8 @@
 """Studies: the list of mine with status and counts, creating one, a study's overview with
 its activation checklist, activating and closing (owners)."""
 
+from typing import Literal
+
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
@@ -111,37 +113,25 @@ def study_overview(request: Request, access: ReadStudy, session: SessionDep) -> 
     return _overview(request, access, session, Form())
 
 
-@router.post("/{study_id}/activate")
-def activate_study(
+# What the overview's buttons do (owners), each the API's flow of the same name.
+_TRANSITIONS = {"activate": study_flow.activate_study, "close": study_flow.close_study}
+
+
+@router.post("/{study_id}/{transition}")
+def change_status(
     request: Request,
     access: OwnStudy,
+    transition: Literal["activate", "close"],
     posted: CheckedForm,
     me: ConsoleUser,
     session: SessionDep,
     now: NowDep,
 ) -> Response:
+    """Activate a complete draft (the overview says what is missing otherwise), or close."""
     submit(
         session,
         Form(),
         lambda shown, status: _overview(request, access, session, shown, status),
-        lambda: study_flow.activate_study(session, access, me.actor, now),
-    )
-    return redirect(f"/console/studies/{access.study.id}")
-
-
-@router.post("/{study_id}/close")
-def close_study(
-    request: Request,
-    access: OwnStudy,
-    posted: CheckedForm,
-    me: ConsoleUser,
-    session: SessionDep,
-    now: NowDep,
-) -> Response:
-    submit(
-        session,
-        Form(),
-        lambda shown, status: _overview(request, access, session, shown, status),
-        lambda: study_flow.close_study(session, access, me.actor, now),
+        lambda: _TRANSITIONS[transition](session, access, me.actor, now),
     )
     return redirect(f"/console/studies/{access.study.id}")
