@@ -32,6 +32,8 @@ from app.api.contract import contract_openapi, declare_problems
 from app.auth.security import absent_account_hash
 from app.bodylimit import BodyLimitMiddleware
 from app.clock import Clock, SystemClock
+from app.console import SECURITY_HEADERS as CONSOLE_HEADERS
+from app.console import mount as mount_console
 from app.db import make_engine
 from app.errors import UnhandledErrorMiddleware, install_error_handlers
 from app.logs import RequestScopeMiddleware
@@ -96,7 +98,7 @@ def create_app(
     app.add_middleware(RequestScopeMiddleware)
     app.add_middleware(RequestIdMiddleware)
     # Outermost of ours, so refusals of the layers inside carry the headers too.
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, by_prefix={"/console": CONSOLE_HEADERS})
     for router in (
         health.router,
         auth.router,
@@ -121,6 +123,7 @@ def create_app(
     ):
         declare_problems(router)
         app.include_router(router)
+    mount_console(app)
     app.openapi = lambda: contract_openapi(app)  # type: ignore[method-assign]
     return app
 

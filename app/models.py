@@ -1,7 +1,7 @@
 """Every table, imported once so the metadata is complete (Alembic, tests)."""
 
 from app.audit.models import AuditEvent
-from app.auth.models import LoginFailure, StaffUser
+from app.auth.models import ConsoleSession, LoginFailure, StaffUser
 from app.checkins.models import (
     CheckIn,
     Detection,
@@ -45,6 +45,7 @@ __all__ = [
     "Arm",
     "AuditEvent",
     "CheckIn",
+    "ConsoleSession",
     "DecisionPoint",
     "Delivery",
     "Detection",

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     token_audience: str = "kairos-api"
     access_token_minutes: int = Field(default=30, ge=1, le=24 * 60)
     enrollment_code_hours: int = Field(default=72, ge=1, le=24 * 90)
+    console_session_hours: int = Field(
+        default=8, ge=1, le=24 * 7, description="How long a console sign-in lasts"
+    )
 
     # Failed sign-ins within the window: an address is refused after its failures on one
     # account or on all; past the account's ceiling (failures from every address), only

@@ -20,6 +20,11 @@ def _zones() -> frozenset[str]:
     return frozenset(listed) - {"Factory"}
 
 
+def timezone_names() -> list[str]:
+    """Every zone a TimezoneName takes, sorted (for a form's choices)."""
+    return sorted(_zones())
+
+
 def _check_timezone(value: str) -> str:
     if value not in _zones():
         raise ValueError(f"'{value}' is not an IANA time zone (for example Europe/Berlin)")

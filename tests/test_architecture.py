@@ -74,6 +74,7 @@ FLOORS: dict[str, int] = {
     "app.simulate.bare": 1,
     # 5 faces: HTTP, the worker's jobs, the command
     "app.api": 5,
+    "app.console": 5,
     "app.bodylimit": 5,
     "app.worker": 5,
     "app.cli": 5,

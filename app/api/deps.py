@@ -122,20 +122,28 @@ def participant_actor(participant: Participant) -> Actor:
     return Actor("participant", str(participant.id))
 
 
-def _study_access(roles: Collection[Role]) -> Any:
+StaffDependency = Callable[..., StaffUser]
+
+
+def study_access(roles: Collection[Role], staff: StaffDependency = current_staff) -> Any:
+    """The study of the path as the caller (`staff`: the API's bearer token, or the
+    console's session) may act in it with one of `roles`."""
+
     # A dependency, so a caller who may not see the study gets 404 before the body is read.
-    def dependency(study_id: uuid.UUID, session: SessionDep, user: CurrentStaff) -> StudyAccess:
+    def dependency(
+        study_id: uuid.UUID, session: SessionDep, user: Annotated[StaffUser, Depends(staff)]
+    ) -> StudyAccess:
         return study_for(session, user, study_id, roles)
 
     REFUSALS[dependency] = (404,) if set(roles) >= set(Role) else (403, 404)
     return Depends(dependency)
 
 
-def _study_participant(roles: Collection[Role]) -> Any:
+def study_participant(roles: Collection[Role], staff: StaffDependency = current_staff) -> Any:
     # The participant only within the caller's study: 404 for anyone else's, before the body.
     def dependency(
         participant_id: uuid.UUID,
-        access: Annotated[StudyAccess, _study_access(roles)],
+        access: Annotated[StudyAccess, study_access(roles, staff)],
         session: SessionDep,
     ) -> StudyParticipant:
         return participant_in(session, access, participant_id)
@@ -144,10 +152,10 @@ def _study_participant(roles: Collection[Role]) -> Any:
     return Depends(dependency)
 
 
-ReadStudy = Annotated[StudyAccess, _study_access(READ)]
-CareStudy = Annotated[StudyAccess, _study_access(CARE)]
-ManageStudy = Annotated[StudyAccess, _study_access(MANAGE)]
-OwnStudy = Annotated[StudyAccess, _study_access(OWNER)]
-ReadParticipant = Annotated[StudyParticipant, _study_participant(READ)]
-CareParticipant = Annotated[StudyParticipant, _study_participant(CARE)]
-ManageParticipant = Annotated[StudyParticipant, _study_participant(MANAGE)]
+ReadStudy = Annotated[StudyAccess, study_access(READ)]
+CareStudy = Annotated[StudyAccess, study_access(CARE)]
+ManageStudy = Annotated[StudyAccess, study_access(MANAGE)]
+OwnStudy = Annotated[StudyAccess, study_access(OWNER)]
+ReadParticipant = Annotated[StudyParticipant, study_participant(READ)]
+CareParticipant = Annotated[StudyParticipant, study_participant(CARE)]
+ManageParticipant = Annotated[StudyParticipant, study_participant(MANAGE)]

@@ -15,7 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from app.audit import service as audit
 from app.audit.service import Actor
@@ -529,3 +529,17 @@ def score_history(
         daily.append(DailyNeeds(local_date=day, check_ins=len(rows), needs=needs))
     raw = [ScorePoint(at=d.at, needs=d.needs, scores=d.scores) for d in detections]
     return raw, daily
+
+
+def last_checkins(
+    session: Session, participant_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, datetime]:
+    """When each of these participants last answered a check-in (absent: never)."""
+    if not participant_ids:
+        return {}
+    rows = session.exec(
+        select(col(CheckIn.participant_id), func.max(CheckIn.answered_at))
+        .where(col(CheckIn.participant_id).in_(participant_ids))
+        .group_by(col(CheckIn.participant_id))
+    )
+    return {participant_id: at for participant_id, at in rows if at is not None}

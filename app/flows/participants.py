@@ -2,17 +2,25 @@
 plan them, a status change plans or stops them, a new device resumes held pushes; and for
 the study's reference values, an erasure."""
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
+from app.access.scope import StudyAccess
 from app.audit.service import Actor
 from app.checkins import service as checkins
 from app.errors import Problem
+from app.pagination import Page, PageParams
 from app.scheduling import service as scheduling
 from app.studies import data_rights, participants
 from app.studies.models import Device, Participant, Study
-from app.studies.schemas import ParticipantSelfUpdate, ParticipantUpdate, StatusChange
+from app.studies.schemas import (
+    ParticipantOut,
+    ParticipantSelfUpdate,
+    ParticipantUpdate,
+    StatusChange,
+)
 from app.vocabulary import ParticipantStatus
 
 
@@ -93,3 +101,42 @@ def erase(
     erased = data_rights.erase(session, actor, participant, pseudonym, now)
     checkins.recount_study_needs(session, participant.study_id)
     return erased
+
+
+@dataclass(frozen=True)
+class RosterRow:
+    """A participant as the list of a study's participants shows them."""
+
+    participant: ParticipantOut
+    last_checkin_at: datetime | None
+    answered: int  # of the prompts due in the last days
+    due: int
+
+    @property
+    def compliance(self) -> float | None:
+        return self.answered / self.due if self.due else None
+
+
+def roster(
+    session: Session,
+    access: StudyAccess,
+    page: PageParams,
+    now: datetime,
+    *,
+    status: ParticipantStatus | None = None,
+    arm: str | None = None,
+    pseudonym: str | None = None,
+    days: int = 7,
+) -> Page[RosterRow]:
+    """A page of the study's participants with their arm as the viewer may see it, their
+    last check-in and their compliance over the last `days` days."""
+    rows = participants.list_participants(
+        session, access, page, status, arm=arm, pseudonym=pseudonym
+    )
+    ids = [participant.id for participant in rows.items]
+    last = checkins.last_checkins(session, ids)
+    recent = scheduling.recent_compliance(session, ids, now - timedelta(days=days), now)
+    outs = participants.participant_outs(session, access, rows.items)
+    return rows.with_items(
+        [RosterRow(out, last.get(out.id), *recent.get(out.id, (0, 0))) for out in outs]
+    )

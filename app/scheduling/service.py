@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
+from sqlalchemy import case
 from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, col, func, or_, select, update
 
@@ -819,3 +820,25 @@ def study_prompts(
     if end is not None:
         query = query.where(Prompt.scheduled_at < end)
     return [tuple(row) for row in session.exec(query)]  # type: ignore[misc]
+
+
+def recent_compliance(
+    session: Session, participant_ids: Sequence[uuid.UUID], since: datetime, now: datetime
+) -> dict[uuid.UUID, tuple[int, int]]:
+    """(answered, due) per participant over the prompts scheduled in [since, now], counted as
+    `compliance` counts them (canceled prompts and skipped decision points left out); a
+    participant with none due is absent."""
+    if not participant_ids:
+        return {}
+    answered = func.sum(case((col(Prompt.status) == PromptStatus.answered, 1), else_=0))
+    rows = session.exec(
+        select(col(Prompt.participant_id), answered, func.count())
+        .where(
+            col(Prompt.participant_id).in_(participant_ids),
+            col(Prompt.scheduled_at) >= since,
+            col(Prompt.scheduled_at) <= now,
+            col(Prompt.status).not_in([PromptStatus.canceled, PromptStatus.skipped]),
+        )
+        .group_by(col(Prompt.participant_id))
+    )
+    return {participant_id: (int(done or 0), int(due)) for participant_id, done, due in rows}

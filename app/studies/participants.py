@@ -4,6 +4,7 @@ prompts is `app.flows.participants`' business."""
 
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,7 +17,15 @@ from app.audit import service as audit
 from app.audit.service import Actor
 from app.db import lock_keys
 from app.digest import secret_digest
-from app.errors import Conflict, Invalid, NotFound, Problem, TooManyRequests, Unauthorized
+from app.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    NotFound,
+    Problem,
+    TooManyRequests,
+    Unauthorized,
+)
 from app.pagination import Page, PageParams, paginate
 from app.patching import apply_patch
 from app.ratelimit import seconds_until_under
@@ -81,11 +90,25 @@ def participant_outs(
 
 
 def list_participants(
-    session: Session, access: StudyAccess, page: PageParams, status: ParticipantStatus | None
+    session: Session,
+    access: StudyAccess,
+    page: PageParams,
+    status: ParticipantStatus | None,
+    *,
+    arm: str | None = None,
+    pseudonym: str | None = None,
 ) -> Page[Participant]:
+    """The study's participants, oldest first; by status, by arm (only for a role that sees
+    arms: filtering by one would reveal it), and by a part of the pseudonym."""
     query = select(Participant).where(Participant.study_id == access.study.id)
     if status is not None:
         query = query.where(Participant.status == status)
+    if arm is not None:
+        if not visibility.sees_arms(access):
+            raise Forbidden("Arms are concealed from your role in this study", code="arm_concealed")
+        query = query.join(Arm, col(Arm.id) == Participant.arm_id).where(Arm.key == arm)
+    if pseudonym:
+        query = query.where(col(Participant.pseudonym).icontains(pseudonym, autoescape=True))
     return paginate(session, query.order_by(col(Participant.created_at), col(Participant.id)), page)
 
 
@@ -447,3 +470,19 @@ def participant_for_token(session: Session, token: str) -> Participant:
     if participant is None or participant.status == ParticipantStatus.withdrawn:
         raise Unauthorized("The participant token is not valid", code="invalid_token")
     return participant
+
+
+def count_by_status(
+    session: Session, study_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, int]]:
+    """How many participants each study has, by status."""
+    counts: dict[uuid.UUID, dict[str, int]] = {study_id: {} for study_id in study_ids}
+    if not study_ids:
+        return counts
+    for study_id, status, count in session.exec(
+        select(col(Participant.study_id), col(Participant.status), func.count())
+        .where(col(Participant.study_id).in_(study_ids))
+        .group_by(col(Participant.study_id), col(Participant.status))
+    ):
+        counts[study_id][str(status)] = int(count)
+    return counts

@@ -1,0 +1,6 @@
+"""Every console router, in one place (app/console/__init__.py mounts them)."""
+
+from app.console import static
+from app.console.pages import auth, members, participants, studies
+
+ROUTERS = (static.router, auth.router, studies.router, participants.router, members.router)

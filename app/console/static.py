@@ -1,0 +1,50 @@
+"""The console's own and vendored files, at URLs that carry a hash of their content, so they
+are served `immutable` and a changed file is a new URL."""
+
+import hashlib
+import mimetypes
+from functools import cache
+from pathlib import Path
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse
+
+from app.errors import NotFound
+
+ROOT = (Path(__file__).parent / "static").resolve()
+PREFIX = "/console/static"
+# The vendored packages' directories (versions in static/vendor/README.md).
+VENDOR = {
+    "htmx": "vendor/htmx.org@2.0.11/htmx.min.js",
+    "chart": "vendor/chart.js@4.6.1/chart.umd.min.js",
+    "pico": "vendor/pico@2.0.1/pico.min.css",
+}
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+router = APIRouter(include_in_schema=False)
+
+
+@cache
+def _fingerprint(name: str) -> str:
+    path = _file(name)
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
+def _file(name: str) -> Path:
+    path = (ROOT / name).resolve()
+    if not path.is_relative_to(ROOT) or not path.is_file():
+        raise NotFound(f"No static file {name}")
+    return path
+
+
+def static_url(name: str) -> str:
+    """The URL of a file under static/ (`console.css`, or a VENDOR entry's path)."""
+    return f"{PREFIX}/{_fingerprint(name)}/{name}"
+
+
+@router.get(PREFIX + "/{fingerprint}/{name:path}")
+def static_file(fingerprint: str, name: str) -> FileResponse:
+    if fingerprint != _fingerprint(name):
+        raise NotFound(f"No static file {name} of that version")
+    media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return FileResponse(_file(name), media_type=media_type, headers={"Cache-Control": IMMUTABLE})

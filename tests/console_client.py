@@ -1,0 +1,28 @@
+"""Signing in to the console through its form with a TestClient, for tests of the console's
+answers that need no browser (headers, cookies, refusals)."""
+
+import re
+
+from fastapi.testclient import TestClient
+
+from tests.conftest import PASSWORD
+
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_of(html: str) -> str:
+    found = _CSRF.search(html)
+    assert found, "the page has no form with a CSRF token"
+    return found.group(1)
+
+
+def console_sign_in(client: TestClient, email: str, password: str = PASSWORD) -> str:
+    """Sign in; returns the session's CSRF token (the client keeps the cookie)."""
+    page = client.get("/console/sign-in")
+    response = client.post(
+        "/console/sign-in",
+        data={"csrf_token": csrf_of(page.text), "email": email, "password": password},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    return csrf_of(client.get("/console/studies").text)
