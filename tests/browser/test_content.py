@@ -167,10 +167,10 @@ def test_a_researcher_edits_the_questionnaire(
     check_accessibility(page)
     page.get_by_label("Lowest value (likert)", exact=True).fill("1")
     page.get_by_role("button", name="Save item").click()
-    expect(page.get_by_role("cell", name="energy")).to_be_visible()
+    expect(page.get_by_role("cell", name="energy", exact=True)).to_be_visible()
 
     page.get_by_role("button", name="Add pack: Sleep last night").click()
-    expect(page.get_by_role("cell", name="sleep_quality")).to_be_visible()
+    expect(page.get_by_role("cell", name=re.compile(r"^sleep_quality"))).to_be_visible()
     locales = page.get_by_role("region", name="Locales")
     expect(locales.get_by_role("row", name=re.compile(r"^es "))).to_contain_text(
         "None: every item has its text."
