@@ -3,8 +3,14 @@ of a list edited on its own form, texts per locale, lines typed one per line."""
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from app.access.scope import StudyAccess
 from app.console.forms import Form
+from app.console.templating import render
 from app.errors import Problem
 from app.rules.process import POLES, Pole
 
@@ -65,3 +71,26 @@ def locales_typed(form: Form, prefix: str) -> set[str]:
         for name in form.values
         if name.startswith(prefix)
     }
+
+
+def study_page(
+    request: Request,
+    access: StudyAccess,
+    section: str,
+    template: str,
+    context: Mapping[str, Any],
+    status_code: int = 200,
+) -> HTMLResponse:
+    """A page of the study's `section` (its navigation path, `/libraries`), with its access
+    and `url` in the context."""
+    return render(
+        request,
+        template,
+        {
+            "access": access,
+            "current": section,
+            "url": f"/console/studies/{access.study.id}{section}",
+            **context,
+        },
+        status_code,
+    )

@@ -23,9 +23,10 @@ from app.console.pages.editing import (
     lines,
     locales_typed,
     problems_within,
+    study_page,
 )
-from app.console.templating import redirect, render
-from app.errors import NotFound, Problem
+from app.console.templating import redirect
+from app.errors import NotFound
 from app.pagination import PageDep
 from app.skills import service
 from app.skills.content import Skill
@@ -55,16 +56,15 @@ def _list_page(
 ) -> HTMLResponse:
     libraries = service.library_page(session, access.study.id, page)
     pinned = service.pinned_library(session, access.study.id)
-    return render(
+    return study_page(
         request,
+        access,
+        CURRENT,
         "libraries/list.html",
         {
-            "access": access,
-            "current": CURRENT,
             "libraries": libraries,
             "pinned": pinned,
             "form": form,
-            "url": _url(access),
             **_may(access),
         },
         status_code,
@@ -115,16 +115,15 @@ def diff(
 ) -> HTMLResponse:
     old = service.get_library(session, access.study.id, before)
     new = service.get_library(session, access.study.id, after)
-    return render(
+    return study_page(
         request,
+        access,
+        CURRENT,
         "libraries/diff.html",
         {
-            "access": access,
-            "current": CURRENT,
             "before": old,
             "after": new,
             "diff": library_diff(service.skills_of(old), service.skills_of(new)),
-            "url": _url(access),
         },
     )
 
@@ -138,17 +137,16 @@ def _library_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     pinned = service.pinned_library(session, access.study.id)
-    return render(
+    return study_page(
         request,
+        access,
+        CURRENT,
         "libraries/library.html",
         {
-            "access": access,
-            "current": CURRENT,
             "library": library,
             "skills": service.skills_of(library),
             "pinned": pinned is not None and pinned.id == library.id,
             "form": form,
-            "url": _url(access),
             "pole_labels": POLE_LABELS,
             **_may(access),
         },
@@ -280,43 +278,42 @@ def _skill_page(
     form: Form,
     status_code: int = 200,
 ) -> HTMLResponse:
-    return render(
+    return study_page(
         request,
+        access,
+        CURRENT,
         "libraries/skill.html",
         {
-            "access": access,
-            "current": CURRENT,
             "library": library,
             "key": key,
             "form": form,
             "locales": _locales(service.skills_of(library), form),
             "poles": POLE_ORDER,
             "pole_labels": POLE_LABELS,
-            "url": _url(access),
         },
         status_code,
     )
 
 
-def _skill_at(skills: Sequence[Skill], key: str) -> int | None:
-    return next((n for n, skill in enumerate(skills) if skill.key == key), None)
+def _skill_at(
+    session: SessionDep, access: StudyAccess, library_id: uuid.UUID, key: str
+) -> tuple[SkillLibrary, list[Skill], int | None]:
+    """The library version, its skills and the position of `key` (None for a new one)."""
+    found = service.get_library(session, access.study.id, library_id)
+    skills = service.skills_of(found)
+    index = next((n for n, skill in enumerate(skills) if skill.key == key), None)
+    if index is None and key != NEW:
+        raise NotFound(f"No skill '{key}' in this version", code="skill_not_found")
+    return found, skills, index
 
 
 @router.get("/{library_id}/skills/{key}", response_class=HTMLResponse)
 def skill_form(
     request: Request, library_id: uuid.UUID, key: str, access: CareStudy, session: SessionDep
 ) -> HTMLResponse:
-    found = service.get_library(session, access.study.id, library_id)
-    skills = service.skills_of(found)
-    index = _skill_at(skills, key)
-    if index is None and key != NEW:
-        raise _no_such_skill(key)
+    found, skills, index = _skill_at(session, access, library_id, key)
     values = _skill_values(skills[index]) if index is not None else {}
     return _skill_page(request, access, found, key, Form(values=values))
-
-
-def _no_such_skill(key: str) -> Problem:
-    return NotFound(f"No skill '{key}' in this version", code="skill_not_found")
 
 
 @router.post("/{library_id}/skills/{key}")
@@ -330,11 +327,7 @@ def save_skill(
     session: SessionDep,
     now: NowDep,
 ) -> Response:
-    found = service.get_library(session, access.study.id, library_id)
-    skills = service.skills_of(found)
-    index = _skill_at(skills, key)
-    if index is None and key != NEW:
-        raise _no_such_skill(key)
+    found, skills, index = _skill_at(session, access, library_id, key)
     form = Form.posted(posted)
     adopt_new_locale(
         form,

@@ -23,8 +23,9 @@ from app.console.pages.editing import (
     adopt_new_locale,
     locales_typed,
     problems_within,
+    study_page,
 )
-from app.console.templating import gettext, redirect, render
+from app.console.templating import gettext, redirect
 from app.errors import NotFound
 from app.pagination import PageDep
 from app.rules.items import Item
@@ -74,19 +75,18 @@ def _questionnaire_page(
 ) -> HTMLResponse:
     items = service.items_of(current)
     present = sorted({locale for item in items for locale in item.text})
-    return render(
+    return study_page(
         request,
+        access,
+        CURRENT,
         "questionnaire/current.html",
         {
-            "access": access,
-            "current": CURRENT,
             "questionnaire": current,
             "items": items,
             "coverage": _coverage(items, present),
             "packs": built_in_packs(),
             "loaded": {pack["name"] for pack in current.packs},
             "form": form,
-            "url": _url(access),
             "may_edit": _may_edit(access),
             "type_labels": TYPE_LABELS,
             "pole_labels": POLE_LABELS,
@@ -107,15 +107,14 @@ def versions(
     request: Request, access: ReadStudy, session: SessionDep, page: PageDep
 ) -> HTMLResponse:
     found = service.questionnaire_version_page(session, access.study.id, page)
-    return render(
+    return study_page(
         request,
+        access,
+        CURRENT,
         "questionnaire/versions.html",
         {
-            "access": access,
-            "current": CURRENT,
             "versions": found,
             "items_of": service.items_of,
-            "url": _url(access),
         },
     )
 
@@ -234,12 +233,12 @@ def _item_page(
     locales = sorted(
         set(_locales_of(items, access.study.default_locale)) | locales_typed(form, "text.")
     )
-    return render(
+    return study_page(
         request,
+        access,
+        CURRENT,
         "questionnaire/item.html",
         {
-            "access": access,
-            "current": CURRENT,
             "questionnaire": current,
             "key": key,
             "form": form,
@@ -247,24 +246,26 @@ def _item_page(
             "choice_rows": _choice_rows(form),
             "types": [(t, gettext(request, TYPE_LABELS[t])) for t in ITEM_TYPES],
             "poles": [(str(pole), gettext(request, POLE_LABELS[pole])) for pole in POLE_ORDER],
-            "url": _url(access),
         },
         status_code,
     )
 
 
-def _item_at(items: Sequence[Item], key: str) -> int | None:
+def _item_at(
+    session: SessionDep, access: StudyAccess, key: str
+) -> tuple[Questionnaire, list[Item], int | None]:
+    """The current questionnaire, its items and the position of `key` (None for a new one)."""
+    current = service.current_questionnaire(session, access.study.id)
+    items = service.items_of(current)
     found = next((n for n, item in enumerate(items) if item.key == key), None)
     if found is None and key != NEW:
         raise NotFound(f"No item '{key}' in the current questionnaire", code="item_not_found")
-    return found
+    return current, items, found
 
 
 @router.get("/items/{key}", response_class=HTMLResponse)
 def item_form(request: Request, key: str, access: ManageStudy, session: SessionDep) -> HTMLResponse:
-    current = service.current_questionnaire(session, access.study.id)
-    items = service.items_of(current)
-    index = _item_at(items, key)
+    current, items, index = _item_at(session, access, key)
     values = {"required": "true"} if index is None else _item_values(items[index])
     return _item_page(request, access, current, key, Form(values=values))
 
@@ -279,9 +280,7 @@ def save_item(
     session: SessionDep,
     now: NowDep,
 ) -> Response:
-    current = service.current_questionnaire(session, access.study.id)
-    items = service.items_of(current)
-    index = _item_at(items, key)
+    current, items, index = _item_at(session, access, key)
     form = Form.posted(posted)
     adopt_new_locale(form, {"new_locale_text": "text.{locale}"})
     locales = sorted(
@@ -320,9 +319,7 @@ def remove_item(
     session: SessionDep,
     now: NowDep,
 ) -> Response:
-    current = service.current_questionnaire(session, access.study.id)
-    items = service.items_of(current)
-    _item_at(items, key)
+    current, items, _ = _item_at(session, access, key)
     submit(
         Form(),
         lambda shown, status: _questionnaire_page(request, access, current, shown, status),
