@@ -332,3 +332,17 @@ def test_what_changed_between_two_libraries() -> None:
     assert fields["title"] == [DiffLine("removed", "B"), DiffLine("added", "B2")]
     assert fields["steps"] == [DiffLine("same", "x"), DiffLine("added", "y")]
     assert library_diff(before, before).empty
+
+
+def test_the_content_pages_speak_spanish(
+    client: TestClient, study: dict[str, Any], owner: dict[str, str]
+) -> None:
+    console_sign_in(client, "clinician@example.org")
+    client.cookies.set("kairos_lang", "es", path="/console")
+    library = _libraries(client, study, owner)[0]["id"]
+    page = client.get(f"{_base(study)}/libraries").text
+    assert "Bifurcar una versión" in page and "Versión 1" in page
+    page = client.get(f"{_base(study)}/libraries/{library}").text
+    assert "Polos a los que se dirige" in page and "Fusión cognitiva" in page
+    page = client.get(f"{_base(study)}/questionnaire").text
+    assert "Paquetes incluidos" in page and "El sueño de anoche" in page
