@@ -26,6 +26,7 @@ FLOORS: dict[str, int] = {
     "app.skills.policies": 1,
     "app.skills.content": 1,
     "app.skills.default_library": 1,
+    "app.skills.diff": 1,
     "app.safety.screen": 1,
     "app.studies.randomization": 1,
     "app.scheduling.planner": 1,

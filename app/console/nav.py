@@ -19,6 +19,8 @@ STUDY_NAV: tuple[NavItem, ...] = (
     NavItem("Overview", ""),
     NavItem("Participants", "/participants"),
     NavItem("Members", "/members"),
+    NavItem("Questionnaire", "/questionnaire"),
+    NavItem("Skill libraries", "/libraries"),
 )
 
 
