@@ -1,6 +1,10 @@
 """The FCM sender through firebase-admin over real HTTP, against the fake FCM server."""
 
+import asyncio
 from datetime import timedelta
+
+import firebase_admin
+import pytest
 
 from app.clock import FrozenClock
 from app.push.base import PushMessage
@@ -113,3 +117,18 @@ def test_one_bad_message_does_not_fail_its_batch(
     fake_fcm.script("tok-2", [unregistered()])
     results = fcm_sender.send([_message(clock, f"tok-{n}") for n in range(1, 4)])
     assert [result.outcome for result in results] == ["sent", "unregistered", "sent"]
+
+
+def test_the_sender_closes_inside_a_running_event_loop(
+    fake_fcm: FakeFcm, tmp_path, clock: FrozenClock
+) -> None:
+    # firebase-admin's own close uses asyncio.run, which a running loop refuses.
+    sender = FcmSender(fake_fcm.service_account_file(tmp_path), endpoint=fake_fcm.url, clock=clock)
+    name = sender._app.name
+
+    async def close() -> None:
+        sender.close()
+
+    asyncio.run(close())
+    with pytest.raises(ValueError):
+        firebase_admin.get_app(name)

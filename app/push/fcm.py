@@ -9,7 +9,9 @@ sender mounts its own adapter with no status retries; 429 and 5xx come back as "
 with the server's Retry-After, and `app.push.backoff` schedules the next attempt.
 """
 
+import asyncio
 import email.utils
+import threading
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -112,7 +114,17 @@ class FcmSender:
         return results
 
     def close(self) -> None:
-        firebase_admin.delete_app(self._app)
+        # firebase-admin closes its async client with asyncio.run, which refuses to run
+        # where an event loop is already running (an async caller; Playwright's sync API in
+        # the same test process): then it runs in a thread of its own.
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            firebase_admin.delete_app(self._app)
+            return
+        closing = threading.Thread(target=firebase_admin.delete_app, args=(self._app,))
+        closing.start()
+        closing.join()
 
     def _failure(self, message: PushMessage, error: exceptions.FirebaseError) -> PushResult:
         outcome = _outcome(error)
