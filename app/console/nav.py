@@ -18,6 +18,7 @@ class NavItem:
 STUDY_NAV: tuple[NavItem, ...] = (
     NavItem("Overview", ""),
     NavItem("Participants", "/participants"),
+    NavItem("Compliance", "/compliance"),
     NavItem("Members", "/members", OWNER),
 )
 
