@@ -151,7 +151,17 @@ def test_personalization_saves_through_the_api_service_and_shows_its_problems(
     assert re.search(rf'name="disabled\.{key}" value="true" checked', wrong.text)
     not_json = client.post(url, data={"csrf_token": token, "extra_skills": "[{"})
     assert not_json.status_code == 422 and 'id="f-extra_skills-error"' in not_json.text
-    own = '[{"key": "my_walk", "title": "A walk", "steps": ["Walk"], "duration_seconds": 60, "targets": ["inaction"]}]'
+    own = json.dumps(
+        [
+            {
+                "key": "my_walk",
+                "title": "A walk",
+                "steps": ["Walk"],
+                "duration_seconds": 60,
+                "targets": ["inaction"],
+            }
+        ]
+    )
     saved = client.post(
         url,
         data={
@@ -214,7 +224,9 @@ def test_the_inbox_lists_open_events_and_acknowledges_with_a_note(
 def test_an_outside_next_is_not_followed(client: TestClient, world: dict[str, Any]) -> None:
     study_id = world["study"]["id"]
     token = _as(client, "clin@example.org")
-    event_id = re.findall(r"/safety-events/([0-9a-f-]+)/acknowledge", client.get("/console/safety").text)[0]
+    event_id = re.findall(
+        r"/safety-events/([0-9a-f-]+)/acknowledge", client.get("/console/safety").text
+    )[0]
     done = client.post(
         f"/console/studies/{study_id}/safety-events/{event_id}/acknowledge",
         data={"csrf_token": token, "note": "ok", "next": "https://evil.example/"},
@@ -229,16 +241,22 @@ def test_compliance_per_day_for_the_study_and_the_participant(
     study_id = world["study"]["id"]
     api = client.get(f"/v1/studies/{study_id}/compliance", headers=owner).json()
     _as(client, "view@example.org")  # compliance is for every role, as in the API
-    page = client.get(f"/console/studies/{study_id}/compliance", params={"start": "2026-03-01", "end": "2026-03-31"})
+    page = client.get(
+        f"/console/studies/{study_id}/compliance",
+        params={"start": "2026-03-01", "end": "2026-03-31"},
+    )
     assert page.status_code == 200
     days = re.findall(r'<th scope="row">(\d{4}-\d\d-\d\d)</th>', page.text)
     assert days == [day["local_date"] for day in api["study_days"]] and days
     assert 'id="compliance-data"' in page.text
     backwards = client.get(
-        f"/console/studies/{study_id}/compliance", params={"start": "2026-03-05", "end": "2026-03-01"}
+        f"/console/studies/{study_id}/compliance",
+        params={"start": "2026-03-05", "end": "2026-03-01"},
     )
     assert backwards.status_code == 422
     _as(client, "clin@example.org")
     mine = client.get(world["page"]).text
-    own_days = [d["local_date"] for d in api["days"] if d["participant"] == world["person"]["pseudonym"]]
+    own_days = [
+        d["local_date"] for d in api["days"] if d["participant"] == world["person"]["pseudonym"]
+    ]
     assert own_days and all(day in mine for day in own_days)

@@ -16,13 +16,13 @@ from app.pagination import Page, PageParams, paginate
 from app.rules.items import localized_text
 from app.safety.models import SafetyEvent, StudySafety
 from app.safety.schemas import SafetyView
-from app.studies.models import Participant
 from app.safety.screen import (
     CrisisResources,
     SafetyScreen,
     SafetySettings,
     default_crisis_resources,
 )
+from app.studies.models import Participant
 
 
 def set_up_safety(session: Session, study_id: uuid.UUID, now: datetime) -> StudySafety:

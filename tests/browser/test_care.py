@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 from app.clock import FrozenClock
 from app.settings import Settings
 from tests.browser.conftest import LiveServer, check_accessibility, screenshot, sign_in
-from tests.conftest import START
+from tests.conftest import PASSWORD, START
 
 DIMENSIONS = ["Emotion", "Cognition", "Attention", "Self", "Motivation", "Overt behavior"]
 CALM = {
@@ -178,6 +178,10 @@ def test_the_timeline_shows_the_six_dimensions_after_a_series_of_check_ins(
                 headers=person["headers"],
             )
             assert rated.status_code == 204, rated.text
+    token = client.post(
+        "/v1/auth/token", data={"username": "owner@example.org", "password": PASSWORD}
+    ).json()["access_token"]  # the first one expired over these days
+    owner = {"Authorization": f"Bearer {token}"}
     base = f"/v1/studies/{study['id']}/participants/{person['id']}"
     scores = client.get(f"{base}/scores", headers=owner).json()
     deliveries = client.get(f"{base}/deliveries", headers=owner).json()["items"]
@@ -205,11 +209,23 @@ def test_the_timeline_shows_the_six_dimensions_after_a_series_of_check_ins(
     for key, set_ in zip(keys, daily, strict=False):
         assert set_["ys"] == [day["needs"][key] for day in scores["daily"]]
 
-    page.get_by_label("Flexible scores").check()
-    flexible = _chart(page)
-    poles = ["acceptance", "defusion", "present_moment", "self_as_context", "chosen_values"]
-    for pole, set_ in zip(poles, flexible, strict=False):
-        assert set_["ys"] == [point["scores"][pole] for point in scores["raw"]]
+    flexible_poles = [
+        "acceptance", "defusion", "present_moment", "self_as_context", "chosen_values",
+        "committed_action",
+    ]  # fmt: skip
+    inflexible_poles = [
+        "experiential_avoidance", "cognitive_fusion", "inflexible_attention",
+        "self_as_content", "values_remoteness", "inaction",
+    ]  # fmt: skip
+    for view, poles in (
+        ("Flexible scores", flexible_poles),
+        ("Inflexible scores", inflexible_poles),
+    ):
+        page.get_by_role("radio", name=view, exact=True).check()
+        shown = _chart(page)
+        assert len(shown) == 7
+        for pole, set_ in zip(poles, shown, strict=False):
+            assert set_["ys"] == [point["scores"][pole] for point in scores["raw"]]
 
     # The table alternative has the same daily means.
     page.get_by_text("Daily mean need as a table").click()

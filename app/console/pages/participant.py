@@ -174,7 +174,12 @@ def change_status(
             request, scope, session, now, status_form=shown, status_code=status
         ),
         lambda: participant_flow.change_status(
-            session, me.actor, scope.participant, form.parse(StatusChange), now, settings.plan_horizon
+            session,
+            me.actor,
+            scope.participant,
+            form.parse(StatusChange),
+            now,
+            settings.plan_horizon,
         ),
     )
     return redirect(request.url.path.removesuffix("/status"))
@@ -187,7 +192,9 @@ def _personalization_in(form: Form) -> PersonalizationIn:
     try:
         extra = json.loads(text) if text else []
     except json.JSONDecodeError as exc:
-        raise Invalid("body.extra_skills", f"Not valid JSON: {exc.msg} (line {exc.lineno})") from exc
+        raise Invalid(
+            "body.extra_skills", f"Not valid JSON: {exc.msg} (line {exc.lineno})"
+        ) from exc
     body = {
         "disabled_skills": [
             name.removeprefix("disabled.")
