@@ -57,7 +57,7 @@ PAGES = {
     "study compliance": "/console/studies/{study}/compliance",
 }
 REQUEST_TIMEOUT = 30.0
-SERVER_START_TIMEOUT = 60.0
+SERVER_START_TIMEOUT = 300.0
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 POLES = (
     "emotion_avoid", "emotion_open", "cognition_fused", "cognition_defused",
@@ -180,7 +180,11 @@ def server(url: str, var_dir: str) -> Iterator[str]:
             deadline = time.monotonic() + SERVER_START_TIMEOUT
             while True:
                 if process.poll() is not None:
-                    raise RuntimeError(f"the server exited with {process.returncode}")
+                    log.flush()
+                    raise RuntimeError(
+                        f"the server exited with {process.returncode}: "
+                        + Path(var_dir, "server.log").read_text()[-2000:]
+                    )
                 try:
                     httpx.get(f"{base}/console/sign-in", timeout=2.0)
                     break

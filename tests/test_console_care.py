@@ -16,13 +16,7 @@ from fastapi.testclient import TestClient
 from app.clock import FrozenClock
 from tests.conftest import PASSWORD, START
 from tests.console_client import console_sign_in
-
-CALM = {
-    "emotion_avoid": 30, "emotion_open": 70, "cognition_fused": 30, "cognition_defused": 70,
-    "attention_stuck": 30, "attention_present": 70, "self_content": 30, "self_context": 70,
-    "values_remote": 30, "values_clear": 70, "behavior_stuck": 30, "behavior_acting": 70,
-    "distress": 20, "risk": 0,
-}  # fmt: skip
+from tests.test_checkins import BASE as CALM
 
 
 @pytest.fixture

@@ -17,14 +17,9 @@ from app.clock import FrozenClock
 from app.settings import Settings
 from tests.browser.conftest import LiveServer, check_accessibility, screenshot, sign_in
 from tests.conftest import PASSWORD, START
+from tests.test_checkins import BASE as CALM
 
 DIMENSIONS = ["Emotion", "Cognition", "Attention", "Self", "Motivation", "Overt behavior"]
-CALM = {
-    "emotion_avoid": 30, "emotion_open": 70, "cognition_fused": 30, "cognition_defused": 70,
-    "attention_stuck": 30, "attention_present": 70, "self_content": 30, "self_context": 70,
-    "values_remote": 30, "values_clear": 70, "behavior_stuck": 30, "behavior_acting": 70,
-    "distress": 20, "risk": 0,
-}  # fmt: skip
 
 
 @pytest.fixture
