@@ -254,19 +254,23 @@ def main() -> None:
         times: dict[str, list[float]] = {name: [] for name in paths}
         ceiling: list[float] = []
         ratios: dict[str, list[float]] = {name: [] for name in paths}
-        with server(url, var_dir) as base, signed_in(base) as client:
-            for path in [CEILING, *paths.values()]:  # warm up each once
-                timed(client, path)
-            deadline = time.monotonic() + args.deadline
-            for _ in range(args.rounds):
-                if time.monotonic() > deadline:
-                    print("deadline reached: fewer rounds", file=sys.stderr)
-                    break
-                for name, path in paths.items():
-                    floor = timed(client, CEILING)
-                    ceiling.append(floor)
-                    times[name].append(timed(client, path))
-                    ratios[name].append(times[name][-1] / floor)
+        with server(url, var_dir) as base:
+            client = signed_in(base)  # open already: it signed in
+            try:
+                for path in [CEILING, *paths.values()]:  # warm up each once
+                    timed(client, path)
+                deadline = time.monotonic() + args.deadline
+                for _ in range(args.rounds):
+                    if time.monotonic() > deadline:
+                        print("deadline reached: fewer rounds", file=sys.stderr)
+                        break
+                    for name, path in paths.items():
+                        floor = timed(client, CEILING)
+                        ceiling.append(floor)
+                        times[name].append(timed(client, path))
+                        ratios[name].append(times[name][-1] / floor)
+            finally:
+                client.close()
     print(
         f"{args.participants:,} participants; one with {args.checkins:,} check-ins; "
         f"{len(ceiling) // max(len(paths), 1)} rounds"
