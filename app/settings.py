@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     console_session_hours: int = Field(
         default=8, ge=1, le=24 * 7, description="How long a console sign-in lasts"
     )
+    console_refresh_seconds: int = Field(
+        default=30,
+        ge=1,
+        le=3600,
+        description="How often the console's safety inbox and its count in the header refresh",
+    )
 
     # Failed sign-ins within the window: an address is refused after its failures on one
     # account or on all; past the account's ceiling (failures from every address), only

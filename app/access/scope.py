@@ -54,6 +54,20 @@ def study_for(
     return StudyAccess(study=study, role=Role(role))
 
 
+def studies_with_role(
+    session: Session, user: StaffUser, roles: Collection[Role]
+) -> list[StudyAccess]:
+    """Every study the caller is a member of with one of these roles (a view across
+    studies, such as the safety inbox)."""
+    rows = session.exec(
+        select(Study, Membership.role)
+        .join(Membership, col(Membership.study_id) == Study.id)
+        .where(Membership.user_id == user.id, col(Membership.role).in_(list(roles)))
+        .order_by(col(Study.name), col(Study.id))
+    )
+    return [StudyAccess(study=study, role=Role(role)) for study, role in rows]
+
+
 def _participant_where(
     session: Session, access: StudyAccess, condition: ColumnElement[bool]
 ) -> StudyParticipant:

@@ -21,6 +21,7 @@ STUDY_NAV: tuple[NavItem, ...] = (
     NavItem("Members", "/members"),
     NavItem("Questionnaire", "/questionnaire"),
     NavItem("Skill libraries", "/libraries"),
+    NavItem("Compliance", "/compliance"),
 )
 
 

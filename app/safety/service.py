@@ -1,8 +1,10 @@
 """A study's safety settings and crisis resources, and its safety events."""
 
 import uuid
+from collections.abc import Collection
 from datetime import datetime
 
+from sqlalchemy import ColumnElement, and_, func
 from sqlmodel import Session, col, select
 
 from app import metrics
@@ -20,6 +22,7 @@ from app.safety.screen import (
     SafetySettings,
     default_crisis_resources,
 )
+from app.studies.models import Participant
 
 
 def set_up_safety(session: Session, study_id: uuid.UUID, now: datetime) -> StudySafety:
@@ -114,12 +117,44 @@ def open_event(
 
 
 def list_events(
-    session: Session, study_id: uuid.UUID, open_only: bool, page: PageParams
+    session: Session,
+    study_id: uuid.UUID,
+    open_only: bool,
+    page: PageParams,
+    participant_id: uuid.UUID | None = None,
 ) -> Page[SafetyEvent]:
     query = select(SafetyEvent).where(SafetyEvent.study_id == study_id)
+    if participant_id is not None:
+        query = query.where(SafetyEvent.participant_id == participant_id)
     if open_only:
         query = query.where(col(SafetyEvent.acknowledged_at).is_(None))
     return paginate(session, query.order_by(col(SafetyEvent.created_at).desc()), page)
+
+
+def _open_in(study_ids: Collection[uuid.UUID]) -> ColumnElement[bool]:
+    return and_(
+        col(SafetyEvent.study_id).in_(list(study_ids)), col(SafetyEvent.acknowledged_at).is_(None)
+    )
+
+
+def open_events_in(
+    session: Session, study_ids: Collection[uuid.UUID], page: PageParams
+) -> Page[tuple[SafetyEvent, str]]:
+    """The open events of these studies, newest first, each with its participant's
+    pseudonym (a safety inbox across the caller's studies)."""
+    query = (
+        select(SafetyEvent, Participant.pseudonym)
+        .join(Participant, col(Participant.id) == SafetyEvent.participant_id)
+        .where(_open_in(study_ids))
+        .order_by(col(SafetyEvent.created_at).desc(), col(SafetyEvent.id))
+    )
+    return paginate(session, query, page)
+
+
+def count_open_in(session: Session, study_ids: Collection[uuid.UUID]) -> int:
+    return session.exec(
+        select(func.count()).select_from(SafetyEvent).where(_open_in(study_ids))
+    ).one()
 
 
 def acknowledge(

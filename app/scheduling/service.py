@@ -808,13 +808,20 @@ def compliance(prompts: Iterable[tuple[Prompt, str, str]], now: datetime) -> Com
 
 
 def study_prompts(
-    session: Session, study_id: uuid.UUID, start: datetime | None, end: datetime | None
+    session: Session,
+    study_id: uuid.UUID,
+    start: datetime | None,
+    end: datetime | None,
+    participant_id: uuid.UUID | None = None,
 ) -> list[tuple[Prompt, str, str]]:
+    """The study's prompts (or one participant's) with the pseudonym and time zone."""
     query = (
         select(Prompt, Participant.pseudonym, Participant.timezone)
         .join(Participant, col(Participant.id) == Prompt.participant_id)
         .where(Prompt.study_id == study_id)
     )
+    if participant_id is not None:
+        query = query.where(Prompt.participant_id == participant_id)
     if start is not None:
         query = query.where(Prompt.scheduled_at >= start)
     if end is not None:

@@ -1,14 +1,28 @@
 """Every console router, in one place (app/console/__init__.py mounts them)."""
 
 from app.console import static
-from app.console.pages import auth, libraries, members, participants, questionnaire, studies
+from app.console.pages import (
+    auth,
+    compliance,
+    libraries,
+    members,
+    participant,
+    participants,
+    questionnaire,
+    safety,
+    studies,
+)
 
 ROUTERS = (
     static.router,
     auth.router,
     studies.router,
+    # The list's fixed paths (/participants/new) before a participant's own page.
     participants.router,
+    participant.router,
     members.router,
     libraries.router,
     questionnaire.router,
+    safety.router,
+    compliance.router,
 )

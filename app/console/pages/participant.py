@@ -1,0 +1,245 @@
+"""A participant's page for those who care for them: the process timeline (the six
+dimensions' need per check-in and per day, the flexible and inflexible scores, the skills
+delivered with their helpfulness), check-ins, deliveries with feedback, safety events,
+compliance, status changes with a reason, and personalization. Everything through the
+services the API's routes use, the arm and skill fields through app/access/visibility.py."""
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
+
+from app.access import visibility
+from app.access.scope import StudyParticipant
+from app.api.deps import NowDep, SessionDep, SettingsDep
+from app.checkins import service as checkins
+from app.console.deps import CareParticipant, CheckedForm, ConsoleUser
+from app.console.forms import Form, submit
+from app.console.pages.compliance import compliance_chart
+from app.console.templating import redirect, render
+from app.errors import Invalid
+from app.flows import participants as participant_flow
+from app.pagination import PageParams
+from app.rules.process import DIMENSION_ORDER, POLES
+from app.safety import service as safety
+from app.scheduling import service as scheduling
+from app.skills import service as skills
+from app.skills.schemas import PersonalizationIn
+from app.studies import participants
+from app.studies.schemas import StatusChange
+from app.vocabulary import ParticipantStatus
+
+router = APIRouter(prefix="/console/studies/{study_id}/participants/{participant_id}")
+LIST_PAGE = 20
+# The timeline's skill marks: a participant's deliveries up to this many (newest first).
+TIMELINE_DELIVERIES = 5000
+STATUS_CHOICES = (
+    (ParticipantStatus.active, "Resume (active)"),
+    (ParticipantStatus.paused, "Pause"),
+    (ParticipantStatus.withdrawn, "Withdraw"),
+    (ParticipantStatus.completed, "Complete"),
+)
+THRESHOLD_INPUTS = tuple(f"threshold_overrides.{dimension}" for dimension in DIMENSION_ORDER)
+
+
+def _timeline(
+    scope: StudyParticipant, raw: list[Any], daily: list[Any], deliveries: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The chart's data: per check-in the need and both scores per dimension, the daily
+    means, and the skills delivered with their helpfulness (as this role may see them)."""
+    return {
+        "dimensions": list(DIMENSION_ORDER),
+        "raw": [
+            {
+                "at": point.at.isoformat(),
+                "need": point.needs,
+                "inflexible": {str(d): point.scores.get(POLES[d][0]) for d in DIMENSION_ORDER},
+                "flexible": {str(d): point.scores.get(POLES[d][1]) for d in DIMENSION_ORDER},
+            }
+            for point in raw
+        ],
+        "daily": [{"date": day.local_date.isoformat(), "need": day.needs} for day in daily],
+        "deliveries": [
+            {
+                "at": delivery["created_at"].isoformat(),
+                "skill": delivery["skill_key"],
+                "target": delivery["target"],
+                "helpfulness": delivery["helpfulness"],
+            }
+            for delivery in reversed(deliveries)
+        ],
+    }
+
+
+def _personalization_form(session: Session, scope: StudyParticipant) -> Form:
+    record = skills.personalization_record(session, scope.participant.id)
+    if record is None:
+        return Form()
+    values = {f"disabled.{key}": "true" for key in record.disabled_skills}
+    values |= {f"threshold_overrides.{k}": f"{v:g}" for k, v in record.threshold_overrides.items()}
+    if record.extra_skills:
+        values["extra_skills"] = json.dumps(record.extra_skills, indent=2, ensure_ascii=False)
+    return Form(values=values)
+
+
+def _page(
+    request: Request,
+    scope: StudyParticipant,
+    session: Session,
+    now: Any,
+    checkins_offset: int = 0,
+    deliveries_offset: int = 0,
+    status_form: Form | None = None,
+    personalization_form: Form | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    access, participant = scope.access, scope.participant
+    raw, daily = checkins.score_history(session, participant, None, None)
+    timeline_deliveries = [
+        visibility.shown_delivery(access, delivery.model_dump())
+        for delivery in skills.list_deliveries(
+            session, participant.id, PageParams(limit=TIMELINE_DELIVERIES, offset=0)
+        ).items
+    ]
+    deliveries = skills.list_deliveries(
+        session, participant.id, PageParams(limit=LIST_PAGE, offset=deliveries_offset)
+    )
+    library = skills.pinned_library(session, access.study.id)
+    compliance = scheduling.compliance(
+        scheduling.study_prompts(session, access.study.id, None, None, participant.id), now
+    )
+    context = {
+        "access": access,
+        "current": "/participants",
+        "participant": participants.participant_outs(session, access, [participant])[0],
+        "timeline": _timeline(scope, raw, daily, timeline_deliveries),
+        "daily": daily,
+        "dimensions": DIMENSION_ORDER,
+        "poles": POLES,
+        "checkins": checkins.list_checkins(
+            session, participant.id, PageParams(limit=LIST_PAGE, offset=checkins_offset)
+        ),
+        "deliveries": deliveries.with_items(
+            [visibility.shown_delivery(access, d.model_dump()) for d in deliveries.items]
+        ),
+        "sees_arms": visibility.sees_arms(access),
+        "safety_events": safety.list_events(
+            session,
+            access.study.id,
+            False,
+            PageParams(limit=LIST_PAGE, offset=0),
+            participant_id=participant.id,
+        ),
+        "compliance_rows": compliance.days,
+        "compliance_chart": compliance_chart(compliance.days),
+        "status_choices": STATUS_CHOICES,
+        "status_form": status_form or Form(),
+        "library_skills": skills.skills_of(library) if library else [],
+        "personalization_form": personalization_form or _personalization_form(session, scope),
+        "empty_form": Form(),
+        "here": request.url.path,
+    }
+    return render(request, "care/participant.html", context, status_code)
+
+
+@router.get("", response_class=HTMLResponse)
+def participant_page(
+    request: Request,
+    scope: CareParticipant,
+    session: SessionDep,
+    now: NowDep,
+    checkins_offset: int = Query(0, ge=0, le=10_000_000),
+    deliveries_offset: int = Query(0, ge=0, le=10_000_000),
+) -> HTMLResponse:
+    return _page(request, scope, session, now, checkins_offset, deliveries_offset)
+
+
+@router.post("/status")
+def change_status(
+    scope: CareParticipant,
+    request: Request,
+    posted: CheckedForm,
+    me: ConsoleUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> Response:
+    """Pause, resume, withdraw or complete, with the reason recorded in the audit trail."""
+    form = Form.posted(posted)
+    submit(
+        form,
+        lambda shown, status: _page(
+            request, scope, session, now, status_form=shown, status_code=status
+        ),
+        lambda: participant_flow.change_status(
+            session,
+            me.actor,
+            scope.participant,
+            form.parse(StatusChange),
+            now,
+            settings.plan_horizon,
+        ),
+    )
+    return redirect(request.url.path.removesuffix("/status"))
+
+
+def _personalization_in(form: Form) -> PersonalizationIn:
+    """The API's body from the form: the boxes ticked, the thresholds typed, the own skills
+    as the JSON the API takes."""
+    text = form.value("extra_skills").strip()
+    try:
+        extra = json.loads(text) if text else []
+    except json.JSONDecodeError as exc:
+        raise Invalid(
+            "body.extra_skills", f"Not valid JSON: {exc.msg} (line {exc.lineno})"
+        ) from exc
+    body = {
+        "disabled_skills": [
+            name.removeprefix("disabled.")
+            for name, value in form.values.items()
+            if name.startswith("disabled.") and value == "true"
+        ],
+        "threshold_overrides": {
+            name.removeprefix("threshold_overrides."): value
+            for name, value in form.values.items()
+            if name in THRESHOLD_INPUTS and value.strip()
+        },
+        "extra_skills": extra,
+    }
+    return form.parse(PersonalizationIn, body)
+
+
+@router.post("/personalization")
+def save_personalization(
+    scope: CareParticipant,
+    request: Request,
+    posted: CheckedForm,
+    me: ConsoleUser,
+    session: SessionDep,
+    now: NowDep,
+) -> Response:
+    form = Form.posted(posted, known=(*THRESHOLD_INPUTS, "extra_skills", "disabled_skills"))
+
+    def save() -> None:
+        data = _personalization_in(form)
+        skills.save_personalization(
+            session,
+            scope.participant,
+            me.actor,
+            me.user.id,
+            data.disabled_skills,
+            data.threshold_overrides,
+            data.extra_skills,
+            now,
+        )
+
+    submit(
+        form,
+        lambda shown, status: _page(
+            request, scope, session, now, personalization_form=shown, status_code=status
+        ),
+        save,
+    )
+    return redirect(request.url.path.removesuffix("/personalization") + "#personalization")
