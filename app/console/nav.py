@@ -4,7 +4,7 @@ link). A page a role may not use is still refused by its route; the link is only
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from app.access.scope import OWNER, READ, StudyAccess
+from app.access.scope import MANAGE, OWNER, READ, StudyAccess
 from app.vocabulary import Role
 
 
@@ -19,6 +19,8 @@ STUDY_NAV: tuple[NavItem, ...] = (
     NavItem("Overview", ""),
     NavItem("Participants", "/participants"),
     NavItem("Members", "/members", OWNER),
+    NavItem("Exports", "/exports", MANAGE),
+    NavItem("Audit log", "/audit", OWNER),
 )
 
 
