@@ -23,17 +23,14 @@ from tests.test_checkins import FUSED, checkin
 RESEARCHER = "researcher@example.org"
 
 
-def research_study(
-    client: TestClient,
-    owner: dict[str, str],
-    make_study: Callable[..., dict[str, Any]],
-    enroll: Callable[..., dict[str, Any]],
-    make_staff: Callable[..., dict[str, str]],
-    clock: FrozenClock,
-) -> dict[str, Any]:
+def research_study(request: pytest.FixtureRequest) -> dict[str, Any]:
     """An active study with three people who checked in (one at risk) and a researcher,
-    all through the API."""
-    study = make_study()
+    all through the API (the test's own client, owner and clock)."""
+    client: TestClient = request.getfixturevalue("client")
+    owner: dict[str, str] = request.getfixturevalue("owner")
+    clock: FrozenClock = request.getfixturevalue("clock")
+    study = request.getfixturevalue("make_study")()
+    enroll = request.getfixturevalue("enroll")
     people = [enroll(study["id"], pseudonym=f"P-{n}") for n in range(3)]
     clock.set(START + timedelta(minutes=2))
     for n, person in enumerate(people):
@@ -42,7 +39,7 @@ def research_study(
             "/v1/checkins", json=checkin(answers, client_id=f"c-{n}"), headers=person["headers"]
         )
         assert posted.status_code == 201, posted.text
-    make_staff(RESEARCHER)
+    request.getfixturevalue("make_staff")(RESEARCHER)
     added = client.put(
         f"/v1/studies/{study['id']}/members",
         json={"email": RESEARCHER, "role": "researcher"},
@@ -53,15 +50,8 @@ def research_study(
 
 
 @pytest.fixture
-def data(
-    client: TestClient,
-    owner: dict[str, str],
-    make_study: Callable[..., dict[str, Any]],
-    enroll: Callable[..., dict[str, Any]],
-    make_staff: Callable[..., dict[str, str]],
-    clock: FrozenClock,
-) -> dict[str, Any]:
-    return research_study(client, owner, make_study, enroll, make_staff, clock)
+def data(request: pytest.FixtureRequest) -> dict[str, Any]:
+    return research_study(request)
 
 
 def _audit(client: TestClient, owner: dict[str, str], study_id: str, **params: Any) -> Any:

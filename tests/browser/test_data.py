@@ -8,12 +8,10 @@ import io
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
-from fastapi.testclient import TestClient
+import pytest
 from playwright.sync_api import Page, expect
 
-from app.clock import FrozenClock
 from app.export.tables import TABLES
 from tests.browser.conftest import LiveServer, check_accessibility, screenshot, sign_in
 from tests.test_console_data import RESEARCHER, research_study
@@ -22,16 +20,11 @@ from tests.test_console_data import RESEARCHER, research_study
 def test_a_researcher_exports_and_the_owner_sees_it_in_the_audit_log(
     console_page: Page,
     live_server: LiveServer,
-    client: TestClient,
-    owner: dict[str, str],
-    make_study: Callable[..., dict[str, Any]],
-    enroll: Callable[..., dict[str, Any]],
-    make_staff: Callable[..., dict[str, str]],
     staff_account: Callable[..., str],
-    clock: FrozenClock,
+    request: pytest.FixtureRequest,
 ) -> None:
     page = console_page
-    study = research_study(client, owner, make_study, enroll, make_staff, clock)["study"]
+    study = research_study(request)["study"]
     base = f"/console/studies/{study['id']}"
 
     sign_in(page, live_server, RESEARCHER)

@@ -6,17 +6,20 @@ nothing but leave their audit event."""
 
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine
+from sqlmodel import Session
 
 from app.access.scope import StudyAccess
 from app.api.deps import EngineDep, NowDep, SessionDep
-from app.console.deps import ConsoleUser, ManageStudy
+from app.console.deps import ConsoleUser, ManageStudy, SignedIn
 from app.console.forms import Form, submit
 from app.console.templating import render
 from app.export import codebook as codebooks
@@ -130,85 +133,93 @@ def export_form(request: Request, access: ManageStudy, session: SessionDep) -> H
     return _form_page(request, access, session, _chosen(request)[0])
 
 
-def _streamed(
-    request: Request,
-    access: StudyAccess,
-    session: SessionDep,
-    work: Callable[[ExportChoice], StreamingResponse],
-) -> Response:
-    """The chosen export streamed, or the form again with the problems the API would give
-    (422, named by input)."""
-    form, body = _chosen(request)
-    return submit(
-        form,
-        lambda shown, status: _form_page(request, access, session, shown, status),
-        lambda: work(_choice(request, access, form, body)),
-    )
+@dataclass(frozen=True)
+class Exporter:
+    """What every download route takes: who asks, in which study, on which database, when."""
+
+    request: Request
+    access: StudyAccess
+    me: SignedIn
+    session: Session
+    engine: Engine
+    now: datetime
+
+    def streamed(self, work: Callable[[ExportChoice], StreamingResponse]) -> Response:
+        """The chosen export streamed, or the form again with the problems the API would
+        give (422, named by input)."""
+        request, access, session = self.request, self.access, self.session
+        form, body = _chosen(request)
+        return submit(
+            form,
+            lambda shown, status: _form_page(request, access, session, shown, status),
+            lambda: work(_choice(request, access, form, body)),
+        )
+
+    def job(self, choice: ExportChoice) -> service.ExportJob:
+        return service.export_job(
+            self.session,
+            self.engine,
+            self.access.study,
+            choice.format,
+            choice.filters(),
+            self.me.actor,
+            self.now,
+            "body",
+        )
 
 
-@router.get("/exports/file")
-def export_table(
+def exporter(
     request: Request,
     access: ManageStudy,
     me: ConsoleUser,
     session: SessionDep,
     engine: EngineDep,
     now: NowDep,
-) -> Response:
+) -> Exporter:
+    return Exporter(request, access, me, session, engine, now)
+
+
+ExporterDep = Annotated[Exporter, Depends(exporter)]
+
+
+@router.get("/exports/file")
+def export_table(exports: ExporterDep) -> Response:
     """One table, as GET /v1/studies/{id}/exports/{table} streams it."""
 
     def stream(choice: ExportChoice) -> StreamingResponse:
         spec = service.spec_for(choice.table, "body.table")
-        job = service.export_job(
-            session, engine, access.study, choice.format, choice.filters(), me.actor, now, "body"
-        )
-        filename = service.export_filename(access.study, spec.name, choice.format)
+        job = exports.job(choice)
+        filename = service.export_filename(exports.access.study, spec.name, choice.format)
         return _download(job.table(spec), MEDIA_TYPES[choice.format], filename)
 
-    return _streamed(request, access, session, stream)
+    return exports.streamed(stream)
 
 
 @router.get("/exports/bundle")
-def export_bundle(
-    request: Request,
-    access: ManageStudy,
-    me: ConsoleUser,
-    session: SessionDep,
-    engine: EngineDep,
-    now: NowDep,
-) -> Response:
+def export_bundle(exports: ExporterDep) -> Response:
     """Every table and the codebook in a zip, as GET /v1/studies/{id}/exports/bundle."""
 
     def stream(choice: ExportChoice) -> StreamingResponse:
-        job = service.export_job(
-            session, engine, access.study, choice.format, choice.filters(), me.actor, now, "body"
-        )
-        filename = service.export_filename(access.study, "bundle", None)
-        return _download(job.bundle(), "application/zip", filename)
+        filename = service.export_filename(exports.access.study, "bundle", None)
+        return _download(exports.job(choice).bundle(), "application/zip", filename)
 
-    return _streamed(request, access, session, stream)
+    return exports.streamed(stream)
 
 
 @router.get("/exports/fhir/{resource}")
-def export_fhir(
-    resource: fhir.Resource,
-    request: Request,
-    access: ManageStudy,
-    me: ConsoleUser,
-    session: SessionDep,
-    engine: EngineDep,
-    now: NowDep,
-) -> Response:
+def export_fhir(resource: fhir.Resource, exports: ExporterDep) -> Response:
     """The questionnaire versions, or the check-ins with the form's filters, as a FHIR R4
     Bundle (GET /v1/studies/{id}/fhir/{resource}); questionnaires take no filters."""
 
     def stream(choice: ExportChoice) -> StreamingResponse:
         filters = choice.filters() if resource == "QuestionnaireResponse" else service.Filters()
-        job = fhir.fhir_export(session, engine, access.study, filters, me.actor, now, "body")
-        filename = fhir.fhir_filename(access.study, resource)
-        return _download(job.bundle(resource), fhir.MEDIA_TYPE, filename)
+        study, actor = exports.access.study, exports.me.actor
+        job = fhir.fhir_export(
+            exports.session, exports.engine, study, filters, actor, exports.now, "body"
+        )
+        return _download(job.bundle(resource), fhir.MEDIA_TYPE, fhir.fhir_filename(study, resource))
 
-    return _streamed(request, access, session, stream)
+    return exports.streamed(stream)
 
 
 @router.get("/codebook", response_model=None)
