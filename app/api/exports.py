@@ -5,7 +5,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
 
-from app.access.scope import StudyAccess
 from app.api.deps import CurrentStaff, EngineDep, ManageStudy, NowDep, SessionDep, staff_actor
 from app.export import codebook as codebooks
 from app.export import service
@@ -46,22 +45,6 @@ def export_filters(
 FiltersDep = Annotated[service.Filters, Depends(export_filters)]
 
 
-def _job(
-    access: StudyAccess,
-    session: SessionDep,
-    engine: EngineDep,
-    user: CurrentStaff,
-    now: NowDep,
-    filters: service.Filters,
-    fmt: Format,
-) -> service.ExportJob:
-    ctx = service.study_context(session, access.study)
-    service.check_filters(session, ctx, filters, "query")
-    # The stream reads on its own connection, after this request's unit of work committed
-    # (so it holds no SQLite write lock while the file goes out).
-    return service.ExportJob(engine, ctx, fmt, filters, staff_actor(user), now)
-
-
 def _attachment(filename: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{filename}"'}
 
@@ -77,7 +60,9 @@ def export_bundle(
     format: Format = Format.csv,
 ) -> StreamingResponse:
     """A zip of every table in one format, with codebook.json and codebook.md (streamed)."""
-    job = _job(access, session, engine, user, now, filters, format)
+    job = service.export_job(
+        session, engine, access.study, format, filters, staff_actor(user), now, "query"
+    )
     return StreamingResponse(
         job.bundle(),
         media_type="application/zip",
@@ -101,7 +86,9 @@ def export_table(
     Participants appear by pseudonym; device and contact data are never exported.
     """
     spec = service.spec_for(table, "path.table")
-    job = _job(access, session, engine, user, now, filters, format)
+    job = service.export_job(
+        session, engine, access.study, format, filters, staff_actor(user), now, "query"
+    )
     return StreamingResponse(
         job.table(spec),
         media_type=MEDIA_TYPES[format],

@@ -25,12 +25,10 @@ def _bundle(
     now: NowDep,
     filters: exports.Filters,
 ) -> StreamingResponse:
-    service.check_absolute(filters, "query.dates")
-    ctx = exports.study_context(session, access.study)
-    exports.check_filters(session, ctx, filters, "query")
-    questionnaires = service.study_questionnaires(session, access.study)
-    job = service.FhirExport(engine, ctx, filters, questionnaires, staff_actor(user), now)
-    filename = f"kairos-{access.study.id}-{resource}.json"
+    job = service.fhir_export(
+        session, engine, access.study, filters, staff_actor(user), now, "query"
+    )
+    filename = service.fhir_filename(access.study, resource)
     return StreamingResponse(
         job.bundle(resource),
         media_type=MEDIA_TYPE,

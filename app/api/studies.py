@@ -1,4 +1,6 @@
-from fastapi import APIRouter, Response, status
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response, status
 
 from app.access.scope import study_for
 from app.api.deps import (
@@ -25,6 +27,7 @@ from app.studies.schemas import (
     StudyOut,
     StudyUpdate,
 )
+from app.types import Instant
 
 router = APIRouter(prefix="/v1/studies", tags=["studies"])
 
@@ -125,8 +128,20 @@ def remove_member(
 
 @router.get("/{study_id}/audit-events", response_model=Page[AuditEventOut])
 def list_audit_events(
-    access: OwnStudy, session: SessionDep, page: PageDep, action: str | None = None
+    access: OwnStudy,
+    session: SessionDep,
+    page: PageDep,
+    action: str | None = None,
+    actor_type: Annotated[
+        Literal["staff", "participant", "system"] | None, Query(description="Who acted")
+    ] = None,
+    actor_id: Annotated[
+        str | None, Query(max_length=64, description="The staff user's or participant's id")
+    ] = None,
+    start: Annotated[Instant | None, Query(description="Events from this instant on")] = None,
+    end: Annotated[Instant | None, Query(description="Events before this instant")] = None,
 ) -> Page[AuditEventOut]:
     """The study's audit trail, newest first (owners only)."""
-    events = audit.list_study_events(session, access.study.id, page, action)
+    filters = audit.EventFilters(action, actor_type, actor_id, start, end)
+    events = audit.list_study_events(session, access.study.id, page, filters)
     return map_page(events, AuditEventOut.model_validate)

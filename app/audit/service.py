@@ -46,11 +46,31 @@ def record(
     return event
 
 
+@dataclass(frozen=True)
+class EventFilters:
+    """Which of a study's events to list (None: any)."""
+
+    action: str | None = None
+    actor_type: str | None = None  # staff, participant, system
+    actor_id: str | None = None
+    start: datetime | None = None  # inclusive
+    end: datetime | None = None  # exclusive
+
+
 def list_study_events(
-    session: Session, study_id: uuid.UUID, page: PageParams, action: str | None = None
+    session: Session, study_id: uuid.UUID, page: PageParams, filters: EventFilters
 ) -> Page[AuditEvent]:
+    """The study's events, newest first."""
     query = select(AuditEvent).where(AuditEvent.study_id == study_id)
-    if action is not None:
-        query = query.where(AuditEvent.action == action)
+    if filters.action is not None:
+        query = query.where(AuditEvent.action == filters.action)
+    if filters.actor_type is not None:
+        query = query.where(AuditEvent.actor_type == filters.actor_type)
+    if filters.actor_id is not None:
+        query = query.where(AuditEvent.actor_id == filters.actor_id)
+    if filters.start is not None:
+        query = query.where(AuditEvent.at >= filters.start)
+    if filters.end is not None:
+        query = query.where(AuditEvent.at < filters.end)
     query = query.order_by(col(AuditEvent.id).desc())
     return paginate(session, query, page)

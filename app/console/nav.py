@@ -4,7 +4,7 @@ link). A page a role may not use is still refused by its route; the link is only
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from app.access.scope import READ, StudyAccess
+from app.access.scope import MANAGE, OWNER, READ, StudyAccess
 from app.vocabulary import Role
 
 
@@ -22,6 +22,8 @@ STUDY_NAV: tuple[NavItem, ...] = (
     NavItem("Questionnaire", "/questionnaire"),
     NavItem("Skill libraries", "/libraries"),
     NavItem("Compliance", "/compliance"),
+    NavItem("Exports", "/exports", MANAGE),
+    NavItem("Audit log", "/audit", OWNER),
 )
 
 

@@ -147,6 +147,25 @@ def check_filters(session: Session, ctx: StudyContext, filters: Filters, prefix:
             raise Invalid(f"{prefix}.participant", f"The study has no participant '{unknown[0]}'")
 
 
+def export_job(
+    session: Session,
+    engine: Engine,
+    study: Study,
+    fmt: Format,
+    filters: Filters,
+    actor: Actor,
+    now: datetime,
+    prefix: str,
+) -> "ExportJob":
+    """An export of the study, its filters checked (problems name `<prefix>.<filter>`): what
+    the API and the console stream. The stream reads on its own connection, after the
+    request's unit of work committed (so it holds no SQLite write lock while the file goes
+    out)."""
+    ctx = study_context(session, study)
+    check_filters(session, ctx, filters, prefix)
+    return ExportJob(engine, ctx, fmt, filters, actor, now)
+
+
 def table_query(
     spec: TableSpec,
     ctx: StudyContext,

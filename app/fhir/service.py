@@ -88,6 +88,27 @@ def check_absolute(filters: exports.Filters, field: str) -> None:
         raise Invalid(field, "FHIR resources carry their dates: relative dates are not offered")
 
 
+def fhir_export(
+    session: Session,
+    engine: Engine,
+    study: Study,
+    filters: exports.Filters,
+    actor: Actor,
+    now: datetime,
+    prefix: str,
+) -> "FhirExport":
+    """A FHIR export of the study, its filters checked (problems name `<prefix>.<filter>`):
+    what the API and the console stream."""
+    check_absolute(filters, f"{prefix}.dates")
+    ctx = exports.study_context(session, study)
+    exports.check_filters(session, ctx, filters, prefix)
+    return FhirExport(engine, ctx, filters, study_questionnaires(session, study), actor, now)
+
+
+def fhir_filename(study: Study, resource: Resource) -> str:
+    return f"kairos-{study.id}-{resource}.json"
+
+
 @dataclass
 class FhirExport:
     """One FHIR Bundle of a study (a collection), and the audit event it leaves behind."""

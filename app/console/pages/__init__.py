@@ -2,8 +2,10 @@
 
 from app.console import static
 from app.console.pages import (
+    audit,
     auth,
     compliance,
+    exports,
     libraries,
     members,
     participant,
@@ -25,4 +27,6 @@ ROUTERS = (
     questionnaire.router,
     safety.router,
     compliance.router,
+    exports.router,
+    audit.router,
 )

@@ -90,6 +90,7 @@ def fork_library(
 ) -> Response:
     form = Form.posted(posted)
     draft = submit(
+        session,
         form,
         lambda shown, status: _list_page(request, access, session, page, shown, status),
         lambda: service.fork_library(
@@ -171,6 +172,7 @@ def _library_action(
 ) -> Response:
     found = service.get_library(session, access.study.id, library_id)
     submit(
+        session,
         Form(),
         lambda shown, status: _library_page(request, access, session, found, shown, status),
         lambda: action(found),
@@ -353,6 +355,7 @@ def save_skill(
             )
 
     submit(
+        session,
         form,
         lambda shown, status: _skill_page(request, access, found, key, shown, status),
         save,

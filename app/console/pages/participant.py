@@ -169,6 +169,7 @@ def change_status(
     """Pause, resume, withdraw or complete, with the reason recorded in the audit trail."""
     form = Form.posted(posted)
     submit(
+        session,
         form,
         lambda shown, status: _page(
             request, scope, session, now, status_form=shown, status_code=status
@@ -236,6 +237,7 @@ def save_personalization(
         )
 
     submit(
+        session,
         form,
         lambda shown, status: _page(
             request, scope, session, now, personalization_form=shown, status_code=status

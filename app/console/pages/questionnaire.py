@@ -132,6 +132,7 @@ def add_pack(
     form = Form.posted(posted)
     current = service.current_questionnaire(session, access.study.id)
     submit(
+        session,
         form,
         lambda shown, status: _questionnaire_page(request, access, current, shown, status),
         lambda: service.load_built_in_pack(
@@ -302,6 +303,7 @@ def save_item(
             )
 
     submit(
+        session,
         form,
         lambda shown, status: _item_page(request, access, current, key, shown, status),
         save,
@@ -321,6 +323,7 @@ def remove_item(
 ) -> Response:
     current, items, _ = _item_at(session, access, key)
     submit(
+        session,
         Form(),
         lambda shown, status: _questionnaire_page(request, access, current, shown, status),
         lambda: service.save_questionnaire(

@@ -100,6 +100,7 @@ def acknowledge(
         return render(request, "safety/inbox.html", context, status)
 
     submit(
+        session,
         form,
         page,
         lambda: service.acknowledge(
