@@ -19,6 +19,8 @@ STUDY_NAV: tuple[NavItem, ...] = (
     NavItem("Overview", ""),
     NavItem("Participants", "/participants"),
     NavItem("Members", "/members", OWNER),
+    NavItem("Schedule", "/schedule"),
+    NavItem("Rules", "/rules"),
 )
 
 
