@@ -85,9 +85,7 @@ def test_a_researcher_saves_the_schedule_and_previews_it_across_a_clock_change(
     query = {"timezone": "America/New_York", "start_date": "2026-03-05", "days": "7"}
     preview = client.get(url, params=query).text
     rows = re.findall(r"<tr( class=\"clock-change\")?>\s*<td class=\"number\">(\d+)</td>", preview)
-    assert [(day, bool(change)) for change, day in rows] == [
-        (str(n), n == 4) for n in range(1, 8)
-    ]
+    assert [(day, bool(change)) for change, day in rows] == [(str(n), n == 4) for n in range(1, 8)]
     assert "UTC-05:00 → UTC-04:00" in preview
     api_preview = client.post(
         f"/v1/studies/{study['id']}/schedule/preview",
@@ -98,6 +96,9 @@ def test_a_researcher_saves_the_schedule_and_previews_it_across_a_clock_change(
     assert len(api_preview["prompts"]) == 15
     for prompt in api_preview["prompts"]:
         assert f'datetime="{prompt["local_time"].replace("Z", "+00:00")}"' in preview
+    spanish = client.get(url, params=query, headers={"Accept-Language": "es"}).text
+    assert "Horario de avisos" in spanish and "<strong>Cambio de hora:</strong>" in spanish
+    assert "domingo 2026-03-08" in spanish
 
 
 def test_a_refused_schedule_keeps_what_was_typed_and_names_the_fields(
@@ -196,7 +197,8 @@ def test_a_rule_set_with_a_bad_node_shows_the_error_there_and_keeps_the_text(
     assert "<code>rules[0].when.compare.cmp</code>" in refused.text
     assert re.search(r'id="node-rules-0--when".*?<strong class="node-error">', refused.text, re.S)
     broken = client.post(url, data={"csrf_token": token, "rule_set": '{"rules": ['})
-    assert broken.status_code == 422 and "not valid JSON (line 1, column 12): Expecting value" in broken.text
+    assert broken.status_code == 422
+    assert "not valid JSON (line 1, column 12): Expecting value" in broken.text
     assert client.get(f"/v1/studies/{study['id']}/rules", headers=owner).json()["version"] == 1
     fixed = text.replace("cognition_fuzzed", "cognition_defused")
     saved = client.post(url, data={"csrf_token": token, "rule_set": fixed})

@@ -21,14 +21,11 @@ class Word:
     word: str
 
 
-Part = "str | Word | Node"
-
-
 @dataclass
 class Node:
     path: str
     located: str  # the path with each union member's op, as pydantic locates errors
-    parts: list[Part] = field(default_factory=list)
+    parts: "list[str | Word | Node]" = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     def nodes(self) -> Iterator["Node"]:
@@ -96,7 +93,7 @@ def _child(raw: Any, path: str, located: str, nested: bool = False) -> Node:
     elif op == "answered":
         node.parts += [str(raw.get("item")), Word("is answered")]
     elif op in ("all", "any") and isinstance(sub, list):
-        joined: list[Part] = []
+        joined: list[str | Word | Node] = []
         for index, operand in enumerate(sub):
             if index:
                 joined.append(Word("and" if op == "all" else "or"))
@@ -152,7 +149,7 @@ def readable(raw: Any, problems: list[tuple[str, str]]) -> Readable:
         (name, Node(f"selection.{name}", f"selection.{name}", [str(value)]))
         for name, value in (selection.items() if isinstance(selection, dict) else [])
     ]
-    root.parts = [rule.node for rule in shown] + [node for _, node in settings]
+    root.parts = [*(rule.node for rule in shown), *(node for _, node in settings)]
     nodes = list(root.nodes())[1:]
     for path, message in problems:
         depths = [(_depth(path, node), index) for index, node in enumerate(nodes)]

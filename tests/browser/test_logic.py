@@ -88,9 +88,7 @@ def test_a_researcher_edits_the_schedule_and_previews_it_across_a_clock_change(
     expect(change.get_by_text("(UTC-04:00)")).to_have_count(3)
     saturday = calendar.get_by_role("row", name=re.compile("2026-03-07"))
     expect(saturday).to_contain_text("no prompts")  # the schedule leaves Saturdays out
-    expect(calendar.get_by_role("row", name=re.compile("2026-03-06"))).to_contain_text(
-        "UTC-05:00"
-    )
+    expect(calendar.get_by_role("row", name=re.compile("2026-03-06"))).to_contain_text("UTC-05:00")
     after = calendar.get_by_role("row", name=re.compile("2026-03-09"))
     expect(after).to_contain_text("UTC-04:00")
     expect(after.get_by_role("listitem")).to_have_count(3)
@@ -154,7 +152,8 @@ def test_a_rule_set_with_a_bad_node_shows_the_error_there_and_the_dry_run_explai
     check_accessibility(page)
     screenshot(page, "rules-error")
 
-    page.get_by_label("Rule set (JSON)").fill(typed.replace("cognition_fuzzed", "cognition_defused"))
+    fixed = typed.replace("cognition_fuzzed", "cognition_defused")
+    page.get_by_label("Rule set (JSON)").fill(fixed)
     page.get_by_role("button", name="Save the rules").click()
     expect(page.get_by_text(re.compile(r"Version 2, saved"))).to_be_visible()
 
