@@ -132,12 +132,9 @@ def test_a_refused_schedule_keeps_what_was_typed_and_names_the_fields(
 
 
 def test_a_participant_gets_an_own_schedule_and_returns_to_the_study_one(
-    client: TestClient, owner: dict, study: dict, enroll: Callable
+    client: TestClient, owner: dict, study: dict, person: dict
 ) -> None:
     token = console_sign_in(client, "owner@example.org")
-    client.post(f"/console/studies/{study['id']}/schedule", data=_form(SCHEDULE_FORM, token))
-    client.post(f"/v1/studies/{study['id']}/activate", headers=owner)
-    person = enroll(study["id"])
     url = f"/console/studies/{study['id']}/participants/{person['id']}/schedule"
     page = client.get(url).text
     assert "follows the study" in page and 'value="09:00"' in page  # starts from the study's
@@ -152,9 +149,11 @@ def test_a_participant_gets_an_own_schedule_and_returns_to_the_study_one(
     current = client.get(api, headers=owner).json()["current"]
     assert current["schedule"]["windows"][0]["start"] == "12:00:00"
     assert current["reason"] == "works nights"
-    refused = client.post(f"{url}/lift", data=_form({**own, "reason": " "}, token))
+    refused = client.post(url, data=_form({**own, "reason": " ", "action": "lift"}, token))
     assert refused.status_code == 422 and _error_of(refused.text, "f-reason")
-    lifted = client.post(f"{url}/lift", data=_form({**own, "reason": "day shifts again"}, token))
+    lifted = client.post(
+        url, data=_form({**own, "reason": "day shifts again", "action": "lift"}, token)
+    )
     assert "follows the study" in lifted.text and "day shifts again" in lifted.text
     history = client.get(api, headers=owner).json()
     assert history["current"] is None
@@ -238,13 +237,18 @@ def test_the_dry_run_explains_the_decision_and_keeps_the_answers(
     assert 'value="lots"' in bad.text
 
 
-def test_refusals_on_the_logic_pages(
-    client: TestClient, owner: dict, study: dict, make_staff: Callable, enroll: Callable
-) -> None:
+@pytest.fixture
+def person(client: TestClient, owner: dict, study: dict, enroll: Callable) -> dict[str, Any]:
+    """An enrolled participant of the study, once its schedule is saved and it is active."""
     token = console_sign_in(client, "owner@example.org")
     client.post(f"/console/studies/{study['id']}/schedule", data=_form(SCHEDULE_FORM, token))
-    client.post(f"/v1/studies/{study['id']}/activate", headers=owner)
-    person = enroll(study["id"])
+    assert client.post(f"/v1/studies/{study['id']}/activate", headers=owner).status_code == 200
+    return dict(enroll(study["id"]))
+
+
+def test_refusals_on_the_logic_pages(
+    client: TestClient, owner: dict, study: dict, make_staff: Callable, person: dict
+) -> None:
     base = f"/console/studies/{study['id']}"
     reads = ["/schedule", "/rules", f"/participants/{person['id']}/schedule"]
     posts: dict[str, dict[str, Any]] = {
@@ -252,7 +256,7 @@ def test_refusals_on_the_logic_pages(
         "/rules": {"rule_set": '{"rules": []}'},
         "/rules/dry-run": {"answers.distress": "40"},
         f"/participants/{person['id']}/schedule": _form({**SCHEDULE_FORM, "reason": "x"}, ""),
-        f"/participants/{person['id']}/schedule/lift": {"reason": "x"},
+        f"/participants/{person['id']}/schedule?lift": {"reason": "x", "action": "lift"},
     }
     # Without its CSRF token a form is refused, even the owner's.
     for path, fields in posts.items():
@@ -281,12 +285,9 @@ def test_refusals_on_the_logic_pages(
 
 
 def test_a_clinician_who_may_not_see_arms_cannot_dry_run_as_a_participant(
-    client: TestClient, owner: dict, study: dict, make_staff: Callable, enroll: Callable
+    client: TestClient, owner: dict, study: dict, make_staff: Callable, person: dict
 ) -> None:
     token = console_sign_in(client, "owner@example.org")
-    client.post(f"/console/studies/{study['id']}/schedule", data=_form(SCHEDULE_FORM, token))
-    client.post(f"/v1/studies/{study['id']}/activate", headers=owner)
-    person = enroll(study["id"])
     invited = client.post(
         f"/v1/studies/{study['id']}/participants",
         json={"timezone": "Europe/Berlin"},

@@ -19,11 +19,15 @@ from tests.browser.conftest import (
 from tests.conftest import PASSWORD, STUDY
 
 
+def _headers(api: TestClient, email: str) -> dict[str, str]:
+    token = api.post("/v1/auth/token", data={"username": email, "password": PASSWORD})
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
 def _study(live_server: LiveServer, email: str) -> str:
     """A draft three-arm study in New York, made through the API as its owner."""
     with TestClient(live_server.app) as api:
-        token = api.post("/v1/auth/token", data={"username": email, "password": PASSWORD})
-        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        headers = _headers(api, email)
         made = api.post(
             "/v1/studies",
             json={**STUDY, "default_timezone": "America/New_York"},
@@ -33,15 +37,19 @@ def _study(live_server: LiveServer, email: str) -> str:
         return str(made.json()["id"])
 
 
+def _open(page: Page, live_server: LiveServer, email: str, link: str) -> None:
+    """A new study's page, signed in as its owner, through the study's navigation."""
+    study = _study(live_server, email)
+    sign_in(page, live_server, email)
+    page.goto(live_server(f"/console/studies/{study}"))
+    page.get_by_role("link", name=link).click()
+
+
 def test_a_researcher_edits_the_schedule_and_previews_it_across_a_clock_change(
     console_page: Page, live_server: LiveServer, staff_account: Callable[..., str]
 ) -> None:
     page = console_page
-    email = staff_account("researcher@example.org")
-    study = _study(live_server, email)
-    sign_in(page, live_server, email)
-    page.goto(live_server(f"/console/studies/{study}"))
-    page.get_by_role("link", name="Schedule").click()
+    _open(page, live_server, staff_account("researcher@example.org"), "Schedule")
     expect(page.get_by_role("heading", name="Prompt schedule")).to_be_visible()
     expect(page.get_by_text("This study has no prompt schedule yet.")).to_be_visible()
     check_accessibility(page)
@@ -105,11 +113,7 @@ def test_a_rule_set_with_a_bad_node_shows_the_error_there_and_the_dry_run_explai
     console_page: Page, live_server: LiveServer, staff_account: Callable[..., str]
 ) -> None:
     page = console_page
-    email = staff_account("researcher@example.org")
-    study = _study(live_server, email)
-    sign_in(page, live_server, email)
-    page.goto(live_server(f"/console/studies/{study}"))
-    page.get_by_role("link", name="Rules").click()
+    _open(page, live_server, staff_account("researcher@example.org"), "Rules")
     expect(page.get_by_role("heading", name="Rules", exact=True)).to_be_visible()
     readable = page.get_by_role("list", name="Rules as conditions")
     expect(readable.get_by_role("listitem").first).to_contain_text("scores")
@@ -191,8 +195,7 @@ def test_a_clinician_gives_a_participant_an_own_schedule(
     clinician = staff_account("clinician@example.org")
     study = _study(live_server, owner)
     with TestClient(live_server.app) as api:
-        token = api.post("/v1/auth/token", data={"username": owner, "password": PASSWORD})
-        headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        headers = _headers(api, owner)
         schedule = {"fixed_times": ["09:00", "18:00"], "last_day": 28}
         api.put(f"/v1/studies/{study}/schedule", json={"schedule": schedule}, headers=headers)
         assert api.post(f"/v1/studies/{study}/activate", headers=headers).status_code == 200

@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
-from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from app.access.scope import CARE, MANAGE, StudyAccess, StudyParticipant
@@ -23,7 +22,6 @@ from app.console.deps import (
     ManageStudy,
     ReadParticipant,
     ReadStudy,
-    SignedIn,
 )
 from app.console.forms import Form, submit
 from app.console.templating import redirect, render
@@ -226,6 +224,11 @@ class Preview:
     timezone: str | None = None
 
 
+def _fields_context(form: Form) -> dict[str, Any]:
+    """What the schedule's inputs (templates/schedules/fields.html) need from a page."""
+    return {"weekdays": WEEKDAYS, "weekday_names": WEEKDAY_NAMES, "window_rows": window_rows(form)}
+
+
 def _schedule_page(
     request: Request,
     access: StudyAccess,
@@ -245,9 +248,7 @@ def _schedule_page(
             "saved": saved,
             "shown_schedule": Schedule.model_validate(saved.schedule) if saved else None,
             "can_edit": access.role in MANAGE,
-            "weekdays": WEEKDAYS,
-            "weekday_names": WEEKDAY_NAMES,
-            "window_rows": window_rows(form),
+            **_fields_context(form),
             "locales": sorted(
                 {name.split(".")[1] for name in form.known if name.startswith("notification.")}
             ),
@@ -357,9 +358,7 @@ def _override_page(
             "overrides": overrides,
             "form": form,
             "can_edit": scope.access.role in CARE,
-            "weekdays": WEEKDAYS,
-            "weekday_names": WEEKDAY_NAMES,
-            "window_rows": window_rows(form),
+            **_fields_context(form),
             "locales": [],
         },
         status_code,
@@ -385,19 +384,24 @@ def override_page(request: Request, scope: ReadParticipant, session: SessionDep)
     return _override_page(request, scope, overrides, _override_form(session, scope, overrides))
 
 
-def _change_override(
+LIFT = "lift"  # the value of the form's "Return to the study's schedule" button
+
+
+@router.post("/participants/{participant_id}/schedule")
+def change_override(
     request: Request,
-    scope: StudyParticipant,
-    posted: FormData,
-    me: SignedIn,
-    session: Session,
-    plan_horizon: timedelta,
-    now: datetime,
-    lift: bool,
+    scope: CareParticipant,
+    posted: CheckedForm,
+    me: ConsoleUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
 ) -> Response:
-    """Set the typed schedule as the participant's own, or lift it (the same form: its
-    reason is the lift's), as a new audited version."""
+    """Set the typed schedule as the participant's own or, with the lift button, return
+    them to the study's (its reason is the same input), as a new audited version."""
+    lift = posted.get("action") == LIFT
     form = posted_schedule(posted, ())
+    form.values.pop("action", None)
     form.known |= {"reason"}
     overrides = service.override_out(session, scope.participant.id)
 
@@ -411,7 +415,14 @@ def _change_override(
             data = form.parse(OverrideIn, body)
             schedule, reason = data.schedule, data.reason
         service.set_override(
-            session, scope.participant, me.actor, me.user.id, schedule, reason, now, plan_horizon
+            session,
+            scope.participant,
+            me.actor,
+            me.user.id,
+            schedule,
+            reason,
+            now,
+            settings.plan_horizon,
         )
 
     submit(
@@ -421,34 +432,4 @@ def _change_override(
     )
     return redirect(
         f"/console/studies/{scope.access.study.id}/participants/{scope.participant.id}/schedule"
-    )
-
-
-@router.post("/participants/{participant_id}/schedule")
-def set_override(
-    request: Request,
-    scope: CareParticipant,
-    posted: CheckedForm,
-    me: ConsoleUser,
-    session: SessionDep,
-    settings: SettingsDep,
-    now: NowDep,
-) -> Response:
-    return _change_override(
-        request, scope, posted, me, session, settings.plan_horizon, now, lift=False
-    )
-
-
-@router.post("/participants/{participant_id}/schedule/lift")
-def lift_override(
-    request: Request,
-    scope: CareParticipant,
-    posted: CheckedForm,
-    me: ConsoleUser,
-    session: SessionDep,
-    settings: SettingsDep,
-    now: NowDep,
-) -> Response:
-    return _change_override(
-        request, scope, posted, me, session, settings.plan_horizon, now, lift=True
     )
