@@ -2,8 +2,6 @@
 
 from fastapi import APIRouter
 
-from app.access import visibility
-from app.access.scope import participant_in
 from app.api.deps import (
     CareStudy,
     CurrentStaff,
@@ -16,7 +14,6 @@ from app.api.deps import (
 from app.checkins import service
 from app.checkins.models import RuleSetVersion
 from app.checkins.schemas import DryRunIn, DryRunOut, RuleSetOut
-from app.errors import Forbidden
 from app.flows import checkins as checkin_flow
 from app.pagination import Page, PageDep, map_page
 from app.rules.schema import RuleSet
@@ -56,12 +53,4 @@ def rule_set_versions(access: ReadStudy, session: SessionDep, page: PageDep) -> 
 def dry_run(data: DryRunIn, access: CareStudy, session: SessionDep) -> DryRunOut:
     """Explain the decision on sample answers: scores, fired rules, target, candidates with
     probabilities. With a participant, their history and arm are used. Nothing is stored."""
-    participant = None
-    if data.participant_id is not None:
-        participant = participant_in(session, access, data.participant_id).participant
-        if not visibility.sees_arms(access):
-            raise Forbidden(
-                "Your role may not see this participant's arm, which the dry run would use",
-                code="arm_concealed",
-            )
-    return checkin_flow.dry_run(session, access.study, participant, data.policy, data.answers)
+    return checkin_flow.dry_run_as(session, access, data)

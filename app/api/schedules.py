@@ -1,11 +1,9 @@
 """A study's prompt schedule, its preview, per-participant overrides and compliance."""
 
-import uuid
 from datetime import UTC, datetime, time, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from sqlmodel import Session
 
 from app.api.deps import (
     CareParticipant,
@@ -18,20 +16,17 @@ from app.api.deps import (
     SettingsDep,
     staff_actor,
 )
-from app.errors import Invalid, NotFound
+from app.errors import Invalid
 from app.pagination import Page, PageDep, map_page
 from app.scheduling import service
-from app.scheduling.models import ParticipantScheduleOverride, StudySchedule
-from app.scheduling.planner import preview
-from app.scheduling.schedule import Schedule, WakingHours
+from app.scheduling.models import StudySchedule
+from app.scheduling.schedule import WakingHours
 from app.scheduling.schemas import (
     ComplianceOut,
     OverrideIn,
     OverrideOut,
-    OverrideVersion,
     PreviewIn,
     PreviewOut,
-    PreviewPrompt,
     Reason,
     ScheduleIn,
     ScheduleOut,
@@ -45,16 +40,9 @@ def _schedule_out(saved: StudySchedule) -> ScheduleOut:
     return ScheduleOut.model_validate(saved, from_attributes=True)
 
 
-def _saved_schedule(session: Session, study_id: uuid.UUID) -> StudySchedule:
-    saved = service.current_schedule(session, study_id)
-    if saved is None:
-        raise NotFound("This study has no prompt schedule yet", code="no_schedule")
-    return saved
-
-
 @router.get("/schedule", response_model=ScheduleOut)
 def read_schedule(access: ReadStudy, session: SessionDep) -> ScheduleOut:
-    return _schedule_out(_saved_schedule(session, access.study.id))
+    return _schedule_out(service.saved_schedule(session, access.study.id))
 
 
 @router.put("/schedule", response_model=ScheduleOut)
@@ -91,33 +79,12 @@ def schedule_versions(access: ReadStudy, session: SessionDep, page: PageDep) -> 
 @router.post("/schedule/preview", response_model=PreviewOut)
 def preview_schedule(data: PreviewIn, access: ReadStudy, session: SessionDep) -> PreviewOut:
     """The prompts a participant in a given zone with given waking hours would get."""
-    schedule = data.schedule or Schedule.model_validate(
-        _saved_schedule(session, access.study.id).schedule
-    )
-    seed = f"{access.study.randomization_seed}\x1fpreview"
-    planned = preview(schedule, data.timezone, data.waking_hours, data.start_date, data.days, seed)
-    return PreviewOut(
-        timezone=data.timezone,
-        prompts=[PreviewPrompt.of(prompt, data.timezone) for prompt in planned],
-    )
-
-
-def _override_version(record: ParticipantScheduleOverride) -> OverrideVersion:
-    return OverrideVersion.model_validate(record, from_attributes=True)
-
-
-def _override_out(session: Session, participant_id: uuid.UUID) -> OverrideOut:
-    history = service.override_versions(session, participant_id)
-    current = history[0] if history and history[0].schedule is not None else None
-    return OverrideOut(
-        current=None if current is None else _override_version(current),
-        history=[_override_version(record) for record in history],
-    )
+    return service.preview_schedule(session, access.study, data)
 
 
 @router.get("/participants/{participant_id}/schedule-override", response_model=OverrideOut)
 def read_override(scope: ReadParticipant, session: SessionDep) -> OverrideOut:
-    return _override_out(session, scope.participant.id)
+    return service.override_out(session, scope.participant.id)
 
 
 @router.put("/participants/{participant_id}/schedule-override", response_model=OverrideOut)
@@ -140,7 +107,7 @@ def set_override(
         now,
         settings.plan_horizon,
     )
-    return _override_out(session, scope.participant.id)
+    return service.override_out(session, scope.participant.id)
 
 
 @router.delete("/participants/{participant_id}/schedule-override", response_model=OverrideOut)
@@ -163,7 +130,7 @@ def lift_override(
         now,
         settings.plan_horizon,
     )
-    return _override_out(session, scope.participant.id)
+    return service.override_out(session, scope.participant.id)
 
 
 @router.get("/participants/{participant_id}/waking-hours", response_model=WakingHours | None)

@@ -21,6 +21,8 @@ STUDY_NAV: tuple[NavItem, ...] = (
     NavItem("Members", "/members"),
     NavItem("Questionnaire", "/questionnaire"),
     NavItem("Skill libraries", "/libraries"),
+    NavItem("Schedule", "/schedule"),
+    NavItem("Rules", "/rules"),
     NavItem("Compliance", "/compliance"),
     NavItem("Exports", "/exports", MANAGE),
     NavItem("Audit log", "/audit", OWNER),

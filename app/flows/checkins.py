@@ -16,10 +16,12 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session
 
 from app import metrics
+from app.access import visibility
+from app.access.scope import StudyAccess, participant_in
 from app.checkins import service as checkins
 from app.checkins.models import CheckIn, PersonNeeds
-from app.checkins.schemas import CheckInIn, CheckInOut, DryRunOut
-from app.errors import Conflict, Invalid
+from app.checkins.schemas import CheckInIn, CheckInOut, DryRunIn, DryRunOut
+from app.errors import Conflict, Forbidden, Invalid
 from app.flows.plans import own_strategies
 from app.mrt import service as mrt
 from app.mrt.design import MrtDesign, mrt_seed, probability_for, treated, unavailable_because
@@ -392,6 +394,20 @@ def _response(
     )
     checkin.response = response.model_dump(mode="json")
     return response
+
+
+def dry_run_as(session: Session, access: StudyAccess, data: DryRunIn) -> DryRunOut:
+    """The dry run as the caller may ask it: with a participant of theirs (404 otherwise),
+    only for a role that may see arms (403 `arm_concealed`), since it would use the arm."""
+    participant = None
+    if data.participant_id is not None:
+        participant = participant_in(session, access, data.participant_id).participant
+        if not visibility.sees_arms(access):
+            raise Forbidden(
+                "Your role may not see this participant's arm, which the dry run would use",
+                code="arm_concealed",
+            )
+    return dry_run(session, access.study, participant, data.policy, data.answers)
 
 
 def dry_run(

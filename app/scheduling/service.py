@@ -41,6 +41,7 @@ from app.scheduling.planner import (
     awake_at,
     fit_beside,
     plan,
+    preview,
     spills_over,
     waking_hours_held_to,
 )
@@ -49,6 +50,11 @@ from app.scheduling.schemas import (
     ComplianceDay,
     ComplianceOut,
     ComplianceTotals,
+    OverrideOut,
+    OverrideVersion,
+    PreviewIn,
+    PreviewOut,
+    PreviewPrompt,
     StudyComplianceDay,
 )
 from app.studies.models import Participant, Study
@@ -115,6 +121,26 @@ def save_schedule(
     return saved
 
 
+def saved_schedule(session: Session, study_id: uuid.UUID) -> StudySchedule:
+    """The current schedule, or 404 `no_schedule`."""
+    saved = current_schedule(session, study_id)
+    if saved is None:
+        raise NotFound("This study has no prompt schedule yet", code="no_schedule")
+    return saved
+
+
+def preview_schedule(session: Session, study: Study, data: PreviewIn) -> PreviewOut:
+    """The prompts a participant in `data`'s zone with its waking hours would get: from the
+    schedule given, else the study's saved one (404 `no_schedule` when there is none)."""
+    schedule = data.schedule or Schedule.model_validate(saved_schedule(session, study.id).schedule)
+    seed = f"{study.randomization_seed}\x1fpreview"
+    planned = preview(schedule, data.timezone, data.waking_hours, data.start_date, data.days, seed)
+    return PreviewOut(
+        timezone=data.timezone,
+        prompts=[PreviewPrompt.of(prompt, data.timezone) for prompt in planned],
+    )
+
+
 def current_override(
     session: Session, participant_id: uuid.UUID
 ) -> ParticipantScheduleOverride | None:
@@ -127,6 +153,16 @@ def override_versions(
 ) -> list[ParticipantScheduleOverride]:
     where = col(ParticipantScheduleOverride.participant_id) == participant_id
     return all_versions(session, ParticipantScheduleOverride, where)
+
+
+def override_out(session: Session, participant_id: uuid.UUID) -> OverrideOut:
+    """The participant's override in force (None when lifted or never set) and its history."""
+    history = [
+        OverrideVersion.model_validate(record, from_attributes=True)
+        for record in override_versions(session, participant_id)
+    ]
+    current = history[0] if history and history[0].schedule is not None else None
+    return OverrideOut(current=current, history=history)
 
 
 def set_override(

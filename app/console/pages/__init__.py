@@ -11,7 +11,9 @@ from app.console.pages import (
     participant,
     participants,
     questionnaire,
+    rules,
     safety,
+    schedules,
     studies,
 )
 
@@ -27,6 +29,8 @@ ROUTERS = (
     questionnaire.router,
     safety.router,
     compliance.router,
+    schedules.router,
+    rules.router,
     exports.router,
     audit.router,
 )
