@@ -11,11 +11,9 @@ so the ratio shows what the page's own work costs on this machine at this moment
 request has a timeout, the whole run a deadline. Target: under 300 ms per page.
 
     .venv/bin/python -m bench.console
-    .venv/bin/python -m bench.console --rounds 30 \
-        --page participants=/console/studies/{study}/participants
+    .venv/bin/python -m bench.console --rounds 30 --page safety=/console/safety
 
-`--page name=path` adds a page (`{study}` and `{participant}` are filled in), for example
-the participants list, which another branch builds.
+`--page name=path` adds a page (`{study}` and `{participant}` are filled in).
 """
 
 import argparse
@@ -53,7 +51,8 @@ START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 EMAIL, PASSWORD = "bench-console@example.org", "bench console password"
 CEILING = "/console/studies"
 PAGES = {
-    "participant (1,000 check-ins)": "/console/studies/{study}/participants/{participant}",
+    "participants list (first page)": "/console/studies/{study}/participants",
+    "a participant's page": "/console/studies/{study}/participants/{participant}",
     "study compliance": "/console/studies/{study}/compliance",
 }
 REQUEST_TIMEOUT = 30.0

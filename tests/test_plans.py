@@ -244,7 +244,7 @@ def test_from_my_plan_is_offered_recorded_by_key_learned_and_never_exported(
         {"key": "plan:e1", "targets": ["cognitive_fusion"]}
     ]
     # The rating is what the next decision learns from, like any skill's.
-    assert second.inputs["history"] == [{"skill_key": "plan:e1", "helpfulness": 9, "sequence": 0}]
+    assert second.inputs["skills"]["ratings"] == {"plan:e1": {"rated": 1, "total": 9}}
     assert STRATEGY not in str(first.inputs) + str(second.inputs)
     report = client.get(f"/v1/studies/{study['id']}/replay", headers=owner).json()
     assert report["ok"] and report["skill_decisions"] >= 2

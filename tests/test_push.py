@@ -1,6 +1,7 @@
 """The FCM sender through firebase-admin over real HTTP, against the fake FCM server."""
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import firebase_admin
@@ -129,6 +130,8 @@ def test_the_sender_closes_inside_a_running_event_loop(
     async def close() -> None:
         sender.close()
 
-    asyncio.run(close())
+    # In a thread of its own: this process may already run a loop (a browser test's).
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, close()).result()
     with pytest.raises(ValueError):
         firebase_admin.get_app(name)

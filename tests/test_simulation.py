@@ -161,7 +161,7 @@ def test_the_command_reports_and_draws_the_power_curve(tmp_path: Path) -> None:
         ],
     )
     assert ran.exit_code == 0, ran.output
-    reported = json.loads(ran.output[ran.output.index("{") : ran.output.rindex("}") + 1])
+    reported = json.loads(ran.stdout[ran.stdout.index("{") : ran.stdout.rindex("}") + 1])
     assert [study["seed"] for study in reported["studies"]] == [1, 2]
     assert picture.read_text().lstrip().startswith("<?xml")
     refused = runner.invoke(cli, ["simulate", "--compliance-start", "1.5"])

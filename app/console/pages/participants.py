@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from app.access import visibility
-from app.access.scope import MANAGE, StudyAccess
+from app.access.scope import CARE, MANAGE, StudyAccess
 from app.api.deps import NowDep, SessionDep, SettingsDep
 from app.console.deps import CheckedForm, ConsoleUser, ManageStudy, ReadStudy
 from app.console.forms import Form, submit
@@ -67,6 +67,7 @@ def _list_page(
             "arms": arms,
             "statuses": [status.value for status in ParticipantStatus],
             "may_manage": access.role in MANAGE,
+            "may_care": access.role in CARE,
             "pager_query": query,
             "days": COMPLIANCE_DAYS,
         },

@@ -1,15 +1,17 @@
 """Studies: the list of mine with status and counts, creating one, a study's overview with
 its activation checklist, activating and closing (owners)."""
 
+from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
 
 from app.access import visibility
 from app.access.scope import OWNER, StudyAccess, study_for
 from app.api.deps import NowDep, SessionDep
-from app.console.deps import CheckedForm, ConsoleUser, OwnStudy, ReadStudy
+from app.console.deps import CheckedForm, ConsoleUser, OwnStudy, ReadStudy, SignedIn
 from app.console.forms import Form, submit
 from app.console.templating import redirect, render
 from app.flows import studies as study_flow
@@ -113,19 +115,18 @@ def study_overview(request: Request, access: ReadStudy, session: SessionDep) -> 
     return _overview(request, access, session, Form())
 
 
-# What the overview's buttons do (owners), each the API's flow of the same name.
+# What the overview's buttons do (owners), each the API's flow of the same name. One path
+# each, not "/{study_id}/{transition}": that would catch every other page's POST under a study.
 _TRANSITIONS = {"activate": study_flow.activate_study, "close": study_flow.close_study}
 
 
-@router.post("/{study_id}/{transition}")
-def change_status(
-    request: Request,
-    access: OwnStudy,
+def _change_status(
     transition: Literal["activate", "close"],
-    posted: CheckedForm,
-    me: ConsoleUser,
-    session: SessionDep,
-    now: NowDep,
+    request: Request,
+    access: StudyAccess,
+    me: SignedIn,
+    session: Session,
+    now: datetime,
 ) -> Response:
     """Activate a complete draft (the overview says what is missing otherwise), or close."""
     submit(
@@ -135,3 +136,27 @@ def change_status(
         lambda: _TRANSITIONS[transition](session, access, me.actor, now),
     )
     return redirect(f"/console/studies/{access.study.id}")
+
+
+@router.post("/{study_id}/activate")
+def activate_study(
+    request: Request,
+    access: OwnStudy,
+    posted: CheckedForm,
+    me: ConsoleUser,
+    session: SessionDep,
+    now: NowDep,
+) -> Response:
+    return _change_status("activate", request, access, me, session, now)
+
+
+@router.post("/{study_id}/close")
+def close_study(
+    request: Request,
+    access: OwnStudy,
+    posted: CheckedForm,
+    me: ConsoleUser,
+    session: SessionDep,
+    now: NowDep,
+) -> Response:
+    return _change_status("close", request, access, me, session, now)
