@@ -118,7 +118,7 @@ def test_filters_and_pages(
     assert shown(f"arm={arm_key}") == ["ALPHA-1"]
     first = client.get(f"{base}?limit=1")
     assert 'href="?offset=1&amp;limit=1" rel="next"' in first.text
-    pages = re.findall(r"<tr>\s*<td>([^<]+)</td>", first.text) + shown("offset=1&limit=1")
+    pages = shown("offset=0&limit=1") + shown("offset=1&limit=1")
     assert sorted(pages) == ["ALPHA-1", "beta-2"]
     assert 'rel="next"' not in client.get(f"{base}?offset=1&limit=1").text
     refused = client.get(f"{base}?status=lost")
