@@ -88,7 +88,9 @@ def test_every_server_thread_gets_a_connection_and_waits_only_for_its_turn(
 ) -> None:
     """A request waits for the write turn (the queue that moves), not for a pooled
     connection, whose wait ends in an error: the pool has one for each server thread."""
-    threads = anyio.run(_server_threads)
+    # In a thread of its own: this process may already run a loop (a browser test's).
+    with ThreadPoolExecutor(1) as one:
+        threads = one.submit(anyio.run, _server_threads).result(timeout=30)
     engine = make_engine(f"sqlite:///{tmp_path / 'pool.db'}")
     with unit_of_work(engine) as session:
         session.execute(text("CREATE TABLE t (n INTEGER)"))
