@@ -1,7 +1,7 @@
 """What the content editors share (questionnaire items and library skills): one element
 of a list edited on its own form, texts per locale, lines typed one per line."""
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -32,6 +32,15 @@ POLE_LABELS: dict[Pole, str] = {
     Pole.inaction: "Inaction",
     Pole.committed_action: "Committed action",
 }
+
+
+def position_of(keys: Sequence[str], key: str, missing: Problem) -> int | None:
+    """Where the element of this path stands in its list: None for a new one (`NEW`), the
+    `missing` problem for a key the list does not have."""
+    found = next((n for n, each in enumerate(keys) if each == key), None)
+    if found is None and key != NEW:
+        raise missing
+    return found
 
 
 @contextmanager

@@ -15,13 +15,13 @@ from app.api.deps import NowDep, SessionDep
 from app.console.deps import CareStudy, CheckedForm, ConsoleUser, ManageStudy, ReadStudy
 from app.console.forms import Form, submit
 from app.console.pages.editing import (
-    NEW,
     OFFERED_LOCALES,
     POLE_LABELS,
     POLE_ORDER,
     adopt_new_locale,
     lines,
     locales_typed,
+    position_of,
     problems_within,
     study_page,
 )
@@ -303,10 +303,8 @@ def _skill_at(
     """The library version, its skills and the position of `key` (None for a new one)."""
     found = service.get_library(session, access.study.id, library_id)
     skills = service.skills_of(found)
-    index = next((n for n, skill in enumerate(skills) if skill.key == key), None)
-    if index is None and key != NEW:
-        raise NotFound(f"No skill '{key}' in this version", code="skill_not_found")
-    return found, skills, index
+    missing = NotFound(f"No skill '{key}' in this version", code="skill_not_found")
+    return found, skills, position_of([skill.key for skill in skills], key, missing)
 
 
 @router.get("/{library_id}/skills/{key}", response_class=HTMLResponse)

@@ -16,12 +16,12 @@ from app.checkins.models import Questionnaire
 from app.console.deps import CheckedForm, ConsoleUser, ManageStudy, ReadStudy
 from app.console.forms import Form, submit
 from app.console.pages.editing import (
-    NEW,
     OFFERED_LOCALES,
     POLE_LABELS,
     POLE_ORDER,
     adopt_new_locale,
     locales_typed,
+    position_of,
     problems_within,
     study_page,
 )
@@ -258,10 +258,8 @@ def _item_at(
     """The current questionnaire, its items and the position of `key` (None for a new one)."""
     current = service.current_questionnaire(session, access.study.id)
     items = service.items_of(current)
-    found = next((n for n, item in enumerate(items) if item.key == key), None)
-    if found is None and key != NEW:
-        raise NotFound(f"No item '{key}' in the current questionnaire", code="item_not_found")
-    return current, items, found
+    missing = NotFound(f"No item '{key}' in the current questionnaire", code="item_not_found")
+    return current, items, position_of([item.key for item in items], key, missing)
 
 
 @router.get("/items/{key}", response_class=HTMLResponse)
