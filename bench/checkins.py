@@ -25,7 +25,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -48,7 +47,6 @@ from sqlalchemy import Engine, update
 from sqlmodel import Field as ColumnField
 from sqlmodel import Session, SQLModel, col, func, select
 
-from app.auth import service as auth_service
 from app.checkins.models import CheckIn, Detection, PersonNeeds, StudyNeeds
 from app.db import make_engine, unit_of_work
 from app.fields import id_field, json_field, utc_field
@@ -59,7 +57,7 @@ from app.settings import Settings
 from app.skills.models import Delivery, PersonSkills
 from app.skills.policies import SkillHistory
 from app.studies.models import Participant
-from bench.common import bulk_insert, throwaway_database
+from bench.common import bulk_insert, enrolled_study, server_process, throwaway_database
 
 PASSWORD = "bench-password-long-enough"
 STUDY_STATS_WINDOW = 2000
@@ -145,43 +143,15 @@ def _settings(url: str, var_dir: str) -> Settings:
     )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextmanager
 def server(kind: str, url: str, var_dir: str) -> Iterator[str]:
     """A server process on a free port; what it logs goes to `<kind>.log` in var_dir, where
     `server_errors` counts the 500s it answered (also those wrk stopped waiting for)."""
-    port = _free_port()
     command = [sys.executable, "-m", "bench.checkins", "--serve", kind, "--url", url]
-    with Path(var_dir, f"{kind}.log").open("w") as log:
-        process = subprocess.Popen(
-            [*command, "--port", str(port), "--var-dir", var_dir], stderr=log, stdout=log
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + SERVER_START_TIMEOUT
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"the {kind} server exited with {process.returncode}")
-                try:
-                    httpx.get(f"{base}/openapi.json", timeout=2.0)
-                    break
-                except httpx.TransportError:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError(f"the {kind} server did not start") from None
-                    time.sleep(0.2)
-            yield base
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+    command += ["--var-dir", var_dir]
+    log = Path(var_dir, f"{kind}.log")
+    with server_process(command, log, "/openapi.json", SERVER_START_TIMEOUT) as (base, _):
+        yield base
 
 
 def server_errors(var_dir: str) -> int:
@@ -194,43 +164,16 @@ def server_errors(var_dir: str) -> int:
 
 def set_up_study(engine: Engine, base: str, url: str, var_dir: str, participants: int) -> None:
     """A one-arm (tailored) study with enrolled participants, their tokens in tokens.json."""
-    with unit_of_work(engine) as session:
-        auth_service.create_user(
-            session,
+    with httpx.Client(base_url=base, timeout=30.0) as client:
+        _, tokens = enrolled_study(
+            engine,
             _settings(url, var_dir),
+            client,
             email="bench@example.org",
             password=PASSWORD,
-            full_name=None,
-            now=datetime.now(UTC),
+            name="Check-in benchmark",
+            participants=participants,
         )
-    with httpx.Client(base_url=base, timeout=30.0) as client:
-        signed_in = client.post(
-            "/v1/auth/token", data={"username": "bench@example.org", "password": PASSWORD}
-        )
-        signed_in.raise_for_status()
-        staff = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
-        study = client.post(
-            "/v1/studies",
-            json={
-                "name": "Check-in benchmark",
-                "default_timezone": "UTC",
-                "arms": [{"key": "tailored", "policy": "tailored"}],
-            },
-            headers=staff,
-        )
-        study.raise_for_status()
-        study_id = study.json()["id"]
-        client.post(f"/v1/studies/{study_id}/activate", headers=staff).raise_for_status()
-        tokens = []
-        for _ in range(participants):
-            created = client.post(
-                f"/v1/studies/{study_id}/participants", json={"timezone": "UTC"}, headers=staff
-            )
-            created.raise_for_status()
-            code = created.json()["enrollment"]["code"]
-            enrolled = client.post("/v1/enroll", json={"code": code})
-            enrolled.raise_for_status()
-            tokens.append(enrolled.json()["token"])
         # One real check-in: the template of the seeded history.
         time.sleep(1.1)  # answered_at (whole seconds in the load) must not precede enrollment
         first = client.post(

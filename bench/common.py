@@ -1,21 +1,29 @@
-"""Shared set-up of the benchmarks: a throwaway PostgreSQL database, seeded in bulk."""
+"""Shared set-up of the benchmarks: a throwaway PostgreSQL database, seeded in bulk; a
+server process on a free port; a study with participants enrolled through the API."""
 
 import os
+import socket
+import subprocess
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import Engine, create_engine, insert, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
 
 import app.models  # noqa: F401  (every table in the metadata)
+from app.auth import service as auth_service
 from app.auth.models import StaffUser
-from app.db import make_engine
+from app.db import make_engine, unit_of_work
 from app.migrate import upgrade
 from app.scheduling.models import StudySchedule
+from app.settings import Settings
 from app.studies.models import Arm, Device, Participant, Study
 from app.vocabulary import ParticipantStatus, StudyStatus
 
@@ -115,3 +123,98 @@ def seed_study(
             ],
         )
     return study_id
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def server_process(
+    command: Sequence[str], log_path: Path, ready_path: str, start_timeout: float
+) -> Iterator[tuple[str, int]]:
+    """A benchmark's server (`command` and `--port N`, a free port) up once `ready_path`
+    answers, its output in `log_path` (whose tail a server that does not start shows), and
+    stopped on the way out (killed after 10 s): its base URL and process id."""
+    port = free_port()
+    with log_path.open("w") as log:
+        process = subprocess.Popen([*command, "--port", str(port)], stderr=log, stdout=log)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + start_timeout
+            while True:
+                if process.poll() is not None:
+                    log.flush()
+                    raise RuntimeError(
+                        f"the server exited with {process.returncode}; its log:\n"
+                        + log_path.read_text()[-2000:]
+                    )
+                try:
+                    httpx.get(base + ready_path, timeout=2.0)
+                    break
+                except httpx.TransportError:
+                    if time.monotonic() > deadline:
+                        log.flush()
+                        raise RuntimeError(
+                            "the server did not start; its log:\n" + log_path.read_text()[-2000:]
+                        ) from None
+                    time.sleep(0.2)
+            yield base, process.pid
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+
+
+def enrolled_study(
+    engine: Engine,
+    settings: Settings,
+    client: httpx.Client,
+    *,
+    email: str,
+    password: str,
+    name: str,
+    participants: int,
+    schedule: dict[str, Any] | None = None,
+) -> tuple[str, list[str]]:
+    """A staff account, its active one-arm (tailored) study in UTC (with `schedule`, if
+    given) and `participants` people enrolled through the API (`client` is on the server):
+    the study's id and the participants' tokens."""
+    with unit_of_work(engine) as session:
+        auth_service.create_user(
+            session, settings, email=email, password=password, full_name=None, now=datetime.now(UTC)
+        )
+    signed_in = client.post("/v1/auth/token", data={"username": email, "password": password})
+    signed_in.raise_for_status()
+    staff = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
+    study = client.post(
+        "/v1/studies",
+        json={
+            "name": name,
+            "default_timezone": "UTC",
+            "arms": [{"key": "tailored", "policy": "tailored"}],
+        },
+        headers=staff,
+    )
+    study.raise_for_status()
+    study_id: str = study.json()["id"]
+    if schedule is not None:
+        client.put(
+            f"/v1/studies/{study_id}/schedule", json={"schedule": schedule}, headers=staff
+        ).raise_for_status()
+    client.post(f"/v1/studies/{study_id}/activate", headers=staff).raise_for_status()
+    tokens = []
+    for _ in range(participants):
+        created = client.post(
+            f"/v1/studies/{study_id}/participants", json={"timezone": "UTC"}, headers=staff
+        )
+        created.raise_for_status()
+        enrolled = client.post("/v1/enroll", json={"code": created.json()["enrollment"]["code"]})
+        enrolled.raise_for_status()
+        tokens.append(enrolled.json()["token"])
+    return study_id, tokens

@@ -19,9 +19,7 @@ request has a timeout, the whole run a deadline. Target: under 300 ms per page.
 import argparse
 import random
 import re
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,7 +43,7 @@ from app.main import create_app
 from app.settings import Settings
 from app.studies.models import Participant
 from app.vocabulary import ParticipantStatus
-from bench.common import ZONES, bulk_insert, throwaway_database
+from bench.common import ZONES, bulk_insert, server_process, throwaway_database
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 EMAIL, PASSWORD = "bench-console@example.org", "bench console password"
@@ -160,45 +158,13 @@ def serve(url: str, port: int, var_dir: str) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextmanager
 def server(url: str, var_dir: str) -> Iterator[str]:
-    port = _free_port()
     command = [sys.executable, "-m", "bench.console", "--serve", "--url", url]
-    with Path(var_dir, "server.log").open("w") as log:
-        process = subprocess.Popen(
-            [*command, "--port", str(port), "--var-dir", var_dir], stdout=log, stderr=log
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + SERVER_START_TIMEOUT
-            while True:
-                if process.poll() is not None:
-                    log.flush()
-                    raise RuntimeError(
-                        f"the server exited with {process.returncode}: "
-                        + Path(var_dir, "server.log").read_text()[-2000:]
-                    )
-                try:
-                    httpx.get(f"{base}/console/sign-in", timeout=2.0)
-                    break
-                except httpx.TransportError:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("the server did not start") from None
-                    time.sleep(0.2)
-            yield base
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+    command += ["--var-dir", var_dir]
+    log = Path(var_dir, "server.log")
+    with server_process(command, log, "/console/sign-in", SERVER_START_TIMEOUT) as (base, _):
+        yield base
 
 
 def signed_in(base: str) -> httpx.Client:

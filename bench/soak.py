@@ -18,8 +18,6 @@ import asyncio
 import itertools
 import os
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,11 +33,10 @@ import httpx
 import uvicorn
 from pydantic import SecretStr
 
-from app.auth import service as auth_service
-from app.db import make_engine, unit_of_work
+from app.db import make_engine
 from app.migrate import upgrade
 from app.settings import Settings
-from bench.common import throwaway_database
+from bench.common import enrolled_study, server_process, throwaway_database
 from tests.fakes.fcm import FakeFcm
 
 PASSWORD = "soak-password-long-enough"
@@ -103,43 +100,15 @@ def serve(url: str, port: int, var_dir: str, credentials: str, endpoint: str, tr
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @contextmanager
 def server(url: str, var_dir: str, fcm: tuple[str, str], trace: bool) -> Iterator[tuple[str, int]]:
     """The server process on a free port (its base URL and pid); its log in var_dir."""
-    port = _free_port()
-    command = [sys.executable, "-m", "bench.soak", "--serve", "--url", url, "--port", str(port)]
+    command = [sys.executable, "-m", "bench.soak", "--serve", "--url", url]
     command += ["--var-dir", var_dir, "--credentials", fcm[0], "--endpoint", fcm[1]]
     command += ["--trace-memory"] if trace else []
-    with Path(var_dir, "server.log").open("w") as log:
-        process = subprocess.Popen(command, stderr=log, stdout=log)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + SERVER_START_TIMEOUT
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"the server exited with {process.returncode}")
-                try:
-                    httpx.get(f"{base}/openapi.json", timeout=2.0)
-                    break
-                except httpx.TransportError:
-                    if time.monotonic() > deadline:
-                        tail = Path(log.name).read_text()[-2000:]
-                        raise RuntimeError(f"the server did not start; its log:\n{tail}") from None
-                    time.sleep(0.2)
-            yield base, process.pid
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+    log = Path(var_dir, "server.log")
+    with server_process(command, log, "/openapi.json", SERVER_START_TIMEOUT) as running:
+        yield running
 
 
 def rss_mib(pid: int) -> float:
@@ -152,52 +121,23 @@ def rss_mib(pid: int) -> float:
 def set_up_study(url: str, var_dir: str, base: str, fcm: tuple[str, str], people: int) -> list[str]:
     """An active study with a schedule and `people` enrolled participants with a device;
     their tokens."""
-    with unit_of_work(make_engine(url)) as session:
-        auth_service.create_user(
-            session,
+    with httpx.Client(base_url=base, timeout=REQUEST_TIMEOUT) as client:
+        _, tokens = enrolled_study(
+            make_engine(url),
             _settings(url, var_dir, fcm),
+            client,
             email="soak@example.org",
             password=PASSWORD,
-            full_name=None,
-            now=datetime.now(UTC),
+            name="Soak",
+            participants=people,
+            schedule=SCHEDULE,
         )
-    with httpx.Client(base_url=base, timeout=REQUEST_TIMEOUT) as client:
-        signed_in = client.post(
-            "/v1/auth/token", data={"username": "soak@example.org", "password": PASSWORD}
-        )
-        signed_in.raise_for_status()
-        staff = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
-        study = client.post(
-            "/v1/studies",
-            json={
-                "name": "Soak",
-                "default_timezone": "UTC",
-                "arms": [{"key": "tailored", "policy": "tailored"}],
-            },
-            headers=staff,
-        )
-        study.raise_for_status()
-        study_id = study.json()["id"]
-        client.put(
-            f"/v1/studies/{study_id}/schedule", json={"schedule": SCHEDULE}, headers=staff
-        ).raise_for_status()
-        client.post(f"/v1/studies/{study_id}/activate", headers=staff).raise_for_status()
-        tokens = []
-        for n in range(people):
-            created = client.post(
-                f"/v1/studies/{study_id}/participants", json={"timezone": "UTC"}, headers=staff
-            )
-            created.raise_for_status()
-            code = created.json()["enrollment"]["code"]
-            enrolled = client.post("/v1/enroll", json={"code": code})
-            enrolled.raise_for_status()
-            token = enrolled.json()["token"]
+        for n, token in enumerate(tokens):
             client.put(
                 "/v1/me/device",
                 json={"token": f"soak-device-{n}", "platform": "android"},
                 headers={"Authorization": f"Bearer {token}"},
             ).raise_for_status()
-            tokens.append(token)
     time.sleep(1.1)  # answered_at (now) must not precede enrollment
     return tokens
 
