@@ -58,6 +58,33 @@ def bulk_insert(engine: Engine, model: type[SQLModel], rows: Sequence[dict[str, 
             connection.execute(insert(model.__table__), list(rows[first : first + 5000]))  # type: ignore[attr-defined]
 
 
+def bulk_participants(
+    engine: Engine,
+    study_id: uuid.UUID,
+    arm_id: uuid.UUID | None,
+    count: int,
+    enrolled: datetime,
+    prefix: str = "P",
+) -> list[dict[str, Any]]:
+    """`count` active participants of one arm, enrolled then, across several zones, inserted
+    in bulk: their rows."""
+    people = [
+        Participant(
+            study_id=study_id,
+            pseudonym=f"{prefix}{n:07d}",
+            timezone=ZONES[n % len(ZONES)],
+            status=ParticipantStatus.active,
+            arm_id=arm_id,
+            created_at=enrolled,
+            enrolled_at=enrolled,
+            status_changed_at=enrolled,
+        ).model_dump()
+        for n in range(count)
+    ]
+    bulk_insert(engine, Participant, people)
+    return people
+
+
 def seed_study(
     engine: Engine, participants: int, schedule: dict[str, Any], now: datetime, devices: bool
 ) -> uuid.UUID:
@@ -92,21 +119,7 @@ def seed_study(
             )
         )
         session.commit()
-    enrolled = now - timedelta(days=1)
-    people = [
-        Participant(
-            study_id=study_id,
-            pseudonym=f"P{n:07d}",
-            timezone=ZONES[n % len(ZONES)],
-            status=ParticipantStatus.active,
-            arm_id=arm_id,
-            created_at=enrolled,
-            enrolled_at=enrolled,
-            status_changed_at=enrolled,
-        ).model_dump()
-        for n in range(participants)
-    ]
-    bulk_insert(engine, Participant, people)
+    people = bulk_participants(engine, study_id, arm_id, participants, now - timedelta(days=1))
     if devices:
         bulk_insert(
             engine,

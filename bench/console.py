@@ -42,8 +42,7 @@ from app.db import make_engine, unit_of_work
 from app.main import create_app
 from app.settings import Settings
 from app.studies.models import Participant
-from app.vocabulary import ParticipantStatus
-from bench.common import ZONES, bulk_insert, server_process, throwaway_database
+from bench.common import bulk_participants, server_process, throwaway_database
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 EMAIL, PASSWORD = "bench-console@example.org", "bench console password"
@@ -130,24 +129,7 @@ def seed(
         arm_id = session.exec(
             select(Participant.arm_id).where(Participant.id == uuid.UUID(created["id"]))
         ).one()
-    now = clock.now()
-    bulk_insert(
-        engine,
-        Participant,
-        [
-            Participant(
-                study_id=uuid.UUID(study["id"]),
-                pseudonym=f"B{n:07d}",
-                timezone=ZONES[n % len(ZONES)],
-                status=ParticipantStatus.active,
-                arm_id=arm_id,
-                created_at=now,
-                enrolled_at=now,
-                status_changed_at=now,
-            ).model_dump()
-            for n in range(participants)
-        ],
-    )
+    bulk_participants(engine, uuid.UUID(study["id"]), arm_id, participants, clock.now(), prefix="B")
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text("ANALYZE"))
     return {"study": study["id"], "participant": created["id"]}
