@@ -106,9 +106,13 @@ def shown_seed(access: StudyAccess, seed: str) -> str | None:
     return seed if sees_seed(access) else None
 
 
+def _blinds_download(study: Study) -> bool:
+    return study.blind_participant_download and study.status == StudyStatus.active
+
+
 def withheld_from_participant(study: Study) -> dict[str, frozenset[str]]:
     """The columns, per table, that a participant's own download leaves out now."""
-    if not study.blind_participant_download or study.status != StudyStatus.active:
+    if not _blinds_download(study):
         return {}
     tables = set(ARM_COLUMNS) | set(STAFF_NOTE_COLUMNS)
     return {
@@ -119,6 +123,6 @@ def withheld_from_participant(study: Study) -> dict[str, frozenset[str]]:
 
 def tables_withheld_from_participant(study: Study) -> frozenset[str]:
     """The tables whose rows a participant's own download leaves out now."""
-    if not study.blind_participant_download or study.status != StudyStatus.active:
+    if not _blinds_download(study):
         return frozenset()
     return ARM_TABLES
