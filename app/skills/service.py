@@ -439,6 +439,23 @@ def list_deliveries(
     return paginate(session, query, page)
 
 
+# What a timeline mark needs of a delivery (with what `visibility.shown_delivery` may hide).
+_MARK_FIELDS = ("created_at", "policy", "target", "skill_key", "reason", "helpfulness")
+
+
+def delivery_marks(
+    session: Session, participant_id: uuid.UUID, start: datetime | None
+) -> list[dict[str, Any]]:
+    """The participant's deliveries since `start` (None: all), oldest first, as the few
+    fields a timeline marks them with: a read of those columns, not of whole rows."""
+    columns = [getattr(Delivery, name) for name in _MARK_FIELDS]
+    query = select(*columns).where(Delivery.participant_id == participant_id)
+    if start is not None:
+        query = query.where(Delivery.created_at >= start)
+    rows = session.exec(query.order_by(col(Delivery.created_at)))
+    return [dict(zip(_MARK_FIELDS, row, strict=True)) for row in rows]
+
+
 def record_feedback(
     session: Session,
     participant: Participant,
