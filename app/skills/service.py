@@ -170,6 +170,21 @@ def update_library(
     return library
 
 
+def remove_skill(
+    session: Session, library: SkillLibrary, actor: Actor, key: str, now: datetime
+) -> SkillLibrary:
+    """A draft without one of its skills; its last skill stays (a library has at least one,
+    as PUT .../libraries/{id} takes it)."""
+    _require_draft(library)
+    skills = skills_of(library)
+    kept = [skill for skill in skills if skill.key != key]
+    if len(kept) == len(skills):
+        raise NotFound(f"No skill '{key}' in this version", code="skill_not_found")
+    if not kept:
+        raise Conflict("A library keeps at least one skill", code="library_empty")
+    return update_library(session, library, actor, None, kept, now)
+
+
 def publish_library(
     session: Session, library: SkillLibrary, actor: Actor, now: datetime
 ) -> SkillLibrary:
