@@ -3,6 +3,7 @@ viewer), the arm and skill never shown where arms are concealed, status changes 
 reason, personalization with the API's problems at their fields, acknowledging safety
 events (audited, CSRF-checked), the header count, compliance."""
 
+import html
 import json
 import re
 import uuid
@@ -324,3 +325,25 @@ def test_the_status_changes_are_listed_with_their_reasons_newest_first(
         ["paused", "active", "Back home"],
         ["active", "paused", "In hospital for a week"],
     ]
+
+
+def test_the_status_changes_come_a_page_at_a_time_keeping_the_period(
+    client: TestClient, world: dict[str, Any]
+) -> None:
+    token = _as(client, "clin@example.org")
+    for n in range(21):
+        data = {"csrf_token": token, "status": ("paused", "active")[n % 2], "reason": f"#{n}"}
+        changed = client.post(f"{world['page']}/status", data=data, follow_redirects=False)
+        assert changed.status_code == 303, changed.text
+
+    def history(query: str) -> tuple[list[str], list[str]]:
+        text = client.get(world["page"] + query).text
+        part = text[text.index('id="status-history-heading"') : text.index('id="personalization"')]
+        links = [html.unescape(link) for link in re.findall(r'<a href="([^"]+)">', part)]
+        return re.findall(r"<td>(#\d+)</td>", part), links
+
+    first, links = history("?period=7")
+    assert first == [f"#{n}" for n in range(20, 0, -1)]
+    assert links == ["?period=7&status_offset=20#status-history-heading"]
+    rest, links = history(links[0].split("#")[0])
+    assert rest == ["#0"] and links == ["?period=7&status_offset=0#status-history-heading"]
