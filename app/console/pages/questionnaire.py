@@ -1,13 +1,17 @@
 """The questionnaire editor: the study's current questionnaire (a draft until activation,
 then each save is a new frozen version), its items in each locale, its versions, the
-built-in item packs to add, and the locales its texts cover. Through app/checkins/service.py
-with the roles of app/api/questionnaires.py: owners and researchers edit."""
+item packs to add (built in, a custom pack's JSON, a FHIR Questionnaire), and the locales
+its texts cover. Through app/checkins/service.py and app/fhir/service.py with the roles of
+app/api/questionnaires.py: owners and researchers edit."""
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.datastructures import FormData, UploadFile
 
 from app.access.scope import MANAGE, StudyAccess
 from app.api.deps import NowDep, SessionDep
@@ -26,9 +30,10 @@ from app.console.pages.editing import (
     study_page,
 )
 from app.console.templating import gettext, redirect
-from app.errors import NotFound
+from app.errors import Invalid, NotFound, Problem
+from app.fhir import service as fhir
 from app.pagination import PageDep
-from app.rules.items import Item
+from app.rules.items import Item, ItemPack
 from app.rules.packs import built_in_packs
 from app.types import Key
 from app.vocabulary import StudyStatus
@@ -146,6 +151,111 @@ def add_pack(
         ),
     )
     return redirect(_url(access))
+
+
+# --- a pack of one's own: a JSON document, uploaded or pasted ---------------------------
+
+
+def _document(posted: FormData, form: Form, name: str) -> Any:
+    """The JSON of the file chosen in `<name>_file`, else of the text in `<name>_document`;
+    a chosen file's text goes into that box, where it is corrected if it is refused."""
+    box = f"{name}_document"
+    upload = posted.get(f"{name}_file")
+    content = upload.file.read() if isinstance(upload, UploadFile) else b""
+    if content:  # an empty file input still sends a part
+        try:
+            form.values[box] = content.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise Invalid(f"body.{box}", "the file is not UTF-8 text") from None
+    text = form.value(box)
+    if not text.strip():
+        raise Invalid(f"body.{box}", "choose a JSON file or paste its text")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise Invalid(f"body.{box}", f"not JSON: {error}") from None
+
+
+@contextmanager
+def _problems_in_document(name: str) -> Iterator[None]:
+    """A problem the API names inside the document (`body.items[2].key`) shows in the list
+    at its box, named by its path there (`items[2].key: ...`)."""
+    box = f"body.{name}_document"
+    try:
+        yield
+    except Problem as problem:
+        for error in problem.errors:
+            if error.get("field") != box:
+                path = str(error.get("field", "")).removeprefix("body.")
+                error["message"] = f"{path}: {error.get('message', '')}"
+                error["field"] = box
+        raise
+
+
+def _load_document(
+    request: Request,
+    access: StudyAccess,
+    posted: FormData,
+    session: SessionDep,
+    name: str,
+    load: Callable[[Any], Questionnaire],
+) -> Response:
+    form = Form.posted(posted, known=[f"{name}_document"])
+    current = service.current_questionnaire(session, access.study.id)
+
+    def work() -> Questionnaire:
+        with _problems_in_document(name):
+            return load(_document(posted, form, name))
+
+    submit(
+        session,
+        form,
+        lambda shown, status: _questionnaire_page(request, access, current, shown, status),
+        work,
+    )
+    return redirect(_url(access))
+
+
+@router.post("/packs")
+def add_custom_pack(
+    request: Request,
+    access: ManageStudy,
+    posted: CheckedForm,
+    me: ConsoleUser,
+    session: SessionDep,
+    now: NowDep,
+) -> Response:
+    """The API's POST /questionnaire/packs: a pack's name, source, licence and items."""
+    return _load_document(
+        request,
+        access,
+        posted,
+        session,
+        "pack",
+        lambda body: service.load_pack(
+            session, access.study, me.actor, Form().parse(ItemPack, body), now
+        ),
+    )
+
+
+@router.post("/fhir")
+def add_fhir_questionnaire(
+    request: Request,
+    access: ManageStudy,
+    posted: CheckedForm,
+    me: ConsoleUser,
+    session: SessionDep,
+    now: NowDep,
+) -> Response:
+    """The API's POST /questionnaire/fhir: a FHIR R4 Questionnaire's items as a pack."""
+    return _load_document(
+        request,
+        access,
+        posted,
+        session,
+        "fhir",
+        lambda body: fhir.load_questionnaire(session, access.study, me.actor, body, now),
+    )
 
 
 # --- one item ---------------------------------------------------------------------------
