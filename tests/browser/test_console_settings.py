@@ -1,6 +1,7 @@
 """A draft study's settings in a real browser: a researcher's mistakes are shown at their
 fields with what was typed kept, the corrected form saves, and once active the page says
-why nothing changes (axe-core on each page)."""
+why nothing changes; the web push form takes a pasted Firebase config and turns off
+(axe-core on each page)."""
 
 import re
 from collections.abc import Callable
@@ -10,6 +11,8 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import LiveServer, check_accessibility, screenshot, sign_in, sqlite_only
 from tests.conftest import PASSWORD
+from tests.test_console_web_push import SNIPPET
+from tests.test_web_push import VAPID_KEY
 
 
 @sqlite_only
@@ -61,3 +64,39 @@ def test_a_researcher_edits_a_draft_s_settings_then_sees_them_fixed_once_active(
     expect(page.get_by_text(re.compile("The study is active, so its name"))).to_be_visible()
     expect(page.get_by_role("button", name="Save settings")).to_have_count(0)
     check_accessibility(page)
+
+
+@sqlite_only
+def test_a_researcher_pastes_the_firebase_config_then_turns_web_push_off(
+    console_page: Page, live_server: LiveServer, staff_account: Callable[..., str]
+) -> None:
+    page = console_page
+    researcher = staff_account("push@example.org")
+    with httpx.Client(base_url=live_server.url, timeout=30) as api:
+        token = api.post("/v1/auth/token", data={"username": researcher, "password": PASSWORD})
+        api.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        body = {
+            "name": "Web trial",
+            "default_timezone": "Europe/Madrid",
+            "arms": [{"key": "tailored", "policy": "tailored"}],
+        }
+        study_id = api.post("/v1/studies", json=body).json()["id"]
+        assert api.post(f"/v1/studies/{study_id}/activate").status_code == 200
+    sign_in(page, live_server, researcher)
+    page.goto(live_server(f"/console/studies/{study_id}/settings"))
+    section = page.get_by_role("region", name="Notifications in the participant web app")
+    expect(section).to_contain_text("the web app runs without notifications")
+    section.get_by_label("Paste the config object").fill(SNIPPET)
+    section.get_by_role("button", name="Save web push settings").click()
+    expect(section.get_by_label("VAPID key")).to_have_accessible_description(
+        re.compile("Field required")
+    )
+    expect(section.get_by_label("projectId")).to_have_value("kairos-test")  # from the paste
+    check_accessibility(page)
+    section.get_by_label("VAPID key").fill(VAPID_KEY)
+    section.get_by_role("button", name="Save web push settings").click()
+    expect(section).to_contain_text("with the Firebase project kairos-test")
+    check_accessibility(page)
+    screenshot(page, "study-settings-web-push")
+    section.get_by_role("button", name="Turn off notifications in the web app").click()
+    expect(section).to_contain_text("the web app runs without notifications")

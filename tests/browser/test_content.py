@@ -2,8 +2,10 @@
 library, edits a skill in English and Spanish, publishes; a researcher pins it (pinning is
 theirs, as in the API); a check-in then gets the edited skill, in each participant's
 language. And the questionnaire editor: an item with a problem shown by its field, fixed,
-a built-in pack added, the versions once the study is active."""
+a built-in pack added, the versions once the study is active; a custom pack uploaded, its
+problem listed by its path, then pasted corrected."""
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -11,9 +13,10 @@ from typing import Any
 from fastapi.testclient import TestClient
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import LiveServer, check_accessibility, screenshot, sign_in
+from tests.browser.conftest import LiveServer, check_accessibility, screenshot, sign_in, sqlite_only
 from tests.conftest import PASSWORD
 from tests.test_checkins import FUSED, checkin
+from tests.test_console_packs import PACK
 
 
 def _token(api: TestClient, email: str) -> dict[str, str]:
@@ -190,3 +193,26 @@ def test_a_researcher_edits_the_questionnaire(
     current = api.get(f"/v1/studies/{study['id']}/questionnaire", headers=owner).json()
     energy = next(item for item in current["items"] if item["key"] == "energy")
     assert current["version"] == 2 and energy["text"]["en"].endswith("right now?")
+
+
+@sqlite_only
+def test_a_researcher_uploads_a_custom_item_pack(
+    console_page: Page, live_server: LiveServer, staff_account: Callable[..., str]
+) -> None:
+    page = console_page
+    api = TestClient(live_server.app)
+    study, _ = _study(api, staff_account)
+    sign_in(page, live_server, "res@example.org")
+    page.goto(live_server(f"/console/studies/{study['id']}/questionnaire"))
+    wrong = {**PACK, "items": [{**PACK["items"][0], "key": "Cheerful"}]}
+    page.get_by_label("Item pack file (JSON)").set_input_files(
+        {"name": "who5.json", "mimeType": "application/json", "buffer": json.dumps(wrong).encode()}
+    )
+    page.get_by_role("button", name="Add the custom pack").click()
+    box = page.get_by_label("Or paste the item pack's JSON")
+    expect(box).to_have_accessible_description(re.compile(r"items\[0\]\.key: String should match"))
+    check_accessibility(page)
+    screenshot(page, "questionnaire-custom-pack-problem")
+    box.fill(json.dumps(PACK))
+    page.get_by_role("button", name="Add the custom pack").click()
+    expect(page.get_by_role("table", name="Loaded packs")).to_contain_text("WHO-5 excerpt")
