@@ -2,11 +2,14 @@
 period (the six dimensions' need per check-in and per day, the flexible and inflexible
 scores, the skills delivered with their helpfulness), check-ins, deliveries with feedback and
 safety events a page at a time, compliance in the period, status changes with their reasons,
-and personalization. Everything through the services the API's routes use, the arm and skill
-fields through app/access/visibility.py. Every read is bounded (a period or a page), so the
-page costs the same whatever the length of the participant's history."""
+personalization, and the API's other staff routes of one participant: the time zone, locale
+and reference (its PATCH), a new enrollment code, a test push, erasure. Everything through
+the services the API's routes use, the arm and skill fields through
+app/access/visibility.py. Every read is bounded (a period or a page), so the page costs the
+same whatever the length of the participant's history."""
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Any, Literal
@@ -17,24 +20,29 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
 from app.access import visibility
-from app.access.scope import StudyParticipant
-from app.api.deps import NowDep, SessionDep, SettingsDep
+from app.access.scope import MANAGE, StudyParticipant
+from app.api.deps import NowDep, SenderDep, SessionDep, SettingsDep
+from app.api.participants import ErasureIn
 from app.audit import service as audit
 from app.checkins import service as checkins
-from app.console.deps import CareParticipant, CheckedForm, ConsoleUser
+from app.console.deps import CareParticipant, CheckedForm, ConsoleUser, ManageParticipant
 from app.console.forms import Form, submit
 from app.console.pages.compliance import compliance_chart
+from app.console.pages.participants import code_page
 from app.console.templating import redirect, render
 from app.errors import Invalid
 from app.flows import participants as participant_flow
 from app.pagination import PageParams
 from app.rules.process import DIMENSION_ORDER, POLES
 from app.safety import service as safety
+from app.scheduling import dispatch
 from app.scheduling import service as scheduling
+from app.scheduling.schemas import PushTestOut
 from app.skills import service as skills
 from app.skills.schemas import PersonalizationIn
 from app.studies import participants
-from app.studies.schemas import StatusChange
+from app.studies.schemas import ParticipantOut, ParticipantUpdate, StatusChange
+from app.types import timezone_names
 from app.vocabulary import ParticipantStatus
 
 router = APIRouter(prefix="/console/studies/{study_id}/participants/{participant_id}")
@@ -56,6 +64,7 @@ STATUS_CHOICES = (
     (ParticipantStatus.completed, "Complete"),
 )
 THRESHOLD_INPUTS = tuple(f"threshold_overrides.{dimension}" for dimension in DIMENSION_ORDER)
+DETAILS = ("timezone", "locale", "external_ref")  # the PATCH's fields, each an input
 
 
 @dataclass(frozen=True)
@@ -127,17 +136,29 @@ def _personalization_form(session: Session, scope: StudyParticipant) -> Form:
     return Form(values=values)
 
 
+def _here(scope: StudyParticipant) -> str:
+    return f"/console/studies/{scope.access.study.id}/participants/{scope.participant.id}"
+
+
+def _details_form(participant: ParticipantOut) -> Form:
+    return Form(values={name: getattr(participant, name) or "" for name in DETAILS})
+
+
 def _page(
     request: Request,
     scope: StudyParticipant,
     session: Session,
     now: datetime,
     view: View = View(),
-    status_form: Form | None = None,
-    personalization_form: Form | None = None,
+    shown: Mapping[str, Form] | None = None,
     status_code: int = 200,
+    test_push: PushTestOut | None = None,
 ) -> HTMLResponse:
+    """The page, with `shown` forms (by section: status, personalization, details,
+    test_push, erase) as posted, with their problems."""
+    shown = shown or {}
     access, participant = scope.access, scope.participant
+    out = participants.participant_outs(session, access, [participant])[0]
     start = period_start(view.period, participant.timezone, now)
     raw, daily = checkins.score_history(session, participant, start, None)
     marks = [
@@ -154,7 +175,7 @@ def _page(
     context = {
         "access": access,
         "current": "/participants",
-        "participant": participants.participant_outs(session, access, [participant])[0],
+        "participant": out,
         "periods": PERIODS,
         "period": view.period,
         "first_day": None
@@ -181,7 +202,7 @@ def _page(
         "compliance_rows": compliance.days,
         "compliance_chart": compliance_chart(compliance.days),
         "status_choices": STATUS_CHOICES,
-        "status_form": status_form or Form(),
+        "status_form": shown.get("status", Form()),
         "status_changes": audit.resource_events(
             session,
             access.study.id,
@@ -191,9 +212,16 @@ def _page(
             PageParams(limit=LIST_PAGE, offset=view.status_offset),
         ),
         "library_skills": skills.skills_of(library) if library else [],
-        "personalization_form": personalization_form or _personalization_form(session, scope),
+        "personalization_form": shown.get("personalization")
+        or _personalization_form(session, scope),
+        "details_form": shown.get("details") or _details_form(out),
+        "zones": timezone_names(),
+        "test_push_form": shown.get("test_push", Form()),
+        "test_push": test_push,
+        "erase_form": shown.get("erase", Form()),
+        "may_manage": access.role in MANAGE,
         "empty_form": Form(),
-        "here": request.url.path,
+        "here": _here(scope),
     }
     return render(request, "care/participant.html", context, status_code)
 
@@ -225,7 +253,7 @@ def change_status(
         session,
         form,
         lambda shown, status: _page(
-            request, scope, session, now, status_form=shown, status_code=status
+            request, scope, session, now, shown={"status": shown}, status_code=status
         ),
         lambda: participant_flow.change_status(
             session,
@@ -293,8 +321,127 @@ def save_personalization(
         session,
         form,
         lambda shown, status: _page(
-            request, scope, session, now, personalization_form=shown, status_code=status
+            request, scope, session, now, shown={"personalization": shown}, status_code=status
         ),
         save,
     )
     return redirect(request.url.path.removesuffix("/personalization") + "#personalization")
+
+
+@router.post("/details")
+def change_details(
+    scope: CareParticipant,
+    request: Request,
+    posted: CheckedForm,
+    me: ConsoleUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> Response:
+    """The API's PATCH with the fields that differ from the participant's: a blank locale
+    or reference clears it; a new time zone moves the prompts' local times."""
+    form = Form.posted(posted, known=DETAILS)
+    before = _details_form(
+        participants.participant_outs(session, scope.access, [scope.participant])[0]
+    )
+    changed = {
+        name: form.value(name).strip() or None
+        for name in DETAILS
+        if form.value(name).strip() != before.value(name)
+    }
+    submit(
+        session,
+        form,
+        lambda shown, status: _page(
+            request, scope, session, now, shown={"details": shown}, status_code=status
+        ),
+        lambda: participant_flow.update_participant(
+            session,
+            me.actor,
+            scope.participant,
+            form.parse(ParticipantUpdate, changed),
+            now,
+            settings.plan_horizon,
+        ),
+    )
+    return redirect(_here(scope) + "#details")
+
+
+@router.post("/enrollment-code", response_class=HTMLResponse)
+def reissue_enrollment_code(
+    scope: ManageParticipant,
+    request: Request,
+    posted: CheckedForm,
+    me: ConsoleUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> HTMLResponse:
+    """A fresh one-time code for an invited participant (earlier ones stop working), shown
+    once as a new participant's is."""
+    code = submit(
+        session,
+        Form(),
+        lambda shown, status: _page(
+            request, scope, session, now, shown={"details": shown}, status_code=status
+        ),
+        lambda: participants.reissue_code(
+            session,
+            scope.access,
+            me.actor,
+            scope.participant,
+            settings.enrollment_code_hours,
+            now,
+        ),
+    )
+    return code_page(request, scope.access, scope.participant, code, reissued=True)
+
+
+@router.post("/test-push", response_class=HTMLResponse)
+def send_test_push(
+    scope: CareParticipant,
+    request: Request,
+    posted: CheckedForm,
+    me: ConsoleUser,
+    session: SessionDep,
+    sender: SenderDep,
+    now: NowDep,
+) -> HTMLResponse:
+    """One notification now to the participant's active device through the real sender;
+    the page says what the push service answered (sending it again sends another)."""
+    result = submit(
+        session,
+        Form(),
+        lambda shown, status: _page(
+            request, scope, session, now, shown={"test_push": shown}, status_code=status
+        ),
+        lambda: dispatch.send_test_push(
+            session, sender, scope.participant, me.actor, "console", now
+        ),
+    )
+    return _page(request, scope, session, now, test_push=result)
+
+
+@router.post("/erase")
+def erase_participant(
+    scope: ManageParticipant,
+    request: Request,
+    posted: CheckedForm,
+    me: ConsoleUser,
+    session: SessionDep,
+    now: NowDep,
+) -> Response:
+    """Erase the person's data from every table, the pseudonym typed to confirm; the row
+    stays as a tombstone and the allocation as the trial's record."""
+    form = Form.posted(posted, known=["pseudonym"])
+    submit(
+        session,
+        form,
+        lambda shown, status: _page(
+            request, scope, session, now, shown={"erase": shown}, status_code=status
+        ),
+        lambda: participant_flow.erase(
+            session, me.actor, scope.participant, form.parse(ErasureIn).pseudonym, now
+        ),
+    )
+    return redirect(_here(scope))

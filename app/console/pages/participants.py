@@ -153,6 +153,18 @@ def create_participant(
     participant, code = submit(
         session, form, lambda shown, status: _new_page(request, access, shown, status), create
     )
+    return code_page(request, access, participant, code, reissued=False)
+
+
+def code_page(
+    request: Request,
+    access: StudyAccess,
+    participant: Participant,
+    code: EnrollmentCodeOut,
+    reissued: bool,
+) -> HTMLResponse:
+    """A one-time enrollment code and the QR code of its link: the only time it is seen
+    (only its digest is stored), for a new participant or a code issued again."""
     link = enrollment_link(request, code.code)
     return render(
         request,
@@ -162,6 +174,7 @@ def create_participant(
             "current": "/participants",
             "participant": participant,
             "code": code,
+            "reissued": reissued,
             "link": link,
             "qr": segno.make(link, error="m").svg_data_uri(scale=6, border=4),
         },
