@@ -168,3 +168,27 @@ def test_erasure_is_confirmed_by_the_pseudonym_and_leaves_a_tombstone(
     assert _actions(client, world, owner)[0] == "participant.erase"
     page = client.get(world["page"]).text
     assert "Data erased" in page and "Erase the data of" not in page and "Save details" not in page
+
+
+def test_a_clinician_sets_the_participant_s_waking_hours_as_their_app_does(
+    client: TestClient, world: dict[str, Any], owner: dict[str, str]
+) -> None:
+    own = f"{world['page']}/schedule"
+    token = _as(client, "clin@example.org")
+    assert "None of their own" in client.get(own).text
+    wrong = client.post(
+        f"{world['page']}/waking-hours", data={"csrf_token": token, "wake": "07:00", "sleep": "7"}
+    )
+    assert wrong.status_code == 422 and 'id="f-sleep-error"' in wrong.text
+    assert 'name="wake" type="text" value="07:00"' in wrong.text
+    assert client.get(f"{world['api']}/waking-hours", headers=owner).json() is None
+    saved = client.post(
+        f"{world['page']}/waking-hours",
+        data={"csrf_token": token, "wake": "07:00", "sleep": "23:30"},
+        follow_redirects=False,
+    )
+    assert (saved.status_code, saved.headers["location"]) == (303, f"{own}#waking-hours")
+    stored = client.get(f"{world['api']}/waking-hours", headers=owner).json()
+    assert stored == {"wake": "07:00:00", "sleep": "23:30:00"}
+    assert _actions(client, world, owner)[0] == "participant.waking_hours"
+    assert "07:00\u201323:30" in client.get(own).text  # an en dash between

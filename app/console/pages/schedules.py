@@ -1,6 +1,7 @@
 """The prompt schedule: its editor, the preview as a calendar in a participant's local time
 (with the days the clocks change marked and the UTC offsets shown), and one participant's
-own schedule (the override), set and lifted with a reason."""
+own schedule (the override), set and lifted with a reason, and their own waking hours (the
+API's PUT .../waking-hours, as their app sets them)."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel
+from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from app.access.scope import CARE, MANAGE, StudyAccess, StudyParticipant
@@ -26,7 +28,7 @@ from app.console.deps import (
 from app.console.forms import Form, submit
 from app.console.templating import redirect, render
 from app.scheduling import service
-from app.scheduling.schedule import WEEKDAYS, Schedule
+from app.scheduling.schedule import WEEKDAYS, Schedule, WakingHours
 from app.scheduling.schemas import (
     OverrideIn,
     OverrideOut,
@@ -345,10 +347,13 @@ class LiftIn(BaseModel):
 def _override_page(
     request: Request,
     scope: StudyParticipant,
+    session: Session,
     overrides: OverrideOut,
     form: Form,
     status_code: int = 200,
+    waking_form: Form | None = None,
 ) -> HTMLResponse:
+    waking = service.waking_hours_of(session, scope.participant.id)
     return render(
         request,
         "schedules/override.html",
@@ -358,6 +363,13 @@ def _override_page(
             "participant": scope.participant,
             "overrides": overrides,
             "form": form,
+            "waking": waking,
+            "waking_form": waking_form
+            or Form(
+                values={}
+                if waking is None
+                else {"wake": _hhmm(waking.wake), "sleep": _hhmm(waking.sleep)}
+            ),
             "can_edit": scope.access.role in CARE,
             **_fields_context(form),
             "locales": [],
@@ -382,7 +394,9 @@ def _override_form(session: SessionDep, scope: StudyParticipant, overrides: Over
 @router.get("/participants/{participant_id}/schedule", response_class=HTMLResponse)
 def override_page(request: Request, scope: ReadParticipant, session: SessionDep) -> HTMLResponse:
     overrides = service.override_out(session, scope.participant.id)
-    return _override_page(request, scope, overrides, _override_form(session, scope, overrides))
+    return _override_page(
+        request, scope, session, overrides, _override_form(session, scope, overrides)
+    )
 
 
 LIFT = "lift"  # the value of the form's "Return to the study's schedule" button
@@ -429,9 +443,49 @@ def change_override(
     submit(
         session,
         form,
-        lambda shown, status: _override_page(request, scope, overrides, shown, status),
+        lambda shown, status: _override_page(request, scope, session, overrides, shown, status),
         save,
     )
-    return redirect(
-        f"/console/studies/{scope.access.study.id}/participants/{scope.participant.id}/schedule"
+    return redirect(_own_schedule(scope))
+
+
+def _own_schedule(scope: StudyParticipant) -> str:
+    return f"/console/studies/{scope.access.study.id}/participants/{scope.participant.id}/schedule"
+
+
+@router.post("/participants/{participant_id}/waking-hours")
+def set_waking_hours(
+    request: Request,
+    scope: CareParticipant,
+    posted: CheckedForm,
+    me: ConsoleUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    now: NowDep,
+) -> Response:
+    """The participant's own waking day, as their app sets it; their prompts are planned
+    again within it."""
+    form = Form.posted(posted, known=("wake", "sleep"))
+    overrides = service.override_out(session, scope.participant.id)
+    submit(
+        session,
+        form,
+        lambda shown, status: _override_page(
+            request,
+            scope,
+            session,
+            overrides,
+            _override_form(session, scope, overrides),
+            status,
+            waking_form=shown,
+        ),
+        lambda: service.set_waking_hours(
+            session,
+            scope.participant,
+            me.actor,
+            form.parse(WakingHours),
+            now,
+            settings.plan_horizon,
+        ),
     )
+    return redirect(_own_schedule(scope) + "#waking-hours")
