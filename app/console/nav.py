@@ -24,6 +24,7 @@ STUDY_NAV: tuple[NavItem, ...] = (
     NavItem("Skill libraries", "/libraries"),
     NavItem("Schedule", "/schedule"),
     NavItem("Rules", "/rules"),
+    NavItem("Safety settings", "/safety-settings"),
     NavItem("Compliance", "/compliance"),
     NavItem("Exports", "/exports", MANAGE),
     NavItem("Audit log", "/audit", OWNER),
