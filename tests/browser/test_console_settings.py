@@ -32,7 +32,9 @@ def test_a_researcher_edits_a_draft_s_settings_then_sees_them_fixed_once_active(
         study_id = api.post("/v1/studies", json=body).json()["id"]
     sign_in(page, live_server, researcher)
     page.goto(live_server(f"/console/studies/{study_id}"))
-    page.get_by_role("navigation", name="Study").get_by_role("link", name="Settings").click()
+    page.get_by_role("navigation", name="Study").get_by_role(
+        "link", name="Settings", exact=True
+    ).click()
     expect(page.get_by_label("Name", exact=True)).to_have_value("Draft trial")
     check_accessibility(page)
 
@@ -60,7 +62,9 @@ def test_a_researcher_edits_a_draft_s_settings_then_sees_them_fixed_once_active(
     expect(page.get_by_role("cell", name="assessment", exact=True)).to_be_visible()
 
     page.get_by_role("button", name="Activate study").click()
-    page.get_by_role("navigation", name="Study").get_by_role("link", name="Settings").click()
+    page.get_by_role("navigation", name="Study").get_by_role(
+        "link", name="Settings", exact=True
+    ).click()
     expect(page.get_by_text(re.compile("The study is active, so its name"))).to_be_visible()
     expect(page.get_by_role("button", name="Save settings")).to_have_count(0)
     check_accessibility(page)
@@ -100,3 +104,6 @@ def test_a_researcher_pastes_the_firebase_config_then_turns_web_push_off(
     screenshot(page, "study-settings-web-push")
     section.get_by_role("button", name="Turn off notifications in the web app").click()
     expect(section).to_contain_text("the web app runs without notifications")
+    page.get_by_role("navigation", name="Study").get_by_role("link", name="Safety settings").click()
+    expect(page.get_by_label("Locale").first).to_have_value("en")
+    check_accessibility(page)
