@@ -6,6 +6,7 @@ from contextlib import ExitStack, asynccontextmanager
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import Engine
 
 from app.api import (
@@ -99,6 +100,17 @@ def create_app(
     app.add_middleware(RequestMetricsMiddleware)
     app.add_middleware(RequestScopeMiddleware)
     app.add_middleware(RequestIdMiddleware)
+    if settings.cors_origin_list:
+        # For a study's own app served from another origin; bearer tokens, never cookies,
+        # so no credentials mode (the console's session cookie stays same-site).
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Accept-Language"],
+            expose_headers=["Retry-After", "X-Request-ID", "Content-Disposition"],
+            max_age=600,
+        )
     # Outermost of ours, so refusals of the layers inside carry the headers too.
     app.add_middleware(
         SecurityHeadersMiddleware,

@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import re
 import secrets
 import tempfile
 from datetime import timedelta
@@ -76,6 +77,18 @@ class Settings(BaseSettings):
     push_sender: Literal["log", "fcm"] = "log"
     fcm_credentials_file: Path | None = None
     fcm_endpoint: str | None = None
+    web_app_url: str | None = Field(
+        default=None,
+        pattern=r"^https://",
+        description="The participant web app's public HTTPS address (https://host/app/): a "
+        "push to a web device links to its prompt there; without it, the service worker "
+        "opens the prompt from the message's data",
+    )
+    cors_origins: str = Field(
+        default="",
+        description="Comma-separated origins (https://app.example.org) whose pages may call "
+        "the API: for a study whose own app is served elsewhere; none by default",
+    )
 
     checkin_clock_skew_seconds: int = Field(
         default=300, ge=0, le=3600, description="How far in the future answered_at may be"
@@ -105,10 +118,21 @@ class Settings(BaseSettings):
     @field_validator("metrics_allow_networks")
     @classmethod
     def _networks_parse(cls, value: str) -> str:
-        for part in value.split(","):
-            if part.strip():
-                ip_network(part.strip(), strict=False)  # a ValueError names the bad network
+        for part in _split(value):
+            ip_network(part, strict=False)  # a ValueError names the bad network
         return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins_parse(cls, value: str) -> str:
+        for origin in _split(value):
+            if not re.fullmatch(r"https?://[^/\s]+", origin):
+                raise ValueError(f"{origin!r} is not an origin (scheme://host[:port], no path)")
+        return value
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return _split(self.cors_origins)
 
     @property
     def checkin_clock_skew(self) -> timedelta:
@@ -120,8 +144,7 @@ class Settings(BaseSettings):
 
     @property
     def metrics_networks(self) -> list[IPv4Network | IPv6Network]:
-        parts = self.metrics_allow_networks.split(",")
-        return [ip_network(part.strip(), strict=False) for part in parts if part.strip()]
+        return [ip_network(part, strict=False) for part in _split(self.metrics_allow_networks)]
 
     @property
     def is_sqlite(self) -> bool:
@@ -146,6 +169,11 @@ class Settings(BaseSettings):
                 "'import secrets; print(secrets.token_urlsafe(48))')"
             )
         return key
+
+
+def _split(value: str) -> list[str]:
+    """The items of a comma-separated setting, blanks left out."""
+    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 def _generate_secret(path: Path) -> None:

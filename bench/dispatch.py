@@ -174,8 +174,9 @@ def _ceiling(fcm: FakeFcm, count: int, clients: int) -> tuple[float, float]:
             body="How are you right now?",
             expires_at=NOW + timedelta(hours=1),
             now=NOW,
+            platform="android",
         )
-        encoded = MessageEncoder().default(_fcm_message(message))
+        encoded = MessageEncoder().default(_fcm_message(message, None))
         bodies.append(json.dumps({"message": encoded}))
     context = multiprocessing.get_context("spawn")
     start, queue = context.Event(), context.Queue()

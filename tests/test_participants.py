@@ -116,7 +116,8 @@ def test_withdrawal_revokes_tokens_at_once_and_keeps_data(
     )
     assert withdrawn.status_code == 200 and withdrawn.json()["status"] == "withdrawn"
     refused = client.get("/v1/me", headers=person["headers"])
-    assert refused.status_code == 401
+    # Told why, so that the app can say so and stop.
+    assert refused.status_code == 401 and refused.json()["code"] == "participant_withdrawn"
     # Revoked in the database, not only refused while the status says withdrawn.
     [token] = session.exec(select(ParticipantToken)).all()
     assert token.revoked_at == clock.now()

@@ -23,6 +23,7 @@ def _message(clock: FrozenClock, target: str = "tok-1", kind: str = "token") -> 
         body="How are you right now?",
         expires_at=clock.now() + timedelta(minutes=45),
         now=clock.now(),
+        platform="android",
     )
 
 

@@ -150,6 +150,7 @@ def test_the_fcm_sender_comes_from_the_settings(
         body="b",
         expires_at=clock.now() + timedelta(minutes=30),
         now=clock.now(),
+        platform="android",
     )
     try:
         [result] = sender.send([message])

@@ -28,7 +28,7 @@ from app.errors import Invalid
 from app.flows import checkins as checkin_flow
 from app.pagination import Page, PageDep, map_page
 from app.skills import service as skills
-from app.skills.schemas import FeedbackIn, PreferencesIn, PreferencesOut
+from app.skills.schemas import FeedbackIn, PreferencesIn, PreferencesOut, SkillChoiceOut
 from app.studies.models import Study
 from app.types import CalendarDate
 
@@ -88,6 +88,15 @@ def _preferences_out(session: Session, participant_id: uuid.UUID) -> Preferences
     record = skills.preferences_of(session, participant_id)
     return (
         PreferencesOut() if record is None else PreferencesOut.model_validate(record.model_dump())
+    )
+
+
+@router.get("/me/skills", response_model=list[SkillChoiceOut])
+def my_skills(participant: CurrentParticipant, session: SessionDep) -> list[SkillChoiceOut]:
+    """The skills you may be offered, in your language: what the preferences name."""
+    study = session.get_one(Study, participant.study_id)
+    return skills.offerable_skills(
+        session, participant, participant.locale or study.default_locale, study.default_locale
     )
 
 

@@ -21,8 +21,9 @@ from app.errors import Problem, problem_json
 from app.flows import participants as participant_flow
 from app.studies import data_rights
 from app.studies import participants as service
+from app.studies import service as study_service
 from app.studies.models import Participant, Study
-from app.studies.schemas import ParticipantSelfUpdate
+from app.studies.schemas import ParticipantSelfUpdate, WebPushConfig
 from app.types import INPUT
 from app.vocabulary import ParticipantStatus
 
@@ -48,6 +49,10 @@ class MeOut(BaseModel):
     timezone: str
     locale: str
     enrolled_at: datetime | None
+    web_push: WebPushConfig | None = Field(
+        description="The study's Firebase web app, for a web app's push token (register it "
+        "with PUT /v1/me/device, platform web); null: no pushes to a web app"
+    )
 
 
 class DeviceIn(BaseModel):
@@ -103,6 +108,7 @@ def _me_out(session: Session, participant: Participant) -> MeOut:
         timezone=participant.timezone,
         locale=participant.locale or study.default_locale,
         enrolled_at=participant.enrolled_at,
+        web_push=study_service.web_push_of(study),
     )
 
 

@@ -26,6 +26,7 @@ from app.studies.schemas import (
     StudyCreate,
     StudyOut,
     StudyUpdate,
+    WebPushConfig,
 )
 from app.types import Instant
 
@@ -74,6 +75,34 @@ def activate_study(
 def close_study(access: OwnStudy, session: SessionDep, user: CurrentStaff, now: NowDep) -> StudyOut:
     study_flow.close_study(session, access, staff_actor(user), now)
     return service.study_out(session, access)
+
+
+@router.get("/{study_id}/web-push", response_model=WebPushConfig | None)
+def read_web_push(access: ReadStudy) -> WebPushConfig | None:
+    """The Firebase web app the participant web app gets its push token from (null: none)."""
+    return service.web_push_of(access.study)
+
+
+@router.put("/{study_id}/web-push", response_model=WebPushConfig)
+def save_web_push(
+    data: WebPushConfig, access: ManageStudy, session: SessionDep, user: CurrentStaff, now: NowDep
+) -> WebPushConfig:
+    """Set the study's Firebase web app: its config object (apiKey, projectId,
+    messagingSenderId, appId, optionally authDomain, storageBucket, measurementId) and the
+    VAPID public key from the Firebase console's Cloud Messaging settings. Public values,
+    given to every participant's web app."""
+    service.save_web_push(session, access, staff_actor(user), data, now)
+    return data
+
+
+@router.delete("/{study_id}/web-push", status_code=status.HTTP_204_NO_CONTENT)
+def remove_web_push(
+    access: ManageStudy, session: SessionDep, user: CurrentStaff, now: NowDep
+) -> Response:
+    """The participant web app runs without pushes from now on (registered web devices stay
+    until they are replaced)."""
+    service.save_web_push(session, access, staff_actor(user), None, now)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/{study_id}/arms", status_code=status.HTTP_201_CREATED, response_model=ArmOut)

@@ -15,4 +15,9 @@ def sender_from_settings(settings: Settings, clock: Clock) -> PushSender:
     # Imported here: firebase-admin is slow to import and only the FCM path needs it.
     from app.push.fcm import FcmSender
 
-    return FcmSender(settings.fcm_credentials_file, endpoint=settings.fcm_endpoint, clock=clock)
+    return FcmSender(
+        settings.fcm_credentials_file,
+        endpoint=settings.fcm_endpoint,
+        clock=clock,
+        web_app_url=settings.web_app_url,
+    )

@@ -26,6 +26,9 @@ class PushMessage:
     body: str
     expires_at: datetime
     ttl_seconds: int
+    # The device's platform ("android", "ios", "web": an installed web app, whose message
+    # carries a webpush part).
+    platform: str
 
     def __post_init__(self) -> None:
         # Checked here so a bad row fails alone instead of failing a whole provider batch.
@@ -48,6 +51,7 @@ class PushMessage:
         body: str,
         expires_at: datetime,
         now: datetime,
+        platform: str,
     ) -> "PushMessage":
         """A message whose time to live is what is left until the prompt expires."""
         left = int((expires_at - now).total_seconds())
@@ -60,6 +64,7 @@ class PushMessage:
             body=body,
             expires_at=expires_at,
             ttl_seconds=max(left, 0),
+            platform=platform,
         )
 
     @property

@@ -72,10 +72,12 @@ class FcmSender:
         timeout: float = DEFAULT_TIMEOUT_SECONDS,
         batch_size: int = MAX_BATCH,
         clock: Clock | None = None,
+        web_app_url: str | None = None,
     ) -> None:
         if not 1 <= batch_size <= MAX_BATCH:
             raise ValueError(f"batch_size must be between 1 and {MAX_BATCH}")
         self._batch_size = batch_size
+        self._web_app_url = web_app_url
         self._clock = clock or SystemClock()
         credential = credentials.Certificate(str(credentials_file))
         # httpTimeout bounds every request, the OAuth token exchange included.
@@ -99,7 +101,9 @@ class FcmSender:
             batch = messages[first : first + self._batch_size]
             try:
                 response = messaging.send_each(
-                    [_fcm_message(message) for message in batch], dry_run=False, app=self._app
+                    [_fcm_message(message, self._web_app_url) for message in batch],
+                    dry_run=False,
+                    app=self._app,
                 )
             except exceptions.FirebaseError as error:
                 # send_each raises only when the batch as a whole failed (for example the
@@ -168,16 +172,40 @@ def _outcome(error: exceptions.FirebaseError) -> Outcome:
     return "failed"
 
 
-def _fcm_message(message: PushMessage) -> messaging.Message:
+def _fcm_message(message: PushMessage, web_app_url: str | None) -> messaging.Message:
     is_token = message.identifier_kind == "token"
+    web = message.platform == "web"
     return messaging.Message(
         data=message.data,
         notification=messaging.Notification(title=message.title, body=message.body),
-        android=messaging.AndroidConfig(ttl=message.ttl_seconds),
+        android=None if web else messaging.AndroidConfig(ttl=message.ttl_seconds),
         # apns-expiration is the UNIX time after which APNs stops trying to deliver.
-        apns=messaging.APNSConfig(
+        apns=None
+        if web
+        else messaging.APNSConfig(
             headers={"apns-expiration": str(int(message.expires_at.timestamp()))}
         ),
+        webpush=_webpush(message, web_app_url) if web else None,
         token=message.device_identifier if is_token else None,
         fid=None if is_token else message.device_identifier,
+    )
+
+
+def _webpush(message: PushMessage, web_app_url: str | None) -> messaging.WebpushConfig:
+    """The Web Push part: the push service keeps the message only while the prompt is open
+    (TTL, RFC 8030), a reminder replaces its prompt's notification (same tag), and a tap
+    opens the prompt in the web app (FCM wants an HTTPS link)."""
+    link = None
+    if web_app_url is not None:
+        link = (
+            web_app_url
+            if message.prompt_id is None
+            else f"{web_app_url}#prompt={message.prompt_id}"
+        )
+    return messaging.WebpushConfig(
+        headers={"TTL": str(message.ttl_seconds), "Urgency": "high"},
+        notification=messaging.WebpushNotification(
+            title=message.title, body=message.body, tag=message.prompt_id or message.kind
+        ),
+        fcm_options=messaging.WebpushFCMOptions(link=link) if link else None,
     )

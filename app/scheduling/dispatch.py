@@ -194,6 +194,7 @@ def dispatch_once(
                     body=text["body"],
                     expires_at=prompt.expires_at,
                     now=now,
+                    platform=device.platform,
                 )
             )
             pending.append((prompt, device))
@@ -463,6 +464,7 @@ def send_test_push(
         body=text["body"],
         expires_at=now + TEST_PUSH_TTL,
         now=now,
+        platform=device.platform,
     )
     [result] = sender.send([message])
     session.add(

@@ -105,6 +105,16 @@ class SkillView(BaseModel):
     media_url: str | None
 
 
+class SkillChoiceOut(BaseModel):
+    """A skill the participant may be offered, for their preferences."""
+
+    key: str
+    title: str
+    duration_seconds: int
+    modalities: list[str]
+    targets: list[str] = Field(description="The process poles it works on")
+
+
 class DeliveryView(BaseModel):
     id: uuid.UUID
     skill: SkillView | None

@@ -36,7 +36,7 @@ from app.skills.models import (
     StudyLibrary,
 )
 from app.skills.policies import Decision, Personalization, PolicyInputs, SkillHistory
-from app.skills.schemas import PreferencesIn, SkillView
+from app.skills.schemas import PreferencesIn, SkillChoiceOut, SkillView
 from app.studies.models import Participant
 from app.versioning import all_versions, latest_version, next_version, version_page
 
@@ -334,6 +334,37 @@ def person_settings(session: Session, participant_id: uuid.UUID) -> PersonSettin
         preferred_dimension=None if dimension is None else Dimension(dimension),
         threshold_overrides={Dimension(key): value for key, value in overrides.items()},
     )
+
+
+def offerable_skills(
+    session: Session, participant: Participant, locale: str | None, default_locale: str
+) -> list[SkillChoiceOut]:
+    """The skills this participant may be offered, as they read them: the study's pinned
+    library without what their clinician turned off, then the skills added for them. Those
+    they turned off themselves stay listed, so that they can turn them on again."""
+    library = pinned_library(session, participant.study_id)
+    settings = person_settings(session, participant.id).personalization
+    candidates = [
+        *(
+            skill
+            for skill in (skills_of(library) if library else [])
+            if skill.key not in settings.disabled_skills
+        ),
+        *settings.extra_skills,
+    ]
+    choices = []
+    for skill in candidates:
+        view = skill_view(skill, locale, default_locale, {})
+        choices.append(
+            SkillChoiceOut(
+                key=skill.key,
+                title=view.title,
+                duration_seconds=skill.duration_seconds,
+                modalities=list(skill.modalities),
+                targets=[str(pole) for pole in skill.targets],
+            )
+        )
+    return choices
 
 
 # --- deliveries ------------------------------------------------------------------------

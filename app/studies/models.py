@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import UniqueConstraint, true
+from sqlalchemy import JSON, UniqueConstraint, true
 from sqlmodel import Field, SQLModel
 
 from app.fields import enum_field, id_field, json_field, utc_field
@@ -26,6 +26,9 @@ class Study(SQLModel, table=True):
     blind_participant_download: bool = Field(
         default=True, sa_column_kwargs={"server_default": true()}
     )
+    # The study's Firebase web app (public config and VAPID key, not secrets), for the
+    # participant web app's pushes; None: the web app runs without pushes.
+    web_push: dict[str, Any] | None = Field(default=None, sa_type=JSON, nullable=True)
     created_by: uuid.UUID = Field(foreign_key="staff_user.id")
     created_at: datetime = utc_field()
     updated_at: datetime = utc_field()

@@ -461,15 +461,21 @@ def remove_device(session: Session, participant: Participant) -> None:
 def participant_for_token(session: Session, token: str) -> Participant:
     """Who a participant token belongs to (tokens are issued at enrollment, above)."""
     query = (
-        select(Participant)
+        select(Participant, col(ParticipantToken.revoked_at))
         .join(ParticipantToken, col(ParticipantToken.participant_id) == Participant.id)
         .where(ParticipantToken.token_hash == secret_digest(token))
-        .where(col(ParticipantToken.revoked_at).is_(None))
     )
-    participant = session.exec(query).first()
-    if participant is None or participant.status == ParticipantStatus.withdrawn:
+    found = session.exec(query).first()
+    if found is not None and found[0].status == ParticipantStatus.withdrawn:
+        # Withdrawal revoked the token; its holder is told why, so the app can say so and
+        # stop instead of asking for a new code.
+        raise Unauthorized(
+            "You have left the study: this app no longer sends or receives anything",
+            code="participant_withdrawn",
+        )
+    if found is None or found[1] is not None:
         raise Unauthorized("The participant token is not valid", code="invalid_token")
-    return participant
+    return found[0]
 
 
 def count_by_status(

@@ -1,11 +1,22 @@
 """Request and response models for studies, arms, members and participants."""
 
+import base64
+import binascii
 import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    model_serializer,
+)
+from pydantic.alias_generators import to_camel
 
 from app.patching import PatchBody
 from app.types import INPUT, Email, Key, LocaleTag, Name, Pseudonym, TimezoneName
@@ -208,3 +219,45 @@ class Mismatch(BaseModel):
     participant: str
     recorded: str
     replayed: str
+
+
+def _check_vapid_key(value: str) -> str:
+    # The application server's public key: an uncompressed P-256 point (65 bytes, 0x04
+    # first), base64url without padding, as the Firebase console shows it.
+    try:
+        point = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("not base64url") from exc
+    if len(point) != 65 or point[0] != 4:
+        raise ValueError("not a P-256 public key (65 bytes, uncompressed)")
+    return value
+
+
+_FirebaseValue = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class FirebaseWebConfig(BaseModel):
+    """The Firebase web app's config object, with the Firebase console's camelCase names."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, alias_generator=to_camel)
+    api_key: _FirebaseValue
+    project_id: _FirebaseValue
+    messaging_sender_id: Annotated[str, StringConstraints(pattern=r"^[0-9]{1,30}$")]
+    app_id: _FirebaseValue
+    auth_domain: _FirebaseValue | None = None
+    storage_bucket: _FirebaseValue | None = None
+    measurement_id: _FirebaseValue | None = None
+
+    @model_serializer(mode="wrap")
+    def _given_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # The object is handed to Firebase's initializeApp as it is: keys left out, not null.
+        return {key: value for key, value in handler(self).items() if value is not None}
+
+
+class WebPushConfig(BaseModel):
+    """What the participant web app needs to get an FCM registration token; public values
+    (they are in every web page that uses them), not secrets."""
+
+    model_config = INPUT
+    firebase_config: FirebaseWebConfig
+    vapid_key: Annotated[str, StringConstraints(max_length=200), AfterValidator(_check_vapid_key)]

@@ -28,6 +28,7 @@ from app.studies.schemas import (
     StudyCreate,
     StudyOut,
     StudyUpdate,
+    WebPushConfig,
 )
 from app.types import normalize_email
 from app.vocabulary import Role, StudyStatus
@@ -158,6 +159,32 @@ def update_study(
     )
     session.flush()
     return study
+
+
+def web_push_of(study: Study) -> WebPushConfig | None:
+    return None if study.web_push is None else WebPushConfig.model_validate(study.web_push)
+
+
+def save_web_push(
+    session: Session, access: StudyAccess, actor: Actor, config: WebPushConfig | None, now: datetime
+) -> None:
+    """Set (or with None, remove) the study's Firebase web app; any status, since it is how
+    pushes reach the web app, not part of the protocol."""
+    study = access.study
+    study.web_push = None if config is None else config.model_dump(mode="json", by_alias=True)
+    study.updated_at = now
+    session.add(study)
+    audit.record(
+        session,
+        actor,
+        "study.web_push",
+        at=now,
+        resource_type="study",
+        resource_id=study.id,
+        study_id=study.id,
+        details={"configured": config is not None},
+    )
+    session.flush()
 
 
 def activation_problems(session: Session, study: Study) -> list[dict[str, Any]]:
