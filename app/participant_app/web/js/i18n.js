@@ -27,14 +27,18 @@ export function t(key, values = {}) {
   return text.replace(/\{(\w+)\}/g, (whole, name) => (name in values ? values[name] : whole));
 }
 
+// Dates and times as the phone's region writes them (en-GB: 14:05, en-US: 2:05 PM) when
+// the phone speaks the app's language, else as that language usually does.
+const region = () => (supported(navigator.language) === current ? navigator.language : current);
+
 /** "10:45" in the reader's language and the phone's time zone. */
 export function clockTime(date) {
-  return new Intl.DateTimeFormat(current, { hour: "2-digit", minute: "2-digit" }).format(date);
+  return new Intl.DateTimeFormat(region(), { hour: "2-digit", minute: "2-digit" }).format(date);
 }
 
 /** "Mon 2 Mar, 10:45": for entries that may be from another day. */
 export function dayAndTime(date) {
-  return new Intl.DateTimeFormat(current, {
+  return new Intl.DateTimeFormat(region(), {
     weekday: "short",
     day: "numeric",
     month: "short",

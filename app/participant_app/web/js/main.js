@@ -180,6 +180,8 @@ async function start() {
     return home(t("home.offline"));
   }
   window.addEventListener("online", sendAndShow);
+  // "Online" may come before the connection works: what still waits is tried again.
+  setInterval(sendAndShow, 30_000);
   document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && sendAndShow());
   if (pushState(session.me) === "granted") {
     registerForPush(session.me).catch((error) => console.warn("push not registered", error));

@@ -6,14 +6,20 @@ import { fill } from "./dom.js";
 import { t } from "./i18n.js";
 
 const screens = {};
-let current = null;
+let current = null; // the screen shown, with its leave()
+let target = null; // the screen being made (a screen may wait for the API first)
+let latest = 0;
 
 export function register(name, render) {
   screens[name] = render;
 }
 
 export async function go(name, ...args) {
+  const ticket = ++latest;
+  target = name;
   const screen = await screens[name](...args);
+  // The last go() wins: a screen that was still waiting for the API is dropped.
+  if (ticket !== latest) return screen.leave?.();
   current?.leave?.();
   current = { name, ...screen };
   const main = document.getElementById("screen");
@@ -33,4 +39,4 @@ export async function go(name, ...args) {
   window.scrollTo(0, 0);
 }
 
-export const currentScreen = () => current?.name ?? null;
+export const currentScreen = () => target;

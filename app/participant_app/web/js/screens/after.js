@@ -3,7 +3,7 @@
 // duration) and the feedback on it (POST /v1/deliveries/{id}/feedback).
 
 import { h, liveRegion, say } from "../dom.js";
-import { t, tn } from "../i18n.js";
+import { t } from "../i18n.js";
 import { renderItem } from "../items.js";
 import { post } from "../outbox.js";
 
@@ -68,8 +68,9 @@ function countdown(seconds) {
   const display = h("p", { class: "timer", role: "timer", "aria-live": "off" });
   const ended = liveRegion("notice", "status");
   let interval = null;
+  const minutes = (left) => `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
   const show = (left) => {
-    display.textContent = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
+    display.textContent = minutes(left);
   };
   const stop = () => clearInterval(interval);
   const start = h(
@@ -95,7 +96,7 @@ function countdown(seconds) {
         },
       },
     },
-    tn("skill.start_timer", Math.max(1, Math.round(seconds / 60))),
+    t("skill.start_timer", { time: minutes(seconds) }),
   );
   show(seconds);
   return {
