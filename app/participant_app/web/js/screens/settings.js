@@ -107,6 +107,7 @@ function wakingHoursSection(hours) {
   return section(
     "waking_hours",
     h("p", {}, t("settings.waking_hours_explained")),
+    hours ? null : h("p", { class: "hint" }, t("settings.waking_hours_unset")),
     savingForm(
       "waking_hours",
       () => call("PUT", "/v1/me/waking-hours", { wake: wake.value, sleep: sleep.value }),
@@ -133,7 +134,9 @@ function choiceSelect(id, label, choices, saved, keyOf) {
 function preferencesSection(saved, skills) {
   const modalities = [...new Set(skills.flatMap((skill) => skill.modalities))].sort();
   const skillFields = skills.map((skill) => choiceSelect(`skill-${skill.key}`, skill.title, SKILL_CHOICES, saved, skill.key));
-  const modalityFields = modalities.map((key) => choiceSelect(`modality-${key}`, t(`modality.${key}`), MODALITY_CHOICES, saved, key));
+  // A modality a study made up has no words of ours: its own name then.
+  const modalityName = (key) => (t(`modality.${key}`) === `modality.${key}` ? key : t(`modality.${key}`));
+  const modalityFields = modalities.map((key) => choiceSelect(`modality-${key}`, modalityName(key), MODALITY_CHOICES, saved, key));
   const collect = () => {
     // The preferred dimension is not asked here: kept as it was.
     const body = { preferred_dimension: saved.preferred_dimension };
@@ -149,7 +152,13 @@ function preferencesSection(saved, skills) {
       "preferences",
       async () => Object.assign(saved, await call("PUT", "/v1/me/preferences", collect())),
       modalityFields.length ? h("fieldset", {}, h("legend", {}, t("settings.modalities")), modalityFields.map((f) => f.element)) : null,
-      h("fieldset", {}, h("legend", {}, t("settings.skills")), skillFields.map((f) => f.element)),
+      // Folded: a library has dozens of skills.
+      h(
+        "details",
+        {},
+        h("summary", {}, t("settings.skills_one_by_one", { count: skillFields.length })),
+        h("fieldset", {}, h("legend", {}, t("settings.skills")), skillFields.map((f) => f.element)),
+      ),
     ),
   );
 }
