@@ -1,23 +1,24 @@
-"""The participant web app (/app) on a phone-sized Chromium (360×740, touch): enrollment by
+"""The participant web app (/app) on a phone-sized Chromium (360 by 740, touch): enrollment by
 the QR code's link, a prompted check-in, the skill and its feedback; the same offline, stored
 once when back online; crisis resources first after a risk answer; English and Spanish; a
 withdrawn participant; a notification tap opening its prompt. axe-core on every screen, and
 screenshots for the README (docs/app/)."""
 
+import json
 import re
 import uuid
-from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import BrowserContext, Page, expect
 from sqlalchemy import Engine
-from sqlmodel import Session, func, select
+from sqlmodel import Session, select
 
 from app.checkins.models import CheckIn
-from app.clock import FrozenClock
 from app.rules.items import default_items
 from app.scheduling.models import Prompt, PromptStatus
 from app.skills.models import Delivery
@@ -34,6 +35,7 @@ FUSED = {
     for key in QUESTIONS["en"]
 }
 FUSED |= {"cognition_fused": 90, "cognition_defused": 10, "distress": 40, "risk": 0}
+SKILL_TITLES = re.compile("^(I am having the thought that|Thoughts on a stream)")
 # The phone's clock: a minute after the server's (frozen) time of enrollment.
 PHONE_TIME = START + timedelta(minutes=1)
 
@@ -137,9 +139,7 @@ def new_participant(
 
 
 @pytest.fixture
-def participant(
-    client: TestClient, owner: dict[str, str], study: dict[str, Any]
-) -> dict[str, Any]:
+def participant(client: TestClient, owner: dict[str, str], study: dict[str, Any]) -> dict[str, Any]:
     return new_participant(client, owner, study)
 
 
@@ -190,9 +190,7 @@ def answer_short(page: Page, risk: int = 0, locale: str = "en") -> None:
 
 def checkins_of(session: Session, participant: dict[str, Any]) -> list[CheckIn]:
     return list(
-        session.exec(
-            select(CheckIn).where(CheckIn.participant_id == uuid.UUID(participant["id"]))
-        )
+        session.exec(select(CheckIn).where(CheckIn.participant_id == uuid.UUID(participant["id"])))
     )
 
 
@@ -241,8 +239,7 @@ def test_enroll_by_the_link_answer_a_prompt_see_the_skill_and_rate_it(
 
     answer(page, FUSED, QUESTIONS["en"])
     page.get_by_role("button", name="Send my answers").click()
-    title = page.get_by_role("heading", level=1)
-    expect(title).to_have_text(re.compile("^(I am having the thought that|Thoughts on a stream)"))
+    expect(page.get_by_role("heading", level=1)).to_have_text(SKILL_TITLES)
     expect(page.get_by_text(re.compile(r"^Step 1 of \d$"))).to_be_visible()
     check_accessibility(page)
     screenshot(page, "app-skill", "app")
@@ -261,6 +258,7 @@ def test_enroll_by_the_link_answer_a_prompt_see_the_skill_and_rate_it(
     screenshot(page, "app-feedback", "app")
     page.get_by_role("button", name="Send", exact=True).click()
     expect(page.get_by_role("heading", name="Thank you", level=1)).to_be_visible()
+    check_accessibility(page)
 
     delivery = session.exec(select(Delivery).where(Delivery.checkin_id == checkin.id)).one()
     assert delivery.skill_key in ("having_the_thought", "leaves_on_stream")
@@ -312,7 +310,7 @@ def test_a_check_in_answered_offline_waits_and_is_stored_once_back_online(
     page.get_by_role("button", name="Home").click()
 
     context.set_offline(False)  # the online event sends it, and the skill follows
-    expect(page.get_by_role("heading", name=re.compile("^(I am having the thought|Thoughts on a stream)"), level=1)).to_be_visible()
+    expect(page.get_by_role("heading", name=SKILL_TITLES, level=1)).to_be_visible()
     assert count_checkins(session, person) == 1
     page.reload()  # the start sends what waits: nothing does
     expect(page.get_by_role("heading", name="Your check-ins", level=1)).to_be_visible()
@@ -453,3 +451,70 @@ def test_a_tap_on_a_notification_opens_its_prompt(
     expect(page.get_by_role("heading", name="Check-in", exact=True, level=1)).to_be_visible()
     expect(page.get_by_label(QUESTIONS["en"]["risk"], exact=True)).to_be_visible()
     assert session.get_one(Prompt, prompt_id).opened_at == START
+
+
+@sqlite_only
+def test_enroll_by_typing_the_code_set_preferences_download_the_data_and_sign_out(
+    phone: Page,
+    live_server: LiveServer,
+    client: TestClient,
+    owner: dict[str, str],
+    short_study: dict[str, Any],
+) -> None:
+    page = phone
+    person = new_participant(client, owner, short_study)
+    page.goto(live_server("/app"))
+    expect(page.get_by_role("heading", name="Join your study", level=1)).to_be_visible()
+    code = page.get_by_label("Enrollment code")
+    code.fill("WRONG-CODE")
+    page.get_by_role("button", name="Join the study").click()
+    expect(page.get_by_role("alert")).to_contain_text("This code did not work")
+    expect(code).to_have_attribute("aria-invalid", "true")
+    check_accessibility(page)
+    screenshot(page, "app-enroll", "app")
+    code.fill(person["code"])
+    code.press("Enter")  # by keyboard
+    expect(page.get_by_role("heading", name="Welcome", level=1)).to_be_visible()
+    page.get_by_role("button", name="Continue").click()
+    headers = {"Authorization": f"Bearer {token_of(page)}"}
+
+    page.get_by_role("button", name="Settings").click()
+    hours = page.get_by_role("region", name="Waking hours")
+    hours.get_by_label("I usually wake up at").fill("06:45")
+    hours.get_by_label("I usually go to sleep at").fill("23:30")
+    hours.get_by_role("button", name="Save").click()
+    expect(hours.get_by_role("status")).to_have_text("Saved.")
+    assert client.get("/v1/me/waking-hours", headers=headers).json() == {
+        "wake": "06:45:00",
+        "sleep": "23:30:00",
+    }
+
+    skills = page.get_by_role("region", name="Skills I like")
+    skills.get_by_label("Breathing").select_option("preferred")
+    skills.get_by_text(re.compile(r"^Skills one by one")).click()
+    skills.get_by_label("Thoughts on a stream").select_option("disabled")
+    skills.get_by_label("Feet on the floor").select_option("disliked")
+    check_accessibility(page)
+    skills.get_by_role("button", name="Save").click()
+    expect(skills.get_by_role("status")).to_have_text("Saved.")
+    saved = client.get("/v1/me/preferences", headers=headers).json()
+    assert saved["preferred_modalities"] == ["breathing"]
+    assert (saved["disabled_skills"], saved["disliked_skills"]) == (
+        ["leaves_on_stream"],
+        ["feet_on_floor"],
+    )
+
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download my data").click()
+    assert download.value.suggested_filename == "kairos-my-data.json"
+    data = json.loads(Path(download.value.path()).read_text())
+    assert data["participant"]["id"] == person["id"]
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_text(re.compile("^After signing out you need a new code"))).to_be_visible()
+    check_accessibility(page)
+    page.get_by_role("button", name="Sign out of this phone").click()
+    expect(page.get_by_role("heading", name="Join your study", level=1)).to_be_visible()
+    expect(page.get_by_role("status")).to_contain_text("ask the study team for a new code")
+    assert page.evaluate("localStorage.length") == 0
+    assert client.get("/v1/me", headers=headers).status_code == 200  # the token stays valid

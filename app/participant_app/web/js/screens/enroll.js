@@ -69,7 +69,5 @@ export function enrollScreen(enrolled, { code = null, message = null } = {}) {
 }
 
 function refusal(error) {
-  if (error.status === 429) return t("enroll.too_many");
-  if (error.status === 422) return t("enroll.code_missing");
-  return t("enroll.refused");
+  return error.status === 429 ? t("enroll.too_many") : t("enroll.refused");
 }

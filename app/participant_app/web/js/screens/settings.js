@@ -102,8 +102,8 @@ function remindersSection() {
 }
 
 function wakingHoursSection(hours) {
-  const wake = h("input", { type: "time", id: "wake", value: hours?.wake ?? "07:00", required: true });
-  const sleep = h("input", { type: "time", id: "sleep", value: hours?.sleep ?? "22:00", required: true });
+  const wake = h("input", { type: "time", id: "wake", value: hours?.wake.slice(0, 5) ?? "07:00", required: true });
+  const sleep = h("input", { type: "time", id: "sleep", value: hours?.sleep.slice(0, 5) ?? "22:00", required: true });
   return section(
     "waking_hours",
     h("p", {}, t("settings.waking_hours_explained")),
