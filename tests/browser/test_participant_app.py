@@ -24,6 +24,7 @@ from app.scheduling.models import Prompt, PromptStatus
 from app.skills.models import Delivery
 from tests.browser.conftest import LiveServer, check_accessibility, screenshot, sqlite_only
 from tests.conftest import START
+from tests.test_web_push import WEB_PUSH
 
 # What each item asks, by key, in both languages (the default questionnaire).
 QUESTIONS = {
@@ -518,3 +519,38 @@ def test_enroll_by_typing_the_code_set_preferences_download_the_data_and_sign_ou
     expect(page.get_by_role("status")).to_contain_text("ask the study team for a new code")
     assert page.evaluate("localStorage.length") == 0
     assert client.get("/v1/me", headers=headers).status_code == 200  # the token stays valid
+
+
+@sqlite_only
+def test_with_the_studys_firebase_web_app_the_app_offers_reminders_and_loads_the_sdk(
+    phone: Page,
+    context: BrowserContext,
+    live_server: LiveServer,
+    client: TestClient,
+    owner: dict[str, str],
+    study: dict[str, Any],
+    participant: dict[str, Any],
+) -> None:
+    page = phone
+    configured = client.put(f"/v1/studies/{study['id']}/web-push", json=WEB_PUSH, headers=owner)
+    assert configured.status_code == 200, configured.text
+    left: list[str] = []  # nothing reaches Firebase from a test
+    context.route(
+        re.compile(r"^https://[^/]*googleapis\.com/"),
+        lambda r: (left.append(r.request.url), r.abort()),
+    )
+    context.grant_permissions(["notifications"], origin=live_server.url)
+    page.goto(live_server(f"/app/enroll#code={participant['code']}"))
+    expect(page.get_by_text(re.compile("^Turn on reminders, and your phone"))).to_be_visible()
+    check_accessibility(page)
+    page.get_by_role("button", name="Turn on reminders").click()
+    expect(page.get_by_role("heading", name="Your check-ins", level=1)).to_be_visible()
+    # The vendored SDK ran under the CSP with the study's config (this browser has no push
+    # service to give it a token).
+    assert page.evaluate("firebase.app().options") == WEB_PUSH["firebase_config"]
+    page.get_by_role("button", name="Settings").click()
+    reminders = page.get_by_role("region", name="Reminders")
+    expect(reminders).to_contain_text(
+        "Reminders are allowed, but this phone could not be registered"
+    )
+    expect(reminders.get_by_role("button", name="Turn on reminders")).to_be_visible()

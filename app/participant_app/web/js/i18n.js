@@ -21,7 +21,7 @@ export async function useLocale(tag) {
 
 export const locale = () => current;
 
-/** t("prompt.open_for", {minutes: 5}) -> "Open for 5 more minutes"; the key if missing. */
+/** t("home.prompt_title", {at: "10:00"}) -> "Check-in from 10:00"; the key if missing. */
 export function t(key, values = {}) {
   const text = words[key] ?? key;
   return text.replace(/\{(\w+)\}/g, (whole, name) => (name in values ? values[name] : whole));
@@ -47,7 +47,7 @@ export function dayAndTime(date) {
   }).format(date);
 }
 
-/** tn("prompt.open_for", 1) -> the ".one" or ".other" text, with {count} filled in. */
+/** tn("home.prompt_open", 1) -> the ".one" or ".other" text, with {count} filled in. */
 export function tn(key, count, values = {}) {
   const form = new Intl.PluralRules(current).select(count);
   const chosen = `${key}.${form}` in words ? `${key}.${form}` : `${key}.other`;

@@ -97,8 +97,9 @@ async function enrolled(response) {
 
 function welcomeScreen(studyName) {
   const state = pushState(session.me);
+  const ask = state === "default" || state === "not_registered";
   const turnOn = async () => {
-    await enablePush(session.me).catch((error) => console.warn("push not enabled", error));
+    await enablePush(session.me);
     home();
   };
   return {
@@ -106,12 +107,13 @@ function welcomeScreen(studyName) {
     content: [
       h("h1", {}, t("welcome.title")),
       h("p", {}, t("welcome.enrolled", { study: studyName })),
-      h("p", {}, t(`welcome.reminders_${state === "default" ? "ask" : state}`)),
-      state === "default"
-        ? h("button", { type: "button", class: "primary", on: { click: turnOn } }, t("reminders.turn_on"))
-        : null,
-      h("button", { type: "button", class: state === "default" ? "secondary" : "primary", on: { click: () => home() } },
-        state === "default" ? t("welcome.not_now") : t("welcome.continue")),
+      h("p", {}, t(`welcome.reminders_${ask ? "ask" : state}`)),
+      ask ? h("button", { type: "button", class: "primary", on: { click: turnOn } }, t("reminders.turn_on")) : null,
+      h(
+        "button",
+        { type: "button", class: ask ? "secondary" : "primary", on: { click: () => home() } },
+        ask ? t("welcome.not_now") : t("welcome.continue"),
+      ),
     ],
   };
 }
@@ -183,7 +185,7 @@ async function start() {
   // "Online" may come before the connection works: what still waits is tried again.
   setInterval(sendAndShow, 30_000);
   document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && sendAndShow());
-  if (pushState(session.me) === "granted") {
+  if (["granted", "not_registered"].includes(pushState(session.me))) {
     registerForPush(session.me).catch((error) => console.warn("push not registered", error));
   }
   if (code) await home(t("enroll.already"));

@@ -11,11 +11,13 @@ const FIREBASE = "/app/vendor/firebase@13.2.0";
 
 /**
  * "not_configured" (the server sends no web pushes), "unsupported" (this browser cannot
- * receive them), or the notification permission: "default", "granted", "denied".
+ * receive them), "not_registered" (allowed, but no token registered yet), or the
+ * notification permission: "default", "granted" (and registered), "denied".
  */
 export function pushState(me) {
   if (!me?.web_push) return "not_configured";
   if (!("Notification" in window) || !("PushManager" in window)) return "unsupported";
+  if (Notification.permission === "granted" && !pushToken()) return "not_registered";
   return Notification.permission;
 }
 
@@ -58,11 +60,14 @@ export async function registerForPush(me) {
   }
 }
 
-/** Ask for permission (after a tap: browsers ask only then), then register. */
+/** Ask for permission (after a tap: browsers ask only then), then register; resolves to
+ * the new pushState. */
 export async function enablePush(me) {
   const permission = await Notification.requestPermission();
-  if (permission === "granted") await registerForPush(me);
-  return permission;
+  if (permission === "granted") {
+    await registerForPush(me).catch((error) => console.warn("push not registered", error));
+  }
+  return pushState(me);
 }
 
 /** Before signing out: the server forgets the device, the browser its subscription. */

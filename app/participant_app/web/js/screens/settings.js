@@ -80,25 +80,27 @@ function languageSection(again) {
 }
 
 function remindersSection() {
-  const state = pushState(session.me);
-  const status = h("p", { id: "reminders-state" }, t(`reminders.${state}`));
-  const result = liveRegion("notice", "status");
-  const button =
-    state === "default"
-      ? h("button", {
-          type: "button",
-          class: "primary",
-          on: {
-            click: async () => {
-              const permission = await enablePush(session.me).catch(() => "failed");
-              status.textContent = t(`reminders.${permission}`);
-              button.hidden = true;
-              say(result, null);
-            },
-          },
-        }, t("reminders.turn_on"))
-      : null;
-  return section("reminders", status, button, result);
+  const status = h("p", { id: "reminders-state" }, t(`reminders.${pushState(session.me)}`));
+  const canAsk = (state) => state === "default" || state === "not_registered";
+  const button = h(
+    "button",
+    {
+      type: "button",
+      class: "primary",
+      hidden: !canAsk(pushState(session.me)),
+      on: {
+        click: async () => {
+          button.disabled = true;
+          const state = await enablePush(session.me);
+          status.textContent = t(`reminders.${state}`);
+          button.disabled = false;
+          button.hidden = !canAsk(state);
+        },
+      },
+    },
+    t("reminders.turn_on"),
+  );
+  return section("reminders", status, button);
 }
 
 function wakingHoursSection(hours) {
