@@ -2,7 +2,9 @@
 1,000 check-ins, on PostgreSQL.
 
 Seeding: a one-arm (tailored) study made through the API's routes in-process with a frozen
-clock, one participant enrolled there who checks in 1,000 times two hours apart (the real
+clock, one participant enrolled there who checks in 1,000 times two hours apart up to now
+(the server's clock is the real one: the page's default period, the last 28 days, holds the
+latest 336 or so; `?period=all` all 1,000) (the real
 check-in path: rules, policy, safety screen; some answers are risks, half the skills are
 rated), then 10,000 more participants inserted in bulk. Measuring: the real app in its own
 uvicorn process, signed in through the console's form; each page is fetched in interleaved
@@ -44,12 +46,14 @@ from app.settings import Settings
 from app.studies.models import Participant
 from bench.common import bulk_participants, server_process, throwaway_database
 
-START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 EMAIL, PASSWORD = "bench-console@example.org", "bench console password"
 CEILING = "/console/studies"
 PAGES = {
     "participants list (first page)": "/console/studies/{study}/participants",
-    "a participant's page": "/console/studies/{study}/participants/{participant}",
+    "a participant's page (last 28 days)": "/console/studies/{study}/participants/{participant}",
+    "a participant's page (all check-ins)": (
+        "/console/studies/{study}/participants/{participant}?period=all"
+    ),
     "study compliance": "/console/studies/{study}/compliance",
 }
 REQUEST_TIMEOUT = 30.0
@@ -78,7 +82,10 @@ def seed(
 ) -> dict[str, str]:
     """The study, the participant with `checkins` check-ins, and `participants` more."""
     settings = _settings(url, var_dir)
-    clock = FrozenClock(START)
+    # The last check-in an hour ago, on the hour.
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    start = now - timedelta(hours=2 * checkins - 1)
+    clock = FrozenClock(start)
     with unit_of_work(engine) as session:
         auth_service.create_user(
             session, settings, email=EMAIL, password=PASSWORD, full_name=None, now=clock.now()
@@ -105,7 +112,7 @@ def seed(
         enrolled = client.post("/v1/enroll", json={"code": created["enrollment"]["code"]})
         phone = {"Authorization": f"Bearer {enrolled.json()['token']}"}
         for n in range(checkins):
-            clock.set(START + timedelta(hours=2 * n, minutes=1))
+            clock.set(start + timedelta(hours=2 * n, minutes=1))
             answers = {pole: rng.randrange(0, 101) for pole in POLES}
             answers |= {"distress": rng.randrange(0, 80), "risk": 80 if n % 97 == 0 else 0}
             out = client.post(

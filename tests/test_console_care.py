@@ -3,6 +3,7 @@ viewer), the arm and skill never shown where arms are concealed, status changes 
 reason, personalization with the API's problems at their fields, acknowledging safety
 events (audited, CSRF-checked), the header count, compliance."""
 
+import html
 import json
 import re
 import uuid
@@ -254,3 +255,95 @@ def test_compliance_per_day_for_the_study_and_the_participant(
         d["local_date"] for d in api["days"] if d["participant"] == world["person"]["pseudonym"]
     ]
     assert own_days and all(day in mine for day in own_days)
+
+
+def _timeline_points(page: str) -> list[str]:
+    data = json.loads(re.findall(r'id="timeline-data">(.*?)</script>', page, re.S)[0])
+    return [point["at"] for point in data["raw"]]
+
+
+def test_the_timeline_shows_the_chosen_period_and_the_lists_stay_paged(
+    client: TestClient, world: dict[str, Any], clock: FrozenClock
+) -> None:
+    """The two check-ins of the first day, then one 40 days later: the default four weeks
+    and 7 days show the last, 90 days and all show the three; the check-in list pages over
+    the whole history whatever the period."""
+    clock.set(START + timedelta(days=40))
+    body = {
+        "client_id": uuid.uuid4().hex,
+        "answered_at": (clock.now() - timedelta(minutes=1)).isoformat(),
+        "answers": CALM,
+    }
+    answered = client.post("/v1/checkins", json=body, headers=world["person"]["headers"])
+    assert answered.status_code == 201, answered.text
+    _as(client, "clin@example.org")
+    shown = {
+        period: client.get(world["page"], params={} if period is None else {"period": period})
+        for period in (None, "7", "28", "90", "all")
+    }
+    assert {period: len(_timeline_points(page.text)) for period, page in shown.items()} == {
+        None: 1,
+        "7": 1,
+        "28": 1,
+        "90": 3,
+        "all": 3,
+    }
+    default = shown[None].text
+    assert re.search(r'href="\?period=28#timeline-heading" aria-current="page"', default)
+    first_day = (clock.now().date() - timedelta(days=27)).isoformat()  # Berlin's day is UTC's
+    assert f"From {first_day}" in default
+    # The daily table follows the period; the check-ins' list does not.
+    assert default.count('<tr><th scope="row">2026-') == 1
+    assert shown["all"].text.count('<tr><th scope="row">2026-') == 2
+    listed = default[
+        default.index('id="checkins-heading"') : default.index('id="deliveries-heading"')
+    ]
+    assert listed.count('<th scope="row"><time') == 3
+    assert client.get(world["page"], params={"period": "5"}).status_code == 404  # no such page
+
+
+def test_the_status_changes_are_listed_with_their_reasons_newest_first(
+    client: TestClient, world: dict[str, Any], enroll: Callable[..., dict[str, Any]]
+) -> None:
+    token = _as(client, "clin@example.org")
+    assert "No status changes yet." in client.get(world["page"]).text
+    other = enroll(world["study"]["id"])
+    changes = (
+        (world["page"], "paused", "In hospital for a week"),
+        (world["page"], "active", "Back home"),
+        (f"/console/studies/{world['study']['id']}/participants/{other['id']}", "paused", "Not me"),
+    )
+    for page, status, reason in changes:
+        data = {"csrf_token": token, "status": status, "reason": reason}
+        changed = client.post(f"{page}/status", data=data, follow_redirects=False)
+        assert changed.status_code == 303, changed.text
+    text = client.get(world["page"]).text
+    history = text[text.index('id="status-history-heading"') : text.index('id="personalization"')]
+    rows = re.findall(r"<tr>\s*<th scope=\"row\">.*?</th>(.*?)</tr>", history, re.S)
+    cells = [re.findall(r"<td>(.*?)</td>", row) for row in rows]
+    assert cells == [
+        ["paused", "active", "Back home"],
+        ["active", "paused", "In hospital for a week"],
+    ]
+
+
+def test_the_status_changes_come_a_page_at_a_time_keeping_the_period(
+    client: TestClient, world: dict[str, Any]
+) -> None:
+    token = _as(client, "clin@example.org")
+    for n in range(21):
+        data = {"csrf_token": token, "status": ("paused", "active")[n % 2], "reason": f"#{n}"}
+        changed = client.post(f"{world['page']}/status", data=data, follow_redirects=False)
+        assert changed.status_code == 303, changed.text
+
+    def history(query: str) -> tuple[list[str], list[str]]:
+        text = client.get(world["page"] + query).text
+        part = text[text.index('id="status-history-heading"') : text.index('id="personalization"')]
+        links = [html.unescape(link) for link in re.findall(r'<a href="([^"]+)">', part)]
+        return re.findall(r"<td>(#\d+)</td>", part), links
+
+    first, links = history("?period=7")
+    assert first == [f"#{n}" for n in range(20, 0, -1)]
+    assert links == ["?period=7&status_offset=20#status-history-heading"]
+    rest, links = history(links[0].split("#")[0])
+    assert rest == ["#0"] and links == ["?period=7&status_offset=0#status-history-heading"]

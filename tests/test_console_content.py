@@ -195,6 +195,52 @@ def test_a_skill_form_shows_the_problems_by_field_and_keeps_what_was_typed(
     assert "is published and cannot change" in conflict.text
 
 
+def test_a_clinician_renames_a_draft_and_removes_its_skills_but_not_the_last(
+    client: TestClient, study: dict[str, Any], owner: dict[str, str]
+) -> None:
+    token = console_sign_in(client, "clinician@example.org")
+    draft = _fork(client, study, token)
+    page = f"{_base(study)}/libraries/{draft}"
+    api = f"/v1/studies/{study['id']}/libraries/{draft}"
+    long_name = "x" * 201
+    for typed in ("", long_name):
+        wrong = client.post(f"{page}/name", data={"csrf_token": token, "name": typed})
+        assert wrong.status_code == 422 and _field_error(wrong.text, "name")
+        assert _typed(wrong.text, "name") == typed
+    assert client.get(api, headers=owner).json()["name"] == "Clinic library"
+    renamed = client.post(
+        f"{page}/name", data={"csrf_token": token, "name": "Clinic, v2"}, follow_redirects=False
+    )
+    assert renamed.status_code == 303, renamed.text
+    assert client.get(api, headers=owner).json()["name"] == "Clinic, v2"
+    assert _typed(client.get(page).text, "name") == "Clinic, v2"
+
+    keys = [skill["key"] for skill in client.get(api, headers=owner).json()["skills"]]
+    assert len(keys) > 1
+    assert (
+        client.post(f"{page}/skills/no_such/remove", data={"csrf_token": token}).status_code == 404
+    )
+    for key in keys[:-1]:
+        removed = client.post(
+            f"{page}/skills/{key}/remove", data={"csrf_token": token}, follow_redirects=False
+        )
+        assert removed.status_code == 303, removed.text
+    left = client.get(api, headers=owner).json()
+    assert [skill["key"] for skill in left["skills"]] == keys[-1:]
+    assert left["name"] == "Clinic, v2"
+    last = client.post(f"{page}/skills/{keys[-1]}/remove", data={"csrf_token": token})
+    assert last.status_code == 409 and "A library keeps at least one skill" in last.text
+    published = client.post(f"{page}/publish", data={"csrf_token": token}, follow_redirects=False)
+    assert published.status_code == 303
+    shown = client.get(page).text
+    assert 'name="name"' not in shown and "/remove" not in shown
+    for url, data in (
+        (f"{page}/name", {"name": "Later"}),
+        (f"{page}/skills/{keys[-1]}/remove", {}),
+    ):
+        assert client.post(url, data={"csrf_token": token, **data}).status_code == 409, url
+
+
 def test_the_questionnaire_editor_edits_the_draft_then_saves_versions(
     client: TestClient, study: dict[str, Any], owner: dict[str, str]
 ) -> None:
@@ -278,6 +324,8 @@ def test_viewers_are_refused_strangers_see_nothing_and_forms_need_their_token(
         f"{base}/libraries/{library}/publish",
         f"{base}/libraries/{library}/pin",
         f"{base}/libraries/{library}/skills/make_room",
+        f"{base}/libraries/{library}/name",
+        f"{base}/libraries/{library}/skills/make_room/remove",
         f"{base}/questionnaire/items/new",
         f"{base}/questionnaire/items/distress/remove",
         f"{base}/questionnaire/packs/sleep",

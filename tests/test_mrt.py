@@ -88,6 +88,9 @@ def test_bad_designs_are_refused() -> None:
         {"by_time_of_day": [{"start": "08:00:30", "probability": 0.5}]},
         {"outcome": "next_need"},
         {"outcome_dimension": "emotion"},
+        {"outcome": "next_item"},
+        {"outcome_item": "distress"},
+        {"outcome": "next_need", "outcome_dimension": "emotion", "outcome_item": "distress"},
     ):
         with pytest.raises(ValueError):
             MrtDesign.model_validate(bad)
@@ -308,6 +311,81 @@ def test_the_proximal_outcome_arrives_with_its_data(
     assert client.post("/v1/checkins", json=late_body, headers=someone["headers"]).is_success
     points = {p["checkin"]: p for p in _points(client, owner, other)}
     assert points["first"]["outcome"] == 60.0  # the nearer check-in, though it came later
+
+
+def test_an_items_answer_at_the_next_checkin_is_the_outcome_on_the_items_own_scale(
+    client: TestClient, owner: dict, make_study: Callable, enroll: Callable, clock: FrozenClock
+) -> None:
+    study = make_study(activate=False, arms=TAILORED_ONLY)
+    base = f"/v1/studies/{study['id']}"
+    items = client.get(f"{base}/questionnaire", headers=owner).json()["items"]
+    optional = [
+        {**item, "required": item["required"] and item["key"] != "distress"} for item in items
+    ]
+    client.put(f"{base}/questionnaire", json={"items": optional}, headers=owner)
+    design = {
+        "self_initiated": True,
+        "outcome": "next_item",
+        "outcome_item": "distress",
+        "outcome_hours": 2,
+    }
+    saved = client.put(f"{base}/arms/tailored/mrt", json=design, headers=owner)
+    assert saved.status_code == 200, saved.text
+    assert client.post(f"{base}/activate", headers=owner).is_success
+    someone = enroll(study["id"])
+    first = START + timedelta(days=1)
+    answers = [
+        ("first", first, 20),
+        ("within", first + timedelta(hours=1), 70),  # the first point's outcome
+        ("unanswered", first + timedelta(hours=1, minutes=30), None),
+        ("after", first + timedelta(hours=5), 10),
+    ]
+    for client_id, at, distress in answers:
+        clock.set(at)
+        body = {**FUSED, "distress": distress} if distress is not None else FUSED
+        if distress is None:
+            body = {key: value for key, value in FUSED.items() if key != "distress"}
+        sent = client.post(
+            "/v1/checkins",
+            json=checkin(body, client_id=client_id, answered_at=at.isoformat()),
+            headers=someone["headers"],
+        )
+        assert sent.is_success, sent.text
+    points = {p["checkin"]: p for p in _points(client, owner, study)}
+    assert points["first"]["outcome_kind"] == "next_item"
+    assert points["first"]["outcome_item"] == "distress"
+    assert points["first"]["outcome"] == 70.0
+    # The next check-in left the item unanswered: the outcome is missing, not a later one.
+    assert points["within"]["outcome"] is None
+    # Nothing came within two hours of the last two.
+    assert points["unanswered"]["outcome"] is None and points["after"]["outcome"] is None
+
+
+@pytest.mark.parametrize("item", ["nowhere", "context"])
+def test_a_next_item_outcome_names_a_number_the_checkin_asks_for(
+    client: TestClient, owner: dict, make_study: Callable, item: str
+) -> None:
+    study = make_study(activate=False, arms=TAILORED_ONLY)
+    questionnaire = client.get(f"/v1/studies/{study['id']}/questionnaire", headers=owner).json()
+    text_item = {
+        "key": "context",
+        "type": "text",
+        "text": {"en": "Where are you?"},
+        "required": False,
+    }
+    saved = client.put(
+        f"/v1/studies/{study['id']}/questionnaire",
+        json={"items": [*questionnaire["items"], text_item]},
+        headers=owner,
+    )
+    assert saved.status_code == 200, saved.text
+    url = f"/v1/studies/{study['id']}/arms/tailored/mrt"
+    design = {"outcome": "next_item", "outcome_item": item}
+    refused = client.put(url, json=design, headers=owner)
+    assert refused.status_code == 422, refused.text
+    assert [error["field"] for error in refused.json()["errors"]] == ["body.outcome_item"]
+    assert client.get(url, headers=owner).status_code == 404  # nothing stored
+    assert client.put(url, json={**design, "outcome_item": "distress"}, headers=owner).is_success
 
 
 def test_the_study_is_analyzed_as_its_exported_decision_points_say(

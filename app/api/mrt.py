@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from app.api.contract import problems
 from app.api.deps import CurrentStaff, ManageStudy, NowDep, ReadStudy, SessionDep, staff_actor
+from app.flows import mrt as mrt_flow
 from app.mrt import service
 from app.mrt.design import MrtDesign
 from app.mrt.wcls import WclsResult
@@ -40,7 +41,7 @@ def put_arm_design(
 ) -> MrtDesign:
     """Make the arm micro-randomized: at each decision point an available participant gets
     the arm's skill choice with probability p (only while the study is a draft)."""
-    service.save_design(session, access.study, key, design, staff_actor(user), now)
+    mrt_flow.save_arm_design(session, access.study, key, design, staff_actor(user), now)
     return design
 
 

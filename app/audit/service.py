@@ -74,3 +74,26 @@ def list_study_events(
         query = query.where(AuditEvent.at < filters.end)
     query = query.order_by(col(AuditEvent.id).desc())
     return paginate(session, query, page)
+
+
+def resource_events(
+    session: Session,
+    study_id: uuid.UUID,
+    action: str,
+    resource_type: str,
+    resource_id: object,
+    page: PageParams,
+) -> Page[AuditEvent]:
+    """One resource's events of one action within a study, newest first (a participant's
+    status changes, say)."""
+    query = (
+        select(AuditEvent)
+        .where(
+            AuditEvent.study_id == study_id,
+            AuditEvent.action == action,
+            AuditEvent.resource_type == resource_type,
+            AuditEvent.resource_id == str(resource_id),
+        )
+        .order_by(col(AuditEvent.id).desc())
+    )
+    return paginate(session, query, page)

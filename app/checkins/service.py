@@ -509,25 +509,30 @@ def list_checkins(
 def score_history(
     session: Session, participant: Participant, start: datetime | None, end: datetime | None
 ) -> tuple[list[ScorePoint], list[DailyNeeds]]:
-    """Each evaluated check-in's needs and scores, and the daily means in the person's zone."""
-    query = select(Detection).where(Detection.participant_id == participant.id)
+    """Each evaluated check-in's needs and scores in [start, end) (None: unbounded), and the
+    daily means in the person's zone. Reads only those columns of the detections."""
+    query = select(Detection.at, Detection.needs, Detection.scores).where(
+        Detection.participant_id == participant.id
+    )
     if start is not None:
         query = query.where(Detection.at >= start)
     if end is not None:
         query = query.where(Detection.at < end)
-    detections = list(session.exec(query.order_by(col(Detection.at))))
+    raw = [
+        ScorePoint(at=at, needs=dict(needs), scores=dict(scores))
+        for at, needs, scores in session.exec(query.order_by(col(Detection.at)))
+    ]
     zone = ZoneInfo(participant.timezone)
-    by_day: dict[date, list[Detection]] = {}
-    for detection in detections:
-        by_day.setdefault(detection.at.astimezone(zone).date(), []).append(detection)
+    by_day: dict[date, list[ScorePoint]] = {}
+    for point in raw:
+        by_day.setdefault(point.at.astimezone(zone).date(), []).append(point)
     daily = []
-    for day, rows in sorted(by_day.items()):
+    for day, points in sorted(by_day.items()):
         needs: dict[str, float | None] = {}
         for dimension in DIMENSION_ORDER:
-            values = [row.needs[dimension] for row in rows if row.needs.get(dimension) is not None]
+            values = [v for p in points if (v := p.needs.get(dimension)) is not None]
             needs[dimension] = round(mean(values), 2) if values else None
-        daily.append(DailyNeeds(local_date=day, check_ins=len(rows), needs=needs))
-    raw = [ScorePoint(at=d.at, needs=d.needs, scores=d.scores) for d in detections]
+        daily.append(DailyNeeds(local_date=day, check_ins=len(points), needs=needs))
     return raw, daily
 
 

@@ -17,6 +17,7 @@ class NavItem:
 
 STUDY_NAV: tuple[NavItem, ...] = (
     NavItem("Overview", ""),
+    NavItem("Settings", "/settings", MANAGE),
     NavItem("Participants", "/participants"),
     NavItem("Members", "/members"),
     NavItem("Questionnaire", "/questionnaire"),

@@ -695,8 +695,8 @@ def _decision_point_columns(ctx: StudyContext) -> list[Column]:
         Column(
             "outcome_kind",
             ColumnType.string,
-            "The proximal outcome: the distress-after rating of the delivery's feedback, or a "
-            "dimension's need at the next check-in within the window",
+            "The proximal outcome: the distress-after rating of the delivery's feedback, a "
+            "dimension's need, or an item's answer, at the next check-in within the window",
             col(DecisionPoint.outcome_kind),
             values=get_args(OutcomeKind),
         ),
@@ -707,9 +707,16 @@ def _decision_point_columns(ctx: StudyContext) -> list[Column]:
             col(DecisionPoint.outcome_dimension),
         ),
         Column(
+            "outcome_item",
+            ColumnType.string,
+            "The item of a next_item outcome (its answer on the item's own scale; a boolean "
+            "is 1 or 0)",
+            col(DecisionPoint.outcome_item),
+        ),
+        Column(
             "outcome_hours",
             ColumnType.integer,
-            "The window of a next_need outcome",
+            "The window of a next_need or next_item outcome",
             col(DecisionPoint.outcome_hours),
             unit="hours",
         ),

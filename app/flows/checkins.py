@@ -257,7 +257,9 @@ def _tailor(session: Session, moment: _Moment, items: Sequence[Item]) -> CheckIn
     point = None
     if (design := moment.design) is not None:
         needs = {str(k): v for k, v in judgement.evaluation.needs.items()}
-        mrt.outcomes_from_checkin(session, participant.id, checkin.answered_at, needs)
+        mrt.outcomes_from_checkin(
+            session, participant.id, checkin.answered_at, needs, checkin.answers
+        )
         if checkin.prompt_id is not None or design.self_initiated:
             # Availability is judged on the policy's own choice, before any draw.
             qualifies = judgement.decision.skill_key is not None
@@ -309,6 +311,7 @@ def _micro_randomize(
         needs=needs,
         outcome_kind=design.outcome,
         outcome_dimension=design.outcome_dimension,
+        outcome_item=design.outcome_item,
         outcome_hours=design.outcome_hours,
     )
     point.unavailable_reason = unavailable_because(

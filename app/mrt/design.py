@@ -15,9 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.rules.process import Dimension
 from app.scheduling.schedule import LocalTime, minute_of_day
+from app.types import Key
 
 Unavailable = Literal["safety", "paused", "nothing_qualifies", "recent_offer"]
-OutcomeKind = Literal["distress_after", "next_need"]
+OutcomeKind = Literal["distress_after", "next_need", "next_item"]
 
 
 class TimeOfDayProbability(BaseModel):
@@ -58,9 +59,12 @@ class MrtDesign(BaseModel):
     outcome: OutcomeKind = Field(
         default="distress_after",
         description="distress_after: the delivery's distress-after rating; next_need: the "
-        "need of `outcome_dimension` at the next check-in within `outcome_hours`",
+        "need of `outcome_dimension` at the next check-in within `outcome_hours`; next_item: "
+        "the answer to `outcome_item` (a slider, likert or boolean item, on its own scale) "
+        "at the next check-in within `outcome_hours`",
     )
     outcome_dimension: Dimension | None = None
+    outcome_item: Key | None = None
     outcome_hours: int = Field(default=4, ge=1, le=72)
 
     @model_validator(mode="after")
@@ -76,6 +80,8 @@ class MrtDesign(BaseModel):
             raise ValueError("by_time_of_day bands start at distinct times, in order")
         if (self.outcome == "next_need") != (self.outcome_dimension is not None):
             raise ValueError("outcome_dimension is given exactly when the outcome is next_need")
+        if (self.outcome == "next_item") != (self.outcome_item is not None):
+            raise ValueError("outcome_item is given exactly when the outcome is next_item")
         return self
 
 

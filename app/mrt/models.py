@@ -42,6 +42,7 @@ class DecisionPoint(SQLModel, table=True):
     needs: dict[str, float | None] = json_field()  # each dimension's need at the decision
     outcome_kind: str = Field(max_length=16)
     outcome_dimension: str | None = Field(default=None, max_length=16)
+    outcome_item: str | None = Field(default=None, max_length=40)
     outcome_hours: int
     outcome: float | None = None
     # The time of the data the outcome came from: earlier data arriving late replaces it.

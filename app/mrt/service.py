@@ -2,7 +2,7 @@
 their data arrive, and the data the WCLS estimator reads."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -62,12 +62,19 @@ def save_design(
     design: MrtDesign | None,
     actor: Actor,
     now: datetime,
+    numeric_items: Collection[str] = (),
 ) -> MrtDesign | None:
     """Make an arm micro-randomized (or not, with None); only while the study is a draft, so
-    every decision point of the trial was randomized under the design it reports."""
+    every decision point of the trial was randomized under the design it reports. A next_item
+    outcome names one of `numeric_items` (the check-in's slider, likert and boolean items)."""
     arm = _arm(session, study, key)
     if design is not None and arm.policy == Policy.assessment_only:
         raise Invalid("path.key", "An assessment-only arm has no skill to randomize")
+    if design is not None and design.outcome_item not in (None, *numeric_items):
+        raise Invalid(
+            "body.outcome_item",
+            f"'{design.outcome_item}' is not a slider, likert or boolean item of the check-in",
+        )
     if study.status != StudyStatus.draft:
         raise Conflict(
             "An arm's micro-randomization is fixed once the study is active",
@@ -132,13 +139,15 @@ def outcomes_from_checkin(
     participant_id: uuid.UUID,
     answered_at: datetime,
     needs: dict[str, float | None],
+    answers: Mapping[str, object],
 ) -> None:
-    """A check-in's needs are the outcome of the participant's earlier points whose window
-    it falls in, unless a check-in even closer after them gave it already."""
+    """A check-in's needs or answers are the outcome of the participant's earlier points
+    whose window it falls in, unless a check-in even closer after them gave it already. An
+    item left unanswered (or no longer a number) leaves the outcome missing."""
     candidates = session.exec(
         select(DecisionPoint).where(
             DecisionPoint.participant_id == participant_id,
-            DecisionPoint.outcome_kind == "next_need",
+            col(DecisionPoint.outcome_kind).in_(("next_need", "next_item")),
             DecisionPoint.at < answered_at,
             DecisionPoint.at >= answered_at - LONGEST_OUTCOME_WINDOW,
         )
@@ -148,9 +157,18 @@ def outcomes_from_checkin(
             continue
         if point.outcome_at is not None and point.outcome_at <= answered_at:
             continue
-        point.outcome = needs.get(point.outcome_dimension or "")
+        if point.outcome_kind == "next_need":
+            point.outcome = needs.get(point.outcome_dimension or "")
+        else:
+            point.outcome = _number(answers.get(point.outcome_item or ""))
         point.outcome_at = answered_at
         session.add(point)
+
+
+def _number(answer: object) -> float | None:
+    if isinstance(answer, bool):
+        return 1.0 if answer else 0.0
+    return float(answer) if isinstance(answer, int | float) else None
 
 
 def _covariate(point: DecisionPoint, name: str) -> float:

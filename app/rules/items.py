@@ -13,6 +13,8 @@ from app.rules.process import Pole
 from app.types import INPUT, Key, LocaleTag
 
 ItemType = Literal["slider", "likert", "choice", "boolean", "text"]
+# Items whose answer is a number (a boolean counts 1 or 0).
+NUMERIC_ITEM_TYPES = frozenset({"slider", "likert", "boolean"})
 RiskTier = Literal["high", "medium", "low"]
 Answer = int | float | bool | str | None
 Texts = Annotated[

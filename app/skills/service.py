@@ -170,6 +170,21 @@ def update_library(
     return library
 
 
+def remove_skill(
+    session: Session, library: SkillLibrary, actor: Actor, key: str, now: datetime
+) -> SkillLibrary:
+    """A draft without one of its skills; its last skill stays (a library has at least one,
+    as PUT .../libraries/{id} takes it)."""
+    _require_draft(library)
+    skills = skills_of(library)
+    kept = [skill for skill in skills if skill.key != key]
+    if len(kept) == len(skills):
+        raise NotFound(f"No skill '{key}' in this version", code="skill_not_found")
+    if not kept:
+        raise Conflict("A library keeps at least one skill", code="library_empty")
+    return update_library(session, library, actor, None, kept, now)
+
+
 def publish_library(
     session: Session, library: SkillLibrary, actor: Actor, now: datetime
 ) -> SkillLibrary:
@@ -468,6 +483,23 @@ def list_deliveries(
         .order_by(col(Delivery.created_at).desc(), col(Delivery.id))
     )
     return paginate(session, query, page)
+
+
+# What a timeline mark needs of a delivery (with what `visibility.shown_delivery` may hide).
+_MARK_FIELDS = ("created_at", "policy", "target", "skill_key", "reason", "helpfulness")
+
+
+def delivery_marks(
+    session: Session, participant_id: uuid.UUID, start: datetime | None
+) -> list[dict[str, Any]]:
+    """The participant's deliveries since `start` (None: all), oldest first, as the few
+    fields a timeline marks them with: a read of those columns, not of whole rows."""
+    columns = [getattr(Delivery, name) for name in _MARK_FIELDS]
+    query = select(*columns).where(Delivery.participant_id == participant_id)
+    if start is not None:
+        query = query.where(Delivery.created_at >= start)
+    rows = session.exec(query.order_by(col(Delivery.created_at)))
+    return [dict(zip(_MARK_FIELDS, row, strict=True)) for row in rows]
 
 
 def record_feedback(

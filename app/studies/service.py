@@ -161,6 +161,38 @@ def update_study(
     return study
 
 
+def update_draft(
+    session: Session,
+    access: StudyAccess,
+    actor: Actor,
+    data: StudyUpdate,
+    arms: Sequence[ArmIn],
+    now: datetime,
+) -> Study:
+    """A draft's settings and its whole list of arms in one change: an arm whose key is
+    kept is updated where it differs, a new key is added, a key left out is deleted (each
+    as the arms' own routes do it, audited alike); then the study is updated, its block
+    size checked against the arms as they are now."""
+    _require_draft(access.study)
+    _check_arm_keys(list(arms))
+    existing = {arm.key: arm for arm in arms_of(session, access.study.id)}
+    for arm in arms:
+        before = existing.get(arm.key)
+        if before is None:
+            add_arm(session, access, actor, arm, now)
+            continue
+        changed = {
+            name: value
+            for name, value in arm.model_dump(exclude={"key"}).items()
+            if getattr(before, name) != value
+        }
+        if changed:
+            update_arm(session, access, actor, arm.key, ArmUpdate(**changed), now)
+    for key in sorted(existing.keys() - {arm.key for arm in arms}):
+        delete_arm(session, access, actor, key, now)
+    return update_study(session, access, actor, data, now)
+
+
 def web_push_of(study: Study) -> WebPushConfig | None:
     return None if study.web_push is None else WebPushConfig.model_validate(study.web_push)
 

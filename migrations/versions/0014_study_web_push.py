@@ -21,5 +21,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("study") as batch:
-        batch.drop_column("web_push")
+    # Not in batch mode: on SQLite that copies `study`, which every study's rows refer to,
+    # and the copy's drop fails their foreign keys. SQLite drops a plain column itself (3.35+).
+    op.drop_column("study", "web_push")

@@ -227,3 +227,18 @@ def test_the_timeline_shows_the_six_dimensions_after_a_series_of_check_ins(
     table = page.get_by_role("table", name=re.compile("Mean need per dimension"))
     expect(table.get_by_role("row")).to_have_count(1 + len(scores["daily"]))
     check_accessibility(page)
+
+    # The period: a week shows the same series (it is two days old); the status changes
+    # with their reasons are listed beside the form.
+    page.get_by_role("link", name="Last 7 days").click()
+    expect(page.get_by_role("link", name="Last 7 days")).to_have_attribute("aria-current", "page")
+    assert len(_chart(page)[0]["ys"]) == len(series)
+    expect(page.get_by_text("No status changes yet.")).to_be_visible()
+    page.get_by_label("New status").select_option("paused")
+    page.get_by_label("Reason").fill("Travelling for a week")
+    page.get_by_role("button", name="Change the status").click()
+    history = page.get_by_role("table", name=re.compile("with the reason given"))
+    expect(history.get_by_role("row").nth(1)).to_contain_text("active")
+    expect(history.get_by_role("row").nth(1)).to_contain_text("paused")
+    expect(history.get_by_role("row").nth(1)).to_contain_text("Travelling for a week")
+    check_accessibility(page)

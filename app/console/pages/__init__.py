@@ -15,12 +15,14 @@ from app.console.pages import (
     safety,
     schedules,
     studies,
+    study_settings,
 )
 
 ROUTERS = (
     static.router,
     auth.router,
     studies.router,
+    study_settings.router,
     # The list's fixed paths (/participants/new) before a participant's own page.
     participants.router,
     participant.router,

@@ -32,7 +32,7 @@ from app.skills import service
 from app.skills.content import Skill
 from app.skills.diff import library_diff
 from app.skills.models import SkillLibrary
-from app.skills.schemas import ForkIn
+from app.skills.schemas import ForkIn, LibraryUpdate
 
 router = APIRouter(prefix="/console/studies/{study_id}/libraries")
 CURRENT = "/libraries"
@@ -215,6 +215,54 @@ def pin_library(
         session,
         library_id,
         lambda found: service.pin_library(session, found, me.actor, now),
+    )
+
+
+@router.post("/{library_id}/name")
+def rename_library(
+    request: Request,
+    library_id: uuid.UUID,
+    access: CareStudy,
+    posted: CheckedForm,
+    me: ConsoleUser,
+    session: SessionDep,
+    now: NowDep,
+) -> Response:
+    """A draft's new name, validated as the API's PUT takes it (with the skills it has)."""
+    found = service.get_library(session, access.study.id, library_id)
+    form = Form.posted(posted)
+
+    def rename() -> None:
+        body = {"name": form.value("name"), "skills": service.skills_of(found)}
+        data = form.parse(LibraryUpdate, body)
+        service.update_library(session, found, me.actor, data.name, data.skills, now)
+
+    submit(
+        session,
+        form,
+        lambda shown, status: _library_page(request, access, session, found, shown, status),
+        rename,
+    )
+    return redirect(_url(access, f"/{found.id}"))
+
+
+@router.post("/{library_id}/skills/{key}/remove")
+def remove_skill(
+    request: Request,
+    library_id: uuid.UUID,
+    key: str,
+    access: CareStudy,
+    posted: CheckedForm,
+    me: ConsoleUser,
+    session: SessionDep,
+    now: NowDep,
+) -> Response:
+    return _library_action(
+        request,
+        access,
+        session,
+        library_id,
+        lambda found: service.remove_skill(session, found, me.actor, key, now),
     )
 
 

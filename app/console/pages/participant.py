@@ -1,19 +1,25 @@
-"""A participant's page for those who care for them: the process timeline (the six
-dimensions' need per check-in and per day, the flexible and inflexible scores, the skills
-delivered with their helpfulness), check-ins, deliveries with feedback, safety events,
-compliance, status changes with a reason, and personalization. Everything through the
-services the API's routes use, the arm and skill fields through app/access/visibility.py."""
+"""A participant's page for those who care for them: the process timeline of a chosen
+period (the six dimensions' need per check-in and per day, the flexible and inflexible
+scores, the skills delivered with their helpfulness), check-ins, deliveries with feedback and
+safety events a page at a time, compliance in the period, status changes with their reasons,
+and personalization. Everything through the services the API's routes use, the arm and skill
+fields through app/access/visibility.py. Every read is bounded (a period or a page), so the
+page costs the same whatever the length of the participant's history."""
 
 import json
-from typing import Any
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
 from app.access import visibility
 from app.access.scope import StudyParticipant
 from app.api.deps import NowDep, SessionDep, SettingsDep
+from app.audit import service as audit
 from app.checkins import service as checkins
 from app.console.deps import CareParticipant, CheckedForm, ConsoleUser
 from app.console.forms import Form, submit
@@ -33,8 +39,16 @@ from app.vocabulary import ParticipantStatus
 
 router = APIRouter(prefix="/console/studies/{study_id}/participants/{participant_id}")
 LIST_PAGE = 20
-# The timeline's skill marks: a participant's deliveries up to this many (newest first).
-TIMELINE_DELIVERIES = 5000
+# The timeline's periods: the last so many local days, or the whole history.
+Period = Literal["7", "28", "90", "all"]
+PERIODS: tuple[tuple[Period, str], ...] = (
+    ("7", "Last 7 days"),
+    ("28", "Last 28 days"),
+    ("90", "Last 90 days"),
+    ("all", "All"),
+)
+DEFAULT_PERIOD: Period = "28"
+Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 STATUS_CHOICES = (
     (ParticipantStatus.active, "Resume (active)"),
     (ParticipantStatus.paused, "Pause"),
@@ -44,9 +58,38 @@ STATUS_CHOICES = (
 THRESHOLD_INPUTS = tuple(f"threshold_overrides.{dimension}" for dimension in DIMENSION_ORDER)
 
 
-def _timeline(
-    scope: StudyParticipant, raw: list[Any], daily: list[Any], deliveries: list[dict[str, Any]]
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class View:
+    """What the page shows: the timeline's period and where each list starts."""
+
+    period: Period = DEFAULT_PERIOD
+    checkins_offset: int = 0
+    deliveries_offset: int = 0
+    safety_offset: int = 0
+    status_offset: int = 0
+
+
+def page_view(
+    period: Period = DEFAULT_PERIOD,
+    checkins_offset: Offset = 0,
+    deliveries_offset: Offset = 0,
+    safety_offset: Offset = 0,
+    status_offset: Offset = 0,
+) -> View:
+    return View(period, checkins_offset, deliveries_offset, safety_offset, status_offset)
+
+
+def period_start(period: Period, timezone: str, now: datetime) -> datetime | None:
+    """The first instant of the period: midnight in the participant's zone so many days
+    ago (today is the last of them), so each day's mean is of the whole day."""
+    if period == "all":
+        return None
+    zone = ZoneInfo(timezone)
+    first = now.astimezone(zone).date() - timedelta(days=int(period) - 1)
+    return datetime.combine(first, time(), zone).astimezone(UTC)
+
+
+def _timeline(raw: list[Any], daily: list[Any], deliveries: list[dict[str, Any]]) -> dict[str, Any]:
     """The chart's data: per check-in the need and both scores per dimension, the daily
     means, and the skills delivered with their helpfulness (as this role may see them)."""
     return {
@@ -68,7 +111,7 @@ def _timeline(
                 "target": delivery["target"],
                 "helpfulness": delivery["helpfulness"],
             }
-            for delivery in reversed(deliveries)
+            for delivery in deliveries
         ],
     }
 
@@ -88,38 +131,41 @@ def _page(
     request: Request,
     scope: StudyParticipant,
     session: Session,
-    now: Any,
-    checkins_offset: int = 0,
-    deliveries_offset: int = 0,
+    now: datetime,
+    view: View = View(),
     status_form: Form | None = None,
     personalization_form: Form | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
     access, participant = scope.access, scope.participant
-    raw, daily = checkins.score_history(session, participant, None, None)
-    timeline_deliveries = [
-        visibility.shown_delivery(access, delivery.model_dump())
-        for delivery in skills.list_deliveries(
-            session, participant.id, PageParams(limit=TIMELINE_DELIVERIES, offset=0)
-        ).items
+    start = period_start(view.period, participant.timezone, now)
+    raw, daily = checkins.score_history(session, participant, start, None)
+    marks = [
+        visibility.shown_delivery(access, delivery)
+        for delivery in skills.delivery_marks(session, participant.id, start)
     ]
     deliveries = skills.list_deliveries(
-        session, participant.id, PageParams(limit=LIST_PAGE, offset=deliveries_offset)
+        session, participant.id, PageParams(limit=LIST_PAGE, offset=view.deliveries_offset)
     )
     library = skills.pinned_library(session, access.study.id)
     compliance = scheduling.compliance(
-        scheduling.study_prompts(session, access.study.id, None, None, participant.id), now
+        scheduling.study_prompts(session, access.study.id, start, None, participant.id), now
     )
     context = {
         "access": access,
         "current": "/participants",
         "participant": participants.participant_outs(session, access, [participant])[0],
-        "timeline": _timeline(scope, raw, daily, timeline_deliveries),
+        "periods": PERIODS,
+        "period": view.period,
+        "first_day": None
+        if start is None
+        else start.astimezone(ZoneInfo(participant.timezone)).date(),
+        "timeline": _timeline(raw, daily, marks),
         "daily": daily,
         "dimensions": DIMENSION_ORDER,
         "poles": POLES,
         "checkins": checkins.list_checkins(
-            session, participant.id, PageParams(limit=LIST_PAGE, offset=checkins_offset)
+            session, participant.id, PageParams(limit=LIST_PAGE, offset=view.checkins_offset)
         ),
         "deliveries": deliveries.with_items(
             [visibility.shown_delivery(access, d.model_dump()) for d in deliveries.items]
@@ -129,13 +175,21 @@ def _page(
             session,
             access.study.id,
             False,
-            PageParams(limit=LIST_PAGE, offset=0),
+            PageParams(limit=LIST_PAGE, offset=view.safety_offset),
             participant_id=participant.id,
         ),
         "compliance_rows": compliance.days,
         "compliance_chart": compliance_chart(compliance.days),
         "status_choices": STATUS_CHOICES,
         "status_form": status_form or Form(),
+        "status_changes": audit.resource_events(
+            session,
+            access.study.id,
+            "participant.status",
+            "participant",
+            participant.id,
+            PageParams(limit=LIST_PAGE, offset=view.status_offset),
+        ),
         "library_skills": skills.skills_of(library) if library else [],
         "personalization_form": personalization_form or _personalization_form(session, scope),
         "empty_form": Form(),
@@ -150,10 +204,9 @@ def participant_page(
     scope: CareParticipant,
     session: SessionDep,
     now: NowDep,
-    checkins_offset: int = Query(0, ge=0, le=10_000_000),
-    deliveries_offset: int = Query(0, ge=0, le=10_000_000),
+    view: Annotated[View, Depends(page_view)],
 ) -> HTMLResponse:
-    return _page(request, scope, session, now, checkins_offset, deliveries_offset)
+    return _page(request, scope, session, now, view)
 
 
 @router.post("/status")
