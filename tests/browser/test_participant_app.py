@@ -236,7 +236,6 @@ def test_enroll_by_the_link_answer_a_prompt_see_the_skill_and_rate_it(
     expect(page.locator("#error-risk")).to_have_text("Problem: This question needs an answer")
     assert checkins_of(session, participant) == []
     check_accessibility(page)
-    screenshot(page, "app-checkin-unanswered", "app")
 
     answer(page, FUSED, QUESTIONS["en"])
     page.get_by_role("button", name="Send my answers").click()
@@ -334,6 +333,9 @@ def test_a_risk_answer_shows_the_crisis_resources_before_anything_else(
     page.get_by_role("button", name="Start a check-in").click()
     check_accessibility(page)
     screenshot(page, "app-checkin", "app")
+    page.get_by_role("button", name="Send my answers").click()
+    expect(page.get_by_role("alert")).to_contain_text("Some answers are missing")
+    screenshot(page, "app-checkin-unanswered", "app")
     answer_short(page, risk=85)
     page.get_by_role("button", name="Send my answers").click()
 
