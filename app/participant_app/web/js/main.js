@@ -76,7 +76,13 @@ async function openPromptById(id) {
 /** Send what waits in the outbox (at start, when back online) and show what came back. */
 async function sendAndShow() {
   if (!store.token()) return;
-  const outcomes = await sendWaiting();
+  let outcomes;
+  try {
+    outcomes = await sendWaiting();
+  } catch (error) {
+    if (error.status === 401) return; // the token was refused: the ended screen is shown
+    throw error;
+  }
   const checkins = outcomes.filter((outcome) => outcome.entry.kind === "checkin");
   const sent = checkins.filter((outcome) => outcome.sent);
   const refused = checkins.filter((outcome) => outcome.refused);
@@ -170,6 +176,14 @@ async function start() {
     if (id && store.token()) openPromptById(id);
   });
 
+  // What waits in the outbox goes when the connection is back, and at every start. "Online"
+  // may come before the connection works: what still waits is tried again now and then.
+  window.addEventListener("online", sendAndShow);
+  setInterval(sendAndShow, 30_000);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible") sendAndShow();
+  });
+
   const saved = store.token();
   if (!saved) return go("enroll", { code });
   setToken(saved);
@@ -181,10 +195,6 @@ async function start() {
     // Offline at the very first start after enrollment: nothing cached to show.
     return home(t("home.offline"));
   }
-  window.addEventListener("online", sendAndShow);
-  // "Online" may come before the connection works: what still waits is tried again.
-  setInterval(sendAndShow, 30_000);
-  document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && sendAndShow());
   if (["granted", "not_registered"].includes(pushState(session.me))) {
     registerForPush(session.me).catch((error) => console.warn("push not registered", error));
   }
