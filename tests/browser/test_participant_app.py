@@ -245,6 +245,8 @@ def test_enroll_by_the_link_answer_a_prompt_see_the_skill_and_rate_it(
     screenshot(page, "app-skill", "app")
     [checkin] = checkins_of(session, participant)
     assert (checkin.prompt_id, checkin.answers) == (prompt_id, FUSED)
+    # Answered at the phone's time, with its offset (Berlin in March: UTC+1).
+    assert (checkin.answered_at, checkin.answered_offset_minutes) == (PHONE_TIME, 60)
     assert session.get_one(Prompt, prompt_id).status == PromptStatus.answered
 
     while page.get_by_role("button", name="Next step").is_visible():
