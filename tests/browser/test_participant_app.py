@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from app.checkins.models import CheckIn
+from app.clock import FrozenClock
 from app.rules.items import default_items
 from app.scheduling.models import Prompt, PromptStatus
 from app.skills.models import Delivery
@@ -317,6 +318,39 @@ def test_a_check_in_answered_offline_waits_and_is_stored_once_back_online(
     expect(page.get_by_role("heading", name="Your check-ins", level=1)).to_be_visible()
     expect(waiting).to_have_count(0)
     assert count_checkins(session, person) == 2
+
+
+@sqlite_only
+def test_a_prompts_check_in_sent_after_its_expiry_is_stored_once_as_late(
+    phone: Page,
+    context: BrowserContext,
+    live_server: LiveServer,
+    db: Engine,
+    session: Session,
+    clock: FrozenClock,
+    study: dict[str, Any],
+    participant: dict[str, Any],
+) -> None:
+    page = phone
+    prompt_id = open_prompt(db, study, participant)
+    enroll_by_link(page, live_server, participant)
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.get_by_role("button", name=re.compile(r"^Check-in from 10:00")).click()
+    expect(page.get_by_role("heading", name="Check-in", exact=True, level=1)).to_be_visible()
+
+    context.set_offline(True)
+    answer(page, FUSED, QUESTIONS["en"])
+    page.get_by_role("button", name="Send my answers").click()
+    expect(page.get_by_role("heading", name="Saved on this phone", level=1)).to_be_visible()
+    # The prompt closes (11:00) while the phone is offline; the answer still goes out.
+    clock.set(START + timedelta(hours=2))
+    context.set_offline(False)
+    expect(page.get_by_role("heading", level=1)).to_have_text(SKILL_TITLES)
+    [checkin] = checkins_of(session, participant)
+    assert (checkin.prompt_id, checkin.answered_at, checkin.late) == (prompt_id, PHONE_TIME, True)
+    page.reload()  # the start sends what waits: nothing does
+    expect(page.get_by_role("heading", name="Your check-ins", level=1)).to_be_visible()
+    assert len(checkins_of(session, participant)) == 1
 
 
 def check_in_offline(page: Page) -> None:
