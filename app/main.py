@@ -40,6 +40,8 @@ from app.errors import UnhandledErrorMiddleware, install_error_handlers
 from app.logs import RequestScopeMiddleware
 from app.metrics import RequestMetricsMiddleware
 from app.migrate import require_current_schema
+from app.participant_app import SECURITY_HEADERS as PARTICIPANT_APP_HEADERS
+from app.participant_app import mount as mount_participant_app
 from app.push import sender_from_settings
 from app.push.base import PushSender
 from app.requestid import RequestIdMiddleware
@@ -110,7 +112,10 @@ def create_app(
             max_age=600,
         )
     # Outermost of ours, so refusals of the layers inside carry the headers too.
-    app.add_middleware(SecurityHeadersMiddleware, by_prefix={"/console": CONSOLE_HEADERS})
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        by_prefix={"/console": CONSOLE_HEADERS, "/app": PARTICIPANT_APP_HEADERS},
+    )
     for router in (
         health.router,
         auth.router,
@@ -136,6 +141,7 @@ def create_app(
         declare_problems(router)
         app.include_router(router)
     mount_console(app)
+    mount_participant_app(app)
     app.openapi = lambda: contract_openapi(app)  # type: ignore[method-assign]
     return app
 

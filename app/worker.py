@@ -22,6 +22,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import Engine
 
 from app import metrics
+from app.auth import service as auth
+from app.auth import sessions
 from app.clock import Clock
 from app.db import unit_of_work
 from app.flows.metrics import exposition
@@ -30,11 +32,19 @@ from app.push.base import PushSender
 from app.scheduling.dispatch import dispatch_once, expire_prompts, reap_claims
 from app.scheduling.service import plan_prompts
 from app.settings import Settings
+from app.studies import participants
 
 _log = logging.getLogger("kairos.worker")
 
 # Seconds between runs of each job.
-INTERVALS = {"plan": 900, "dispatch": 5, "expire": 30, "reap": 60, "review": 3600}
+INTERVALS = {
+    "plan": 900,
+    "dispatch": 5,
+    "expire": 30,
+    "reap": 60,
+    "review": 3600,
+    "prune": 3600,
+}
 
 
 def default_worker_id() -> str:
@@ -112,6 +122,25 @@ class Jobs:
         if raised:
             _log.info("raised %d review flags", raised)
         return raised
+
+    @_observed
+    def prune(self) -> int:
+        """Delete what can never count again: console sessions expired or signed out, and
+        refused sign-ins and enrollment codes older than their rate limit's window."""
+        now = self.clock.now()
+        with unit_of_work(self.engine) as session:
+            deleted = sum(
+                (
+                    sessions.prune_sessions(session, now),
+                    auth.prune_login_failures(session, self.settings, now),
+                    participants.prune_enrollment_failures(
+                        session, self.settings.enrollment_window_seconds, now
+                    ),
+                )
+            )
+        if deleted:
+            _log.info("pruned %d expired sessions and old refusals", deleted)
+        return deleted
 
 
 def schedule_jobs(scheduler: BaseScheduler, jobs: Jobs) -> None:

@@ -1,13 +1,16 @@
 """Shared set-up of the benchmarks: a throwaway PostgreSQL database, seeded in bulk; a
-server process on a free port; a study with participants enrolled through the API."""
+server process on a free port; a study with participants enrolled through the API; `wrk`,
+the load generator (a C program, so that the client is not the limit)."""
 
 import os
+import re
 import socket
 import subprocess
 import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -231,3 +234,67 @@ def enrolled_study(
         enrolled.raise_for_status()
         tokens.append(enrolled.json()["token"])
     return study_id, tokens
+
+
+# Counts the 5xx and prints the figures: the end of every wrk script (its % doubled, for
+# the scripts that are %-formatted).
+REPORT = """
+errors5xx = 0  -- a global: done() reads it of each thread
+local threads = {}
+
+function setup(thread)
+  thread:set("id", #threads + 1)
+  table.insert(threads, thread)
+end
+
+function response(status, headers, body)
+  if status >= 500 then errors5xx = errors5xx + 1 end
+end
+
+function done(summary, latency, requests)
+  local total = 0
+  for _, thread in ipairs(threads) do total = total + thread:get("errors5xx") end
+  io.write(string.format("KAIROS_5XX %%d\\n", total))
+  io.write(string.format("KAIROS_P50 %%f\\n", latency:percentile(50) / 1000))
+  io.write(string.format("KAIROS_P99 %%f\\n", latency:percentile(99) / 1000))
+  io.write(string.format("KAIROS_REQUESTS %%d\\n", summary.requests))
+  io.write(string.format("KAIROS_NON2XX %%d\\n", summary.errors.status))
+  local socket = summary.errors.connect + summary.errors.read + summary.errors.write
+    + summary.errors.timeout
+  io.write(string.format("KAIROS_SOCKET %%d\\n", socket))
+end
+"""
+
+
+@dataclass
+class Run:
+    rate: float  # requests per second
+    p50: float  # ms
+    p99: float  # ms
+    errors_5xx: int
+    non_2xx: int
+    socket_errors: int
+
+
+def load(url: str, script: Path, connections: int, seconds: float) -> Run:
+    threads = min(2, connections)
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s"]
+    output = subprocess.run(
+        [*command, "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=True,
+    ).stdout
+    found = dict(re.findall(r"^KAIROS_(\w+) (\S+)$", output, re.MULTILINE))
+    duration = float(re.search(r"in ([\d.]+)(m?s)", output).group(1))  # type: ignore[union-attr]
+    unit = re.search(r"in [\d.]+(m?s)", output).group(1)  # type: ignore[union-attr]
+    duration = duration / 1000 if unit == "ms" else duration
+    return Run(
+        rate=int(found["REQUESTS"]) / duration,
+        p50=float(found["P50"]),
+        p99=float(found["P99"]),
+        errors_5xx=int(found["5XX"]),
+        non_2xx=int(found["NON2XX"]),
+        socket_errors=int(found["SOCKET"]),
+    )

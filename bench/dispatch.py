@@ -2,18 +2,20 @@
 
 Due prompts are dispatched by 1, 2 and 4 worker processes through firebase-admin against
 the fake FCM server (real HTTP on 127.0.0.1). In the same run, interleaved, the ceiling:
-one and then two client processes (asyncio httpx, CONNECTIONS connections each) post the
-same messages to the same server; the share of a core the server was busy shows whether
-the server, not the client, was the limit.
+`wrk` (a C client, CONNECTIONS connections) posting FCM send requests to the same server
+for a while; the share of a core the server was busy shows that the server, not the
+client, was the limit (a Python client was: it reached a fraction of what one worker does).
 
     .venv/bin/python -m bench.dispatch [prompts] [--pairs 3] [--workers 1 2 4]
-                                                     (default 20000 prompts)
+                                       [--ceiling-seconds 10]   (default 20000 prompts)
+
+Needs `wrk` (Debian: `apt-get install wrk`).
 """
 
 import argparse
-import asyncio
 import json
 import multiprocessing
+import shutil
 import statistics
 import tempfile
 import time
@@ -22,7 +24,6 @@ from pathlib import Path
 from queue import Empty
 from typing import Any
 
-import httpx
 from firebase_admin._messaging_encoder import MessageEncoder
 from sqlalchemy import Engine, text
 from sqlmodel import Session, select
@@ -33,7 +34,7 @@ from app.push.fcm import FcmSender, _fcm_message
 from app.scheduling.dispatch import dispatch_once
 from app.scheduling.models import Prompt, PromptStatus
 from app.studies.models import Participant
-from bench.common import bulk_insert, seed_study, throwaway_database
+from bench.common import REPORT, Run, bulk_insert, load, seed_study, throwaway_database
 from tests.fakes.fcm import FakeFcm
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -117,36 +118,6 @@ def _dispatch_run(
     return elapsed, sent
 
 
-def _ceiling_client(
-    endpoint: str, project: str, token: str, bodies: list[str], start: Any, queue: Any
-) -> None:
-    """Post every body from CONNECTIONS asyncio tasks over one pooled async httpx client.
-
-    Every post has a timeout; a failed post ends the client with the error on the queue:
-    the run then stops with it rather than wait for a result that never comes."""
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    url = f"{endpoint}/v1/projects/{project}/messages:send"
-
-    async def post_all() -> None:
-        limits = httpx.Limits(max_connections=CONNECTIONS, max_keepalive_connections=CONNECTIONS)
-        async with httpx.AsyncClient(limits=limits, headers=headers, timeout=30) as client:
-            waiting = iter(bodies)
-
-            async def post_in_turn() -> None:
-                for body in waiting:
-                    (await client.post(url, content=body)).raise_for_status()
-
-            await asyncio.gather(*(post_in_turn() for _ in range(CONNECTIONS)))
-
-    start.wait(timeout=RUN_TIMEOUT)
-    try:
-        asyncio.run(asyncio.wait_for(post_all(), RUN_TIMEOUT))
-    except Exception as error:
-        queue.put(f"the ceiling client failed: {error!r}")
-        raise
-    queue.put(None)
-
-
 def _result(queue: Any, processes: list[Any]) -> Any:
     """The next result a benchmark process puts on the queue; an error when a process died
     without one or none came within RUN_TIMEOUT seconds."""
@@ -160,53 +131,43 @@ def _result(queue: Any, processes: list[Any]) -> Any:
     raise TimeoutError(f"no result within {RUN_TIMEOUT} s")
 
 
-def _ceiling(fcm: FakeFcm, count: int, clients: int) -> tuple[float, float]:
-    """Messages per second the fake server answers to `clients` client processes, and the
-    share of one core the server (alone in this process meanwhile) was busy."""
-    bodies = []
-    for n in range(count):
-        message = PushMessage.build(
-            prompt_id=f"prompt-{n}",
-            device_identifier=f"bench-token-{n}",
-            identifier_kind="token",
-            kind="prompt",
-            title="Time for a check-in",
-            body="How are you right now?",
-            expires_at=NOW + timedelta(hours=1),
-            now=NOW,
-            platform="android",
-        )
-        encoded = MessageEncoder().default(_fcm_message(message, None))
-        bodies.append(json.dumps({"message": encoded}))
-    context = multiprocessing.get_context("spawn")
-    start, queue = context.Event(), context.Queue()
-    token = fcm.issue_token()
-    processes = [
-        context.Process(
-            target=_ceiling_client,
-            args=(fcm.url, fcm.project_id, token, bodies[n::clients], start, queue),
-        )
-        for n in range(clients)
-    ]
-    for process in processes:
-        process.start()
-    time.sleep(3)  # let the processes import before the clock starts
+# One FCM v1 send body, posted by every wrk connection: the fake server records each post.
+CEILING_LUA = """
+wrk.method = "POST"
+wrk.body = '%(body)s'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %(token)s"
+"""
+
+
+def _ceiling(fcm: FakeFcm, seconds: float, directory: Path) -> tuple[Run, float]:
+    """What the fake server answers when `wrk` (a C client, not the limit) posts FCM send
+    requests to it from CONNECTIONS connections, and the share of one core the server (alone
+    in this process meanwhile) was busy: near 100%, the server is the limit."""
+    message = PushMessage.build(
+        prompt_id="prompt-ceiling",
+        device_identifier="bench-token-ceiling",
+        identifier_kind="token",
+        kind="prompt",
+        title="Time for a check-in",
+        body="How are you right now?",
+        expires_at=NOW + timedelta(hours=1),
+        now=NOW,
+        platform="android",
+    )
+    body = json.dumps({"message": MessageEncoder().default(_fcm_message(message, None))})
+    script = directory / "fcm.lua"
+    script.write_text(
+        CEILING_LUA % {"body": body, "token": fcm.issue_token()} + REPORT.replace("%%", "%")
+    )
     fcm.reset()
     began, busy = time.perf_counter(), time.process_time()
-    start.set()
-    try:
-        for _ in processes:
-            if (failure := _result(queue, processes)) is not None:
-                raise RuntimeError(failure)
-        elapsed, busy = time.perf_counter() - began, time.process_time() - busy
-    finally:
-        for process in processes:
-            process.join(timeout=10)
-            if process.is_alive():
-                process.kill()
-    if len(fcm.requests) != count:
-        raise RuntimeError(f"the fake server received {len(fcm.requests)} of {count} messages")
-    return count / elapsed, busy / elapsed
+    send_url = f"{fcm.url}/v1/projects/{fcm.project_id}/messages:send"
+    run = load(send_url, script, CONNECTIONS, seconds)
+    elapsed, busy = time.perf_counter() - began, time.process_time() - busy
+    if run.non_2xx or run.socket_errors:
+        raise RuntimeError(f"the ceiling run failed: {run}")
+    return run, busy / elapsed
 
 
 def _spread(values: list[float], form: str) -> str:
@@ -225,9 +186,12 @@ def main() -> None:
     parser.add_argument("prompts", nargs="?", type=int, default=20_000)
     parser.add_argument("--pairs", type=int, default=3)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--ceiling-seconds", type=float, default=10.0)
     args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("needs wrk (Debian: apt-get install wrk)")
     count = args.prompts
-    ceilings: dict[int, list[float]] = {1: [], 2: []}
+    ceilings: list[float] = []
     busy: list[float] = []
     rates: dict[int, list[float]] = {workers: [] for workers in args.workers}
     ratios: dict[int, list[float]] = {workers: [] for workers in args.workers}
@@ -236,30 +200,26 @@ def main() -> None:
         seed_study(engine, count, SCHEDULE, NOW - timedelta(days=1), devices=True)
         credentials = fcm.service_account_file(Path(tmp))
         for pair in range(args.pairs):
-            # The ceiling, then the candidates: one client process and two; the server's
-            # limit is reached when a second client adds nothing and the server is busy.
-            for clients in ceilings:
-                rate, share = _ceiling(fcm, count, clients)
-                ceilings[clients].append(rate)
-                busy.append(share)
-                print(
-                    f"pair {pair + 1}: ceiling, {clients} client process(es): {rate:,.0f} "
-                    f"messages/s, fake server busy {share:.0%} of a core"
-                )
-            ceiling = max(ceilings[1][-1], ceilings[2][-1])
+            run, share = _ceiling(fcm, args.ceiling_seconds, Path(tmp))
+            ceilings.append(run.rate)
+            busy.append(share)
+            print(
+                f"pair {pair + 1}: ceiling, wrk with {CONNECTIONS} connections: "
+                f"{run.rate:,.0f} messages/s (p50 {run.p50:.1f} ms), fake server busy "
+                f"{share:.0%} of a core"
+            )
             for workers in args.workers:
                 elapsed, sent = _dispatch_run(engine, url, fcm, credentials, workers, count)
                 if sent != count:
                     raise RuntimeError(f"{count - sent} of {count} prompts were not sent")
                 rates[workers].append(sent / elapsed)
-                ratios[workers].append(sent / elapsed / ceiling)
+                ratios[workers].append(sent / elapsed / run.rate)
                 print(
                     f"pair {pair + 1}: dispatch, {workers} worker(s): {sent / elapsed:,.0f} "
                     f"prompts/s ({ratios[workers][-1]:.2f} of the ceiling)"
                 )
-    print(f"{count} due prompts, {args.pairs} pairs, {CONNECTIONS} connections a client")
-    for clients, values in ceilings.items():
-        print(f"ceiling, {clients} client(s): {_spread(values, ',.0f')} messages/s")
+    print(f"{count} due prompts, {args.pairs} pairs")
+    print(f"ceiling (wrk, {CONNECTIONS} connections): {_spread(ceilings, ',.0f')} messages/s")
     print(f"fake server busy: {_spread(busy, '.0%')} of one core")
     for workers in args.workers:
         drain = [100_000 / rate for rate in rates[workers]]

@@ -53,6 +53,7 @@ FLOORS: dict[str, int] = {
     "app.logs": 2,
     "app.ratelimit": 2,
     "app.securityheaders": 2,
+    "app.staticfiles": 2,
     # 3 domains, and the access layer they all use
     "app.access": 3,
     "app.audit": 3,
@@ -76,6 +77,7 @@ FLOORS: dict[str, int] = {
     # 5 faces: HTTP, the worker's jobs, the command
     "app.api": 5,
     "app.console": 5,
+    "app.participant_app": 5,
     "app.bodylimit": 5,
     "app.worker": 5,
     "app.cli": 5,

@@ -14,7 +14,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from app.auth.models import ConsoleSession, LoginFailure, StaffUser
 from app.clock import FrozenClock
+from app.db import unit_of_work
 from app.push import sender_from_settings
 from app.push.base import PushMessage
 from app.push.fcm import FcmSender
@@ -22,7 +24,9 @@ from app.push.log import LogSender
 from app.scheduling.dispatch import DEFAULT_BATCH, dispatch_once
 from app.scheduling.models import Prompt, PromptStatus
 from app.settings import Settings
+from app.studies.models import EnrollmentFailure
 from app.worker import INTERVALS, Jobs, schedule_jobs
+from tests.console_client import console_sign_in
 from tests.fakes.fcm import FakeFcm
 from tests.test_dispatch import FIRST, SCHEDULE, _person, _prompts
 
@@ -196,7 +200,8 @@ def test_the_worker_schedules_plan_dispatch_expire_and_reap(
     scheduler = BackgroundScheduler(timezone="UTC")
     schedule_jobs(scheduler, jobs)  # never started: the jobs are inspected and run by hand
     registered = {job.id: job for job in scheduler.get_jobs()}
-    assert set(registered) == {"plan", "dispatch", "expire", "reap", "review"} == set(INTERVALS)
+    jobs_named = {"plan", "dispatch", "expire", "reap", "review", "prune"}
+    assert set(registered) == jobs_named == set(INTERVALS)
     for name, job in registered.items():
         assert job.trigger.interval == timedelta(seconds=INTERVALS[name])
         assert (job.max_instances, job.coalesce) == (1, True)
@@ -208,3 +213,43 @@ def test_the_worker_schedules_plan_dispatch_expire_and_reap(
     # Five hours after enrollment the horizon reaches 13:00 (Berlin) two days on.
     assert registered["plan"].func() == 1
     assert registered["reap"].func() == 0
+
+
+def test_the_prune_job_deletes_what_can_never_count_again(
+    client: TestClient, owner: dict, db: Engine, settings: Settings, clock: FrozenClock
+) -> None:
+    """Console sessions expired or signed out, refused sign-ins and enrollment codes older
+    than their windows; a live session and the refusals still counting stay."""
+    console_sign_in(client, "owner@example.org")  # a live session, kept
+    with unit_of_work(db) as session:
+        start = clock.now()
+        session.add_all(
+            [
+                ConsoleSession(
+                    token_hash="expired", user_id=_owner_id(session), csrf_token="x",
+                    created_at=start - timedelta(hours=9), expires_at=start - timedelta(hours=1),
+                ),
+                ConsoleSession(
+                    token_hash="signed-out", user_id=_owner_id(session), csrf_token="x",
+                    created_at=start, expires_at=start + timedelta(hours=8), revoked_at=start,
+                ),
+                LoginFailure(email="a@example.org", client_address="10.0.0.1",
+                             at=start - timedelta(seconds=settings.login_window_seconds + 1)),
+                LoginFailure(email="a@example.org", client_address="10.0.0.1", at=start),
+                EnrollmentFailure(client_address="10.0.0.1", at=start - timedelta(
+                    seconds=settings.enrollment_window_seconds + 1)),
+                EnrollmentFailure(client_address="10.0.0.1", at=start),
+            ]
+        )  # fmt: skip
+    jobs = Jobs(db, LogSender(), clock, settings, "worker-1")
+    assert jobs.prune() == 4
+    assert jobs.prune() == 0
+    with Session(db) as session:
+        assert len(session.exec(select(ConsoleSession)).all()) == 1
+        assert [f.at for f in session.exec(select(LoginFailure))] == [clock.now()]
+        assert [f.at for f in session.exec(select(EnrollmentFailure))] == [clock.now()]
+    assert client.get("/console/studies").status_code == 200  # still signed in
+
+
+def _owner_id(session: Session) -> uuid.UUID:
+    return session.exec(select(StaffUser.id).where(StaffUser.email == "owner@example.org")).one()

@@ -163,3 +163,10 @@ def staff_for_token(session: Session, settings: Settings, token: str, now: datet
 
 def staff_by_email(session: Session, email: str) -> StaffUser | None:
     return session.exec(select(StaffUser).where(StaffUser.email == normalize_email(email))).first()
+
+
+def prune_login_failures(session: Session, settings: Settings, now: datetime) -> int:
+    """Delete the failed sign-ins older than the rate limit's window: none of them counts
+    toward a refusal any more."""
+    since = now - timedelta(seconds=settings.login_window_seconds)
+    return session.exec(delete(LoginFailure).where(col(LoginFailure.at) < since)).rowcount

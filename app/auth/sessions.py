@@ -5,7 +5,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from sqlmodel import Session
+from sqlmodel import Session, col, delete, or_
 
 from app.audit import service as audit
 from app.auth.models import ConsoleSession, StaffUser
@@ -57,3 +57,14 @@ def close_session(session: Session, row: ConsoleSession, now: datetime) -> None:
         resource_id=row.user_id,
         details={"via": "console"},
     )
+
+
+def prune_sessions(session: Session, now: datetime) -> int:
+    """Delete the sessions that can never sign anyone in again (expired or signed out);
+    sign-ins and sign-outs stay in the audit trail."""
+    result = session.exec(
+        delete(ConsoleSession).where(
+            or_(col(ConsoleSession.expires_at) <= now, col(ConsoleSession.revoked_at).is_not(None))
+        )
+    )
+    return result.rowcount

@@ -1,15 +1,13 @@
 """The console's own and vendored files, at URLs that carry a hash of their content, so they
 are served `immutable` and a changed file is a new URL."""
 
-import hashlib
-import mimetypes
 from functools import cache
 from pathlib import Path
 
-from fastapi import APIRouter
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Request, Response
 
 from app.errors import NotFound
+from app.staticfiles import content_digest, file_response, resolve
 
 ROOT = (Path(__file__).parent / "static").resolve()
 PREFIX = "/console/static"
@@ -26,15 +24,7 @@ router = APIRouter(include_in_schema=False)
 
 @cache
 def _fingerprint(name: str) -> str:
-    path = _file(name)
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-
-
-def _file(name: str) -> Path:
-    path = (ROOT / name).resolve()
-    if not path.is_relative_to(ROOT) or not path.is_file():
-        raise NotFound(f"No static file {name}")
-    return path
+    return content_digest(resolve(ROOT, name))[:12]
 
 
 def static_url(name: str) -> str:
@@ -43,8 +33,7 @@ def static_url(name: str) -> str:
 
 
 @router.get(PREFIX + "/{fingerprint}/{name:path}")
-def static_file(fingerprint: str, name: str) -> FileResponse:
+def static_file(fingerprint: str, name: str, request: Request) -> Response:
     if fingerprint != _fingerprint(name):
         raise NotFound(f"No static file {name} of that version")
-    media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-    return FileResponse(_file(name), media_type=media_type, headers={"Cache-Control": IMMUTABLE})
+    return file_response(request, resolve(ROOT, name), IMMUTABLE)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from filelock import FileLock, Timeout
-from sqlalchemy import Engine, case, func, literal, or_
+from sqlalchemy import Engine, bindparam, case, func, literal, or_
 from sqlmodel import Session, col, select, update
 
 from app import metrics
@@ -202,9 +202,11 @@ def dispatch_once(
         return stats
     results = sender.send(messages)
     with unit_of_work(engine) as session:
+        writes = HeldWrites(worker)
         for (prompt, device), message, result in zip(pending, messages, results, strict=True):
-            _record(session, prompt, device, message, result, now, worker)
+            _record(session, writes, prompt, device, message, result, now)
             stats.add(result.outcome)
+        writes.write(session)
     return stats
 
 
@@ -252,13 +254,17 @@ def _asleep(session: Session, prompt: Prompt, worker: str, wake: datetime) -> st
 
 def _record(
     session: Session,
+    writes: "HeldWrites",
     prompt: Prompt,
     device: Device,
     message: PushMessage,
     result: PushResult,
     now: datetime,
-    worker: str,
 ) -> None:
+    """The attempt, and the prompt's result among `writes` (written in turn: what an
+    unregistered device or a retry does next reads the writes before it)."""
+    if result.outcome != "sent":
+        writes.write(session)
     session.add(
         PromptAttempt(
             prompt_id=prompt.id,
@@ -268,7 +274,7 @@ def _record(
             outcome=result.outcome,
             error_code=result.error_code,
             error_message=result.error_message,
-            worker=worker,
+            worker=writes.worker,
         )
     )
     metrics.push_attempted(message.kind, result.outcome, result.error_code)
@@ -307,7 +313,7 @@ def _record(
         values |= {"next_push_at": retry_at, "last_error": _error(result)}
         if retry_at is None and not is_reminder:
             values |= {"status": PromptStatus.failed, "status_reason": reason[:200]}
-    _write_held(session, prompt, worker, values, {"attempts": prompt.attempts + 1})
+    writes.add(prompt.id, values, {"attempts": prompt.attempts + 1})
 
 
 def hold_for_unregistered(session: Session, device: Device) -> None:
@@ -346,19 +352,50 @@ def _write_held(
     meanwhile (a check-in answered it during the send, or it was canceled or expired):
     a closed prompt keeps its status and gets nothing more pushed. `always` (and the
     release of the claim) is written either way."""
-    still_open = col(Prompt.status).in_(OPEN)
-    columns = Prompt.__table__.c  # type: ignore[attr-defined]
-    # One statement: each SET reads the row as it was, so the status test holds for all.
-    guarded = {
-        name: case((still_open, literal(value, columns[name].type)), else_=columns[name])
-        for name, value in values.items()
-    }
-    released = {"claimed_by": None, "claim_expires_at": None, **(always or {})}
-    session.execute(
-        update(Prompt)
-        .where(col(Prompt.id) == prompt.id, col(Prompt.claimed_by) == worker)
-        .values(**guarded, **released)
-    )
+    writes = HeldWrites(worker)
+    writes.add(prompt.id, values, always or {})
+    writes.write(session)
+
+
+class HeldWrites:
+    """Results of one send waiting to be written to the rows the worker holds: each shape
+    of result (the same columns set) one executemany of `_write_held`'s statement."""
+
+    def __init__(self, worker: str) -> None:
+        self.worker = worker
+        self._by_shape: dict[tuple[tuple[str, ...], tuple[str, ...]], list[dict[str, Any]]] = {}
+
+    def add(self, prompt_id: uuid.UUID, values: dict[str, Any], always: dict[str, Any]) -> None:
+        shape = (tuple(sorted(values)), tuple(sorted(always)))
+        params = {"held_id": prompt_id}
+        params |= {f"v_{name}": value for name, value in values.items()}
+        params |= {f"a_{name}": value for name, value in always.items()}
+        self._by_shape.setdefault(shape, []).append(params)
+
+    def write(self, session: Session) -> None:
+        connection = session.connection()
+        for (guarded, always), params in self._by_shape.items():
+            connection.execute(self._statement(guarded, always), params)
+        self._by_shape.clear()
+
+    def _statement(self, guarded: tuple[str, ...], always: tuple[str, ...]) -> Any:
+        table = Prompt.__table__  # type: ignore[attr-defined]
+        # Not IN (...): an expanding list cannot be executed many times at once.
+        still_open = or_(*(table.c.status == status for status in OPEN))
+        # One statement: each SET reads the row as it was, so the status test holds for all.
+        values: dict[str, Any] = {
+            name: case(
+                (still_open, bindparam(f"v_{name}", type_=table.c[name].type)),
+                else_=table.c[name],
+            )
+            for name in guarded
+        }
+        values |= {name: bindparam(f"a_{name}", type_=table.c[name].type) for name in always}
+        return (
+            table.update()
+            .where(table.c.id == bindparam("held_id"), table.c.claimed_by == self.worker)
+            .values(**values, claimed_by=None, claim_expires_at=None)
+        )
 
 
 def _failures_since_sent(session: Session, prompt_id: uuid.UUID) -> int:

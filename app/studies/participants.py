@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, func, select, update
+from sqlmodel import Session, col, delete, func, select, update
 
 from app.access import visibility
 from app.access.scope import StudyAccess
@@ -312,6 +312,13 @@ class EnrollmentLimit:
 
     max_failures: int
     window_seconds: int
+
+
+def prune_enrollment_failures(session: Session, window_seconds: int, now: datetime) -> int:
+    """Delete the refused codes older than the rate limit's window: none of them counts
+    toward a refusal any more."""
+    since = now - timedelta(seconds=window_seconds)
+    return session.exec(delete(EnrollmentFailure).where(col(EnrollmentFailure.at) < since)).rowcount
 
 
 def enroll(

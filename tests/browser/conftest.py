@@ -5,7 +5,7 @@ Helpers for every console test: `live_server` (its base URL), `console_page` (a 
 fails its test on any Content-Security-Policy violation, with axe-core loaded),
 `staff_account` and `sign_in`, `check_accessibility` (axe-core, failing on serious or
 critical violations) and `screenshot` (to test-artifacts/, and docs/console/ when
-KAIROS_DOCS_SCREENSHOTS=1). See app/console/README.md."""
+KAIROS_DOCS_SCREENSHOTS=1; docs/app/ for the participant app's). See app/console/README.md."""
 
 import os
 import shutil
@@ -33,7 +33,7 @@ CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).parent.parent.parent
 AXE = Path(__file__).parent / "vendor" / "axe-core@4.14.1" / "axe.min.js"
 ARTIFACTS = Path(os.environ.get("KAIROS_TEST_ARTIFACTS", ROOT / "test-artifacts"))
-DOCS_SCREENSHOTS = ROOT / "docs" / "console"
+DOCS = ROOT / "docs"
 # Only the backend a test names (the other one adds nothing for it).
 sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -151,13 +151,14 @@ def check_accessibility(page: Page) -> None:
     assert serious == [], f"{page.url}: " + "\n".join(serious)
 
 
-def screenshot(page: Page, name: str) -> Path:
-    """A full-page PNG in test-artifacts/console/ (and docs/console/ for the README when
-    KAIROS_DOCS_SCREENSHOTS=1)."""
-    path = ARTIFACTS / "console" / f"{name}.png"
+def screenshot(page: Page, name: str, folder: str = "console") -> Path:
+    """A full-page PNG in test-artifacts/<folder>/ (and docs/<folder>/ for the README when
+    KAIROS_DOCS_SCREENSHOTS=1): `console`, or `app` for the participant app."""
+    path = ARTIFACTS / folder / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path), full_page=True)
     if os.environ.get("KAIROS_DOCS_SCREENSHOTS") == "1":
-        DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, DOCS_SCREENSHOTS / f"{name}.png")
+        docs = DOCS / folder
+        docs.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, docs / f"{name}.png")
     return path
