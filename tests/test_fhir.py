@@ -339,8 +339,12 @@ def draft(client: TestClient, owner: dict, make_study: Callable) -> str:
 def test_a_foreign_questionnaire_loads_as_a_pack_with_its_licence(
     client: TestClient, owner: dict, make_study: Callable
 ) -> None:
-    loaded = client.post(draft(client, owner, make_study), json=FOREIGN, headers=owner)
+    url = draft(client, owner, make_study)
+    loaded = client.post(url, json=FOREIGN, headers=owner)
     assert loaded.status_code == 200, loaded.text
+    # Loaded twice, its first item's key is taken: named by its place in the FHIR document.
+    again = client.post(url, json=FOREIGN, headers=owner)
+    assert again.status_code == 422 and again.json()["errors"][0]["field"] == "body.item[0].key"
     items = {item["key"]: item for item in loaded.json()["items"]}
     assert items["interest"] == {
         **items["interest"],

@@ -1,5 +1,4 @@
 from fastapi import APIRouter, status
-from pydantic import BaseModel, Field
 
 from app.api.deps import (
     CareParticipant,
@@ -22,21 +21,16 @@ from app.studies import participants as service
 from app.studies.schemas import (
     AllocationOut,
     EnrollmentCodeOut,
+    ErasureIn,
     ParticipantCreate,
     ParticipantCreated,
     ParticipantOut,
     ParticipantUpdate,
     StatusChange,
 )
-from app.types import INPUT, Pseudonym
 from app.vocabulary import ParticipantStatus
 
 router = APIRouter(prefix="/v1/studies/{study_id}", tags=["participants"])
-
-
-class ErasureIn(BaseModel):
-    model_config = INPUT
-    pseudonym: Pseudonym = Field(description="The participant's pseudonym, to confirm")
 
 
 @router.post(

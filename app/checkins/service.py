@@ -6,6 +6,7 @@ answers): `app.flows.checkins` sequences it; this module does the check-in domai
 
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -168,14 +169,27 @@ def save_questionnaire(
 
 
 def load_pack(
-    session: Session, study: Study, actor: Actor, pack: ItemPack, now: datetime
+    session: Session,
+    study: Study,
+    actor: Actor,
+    pack: ItemPack,
+    now: datetime,
+    items_path: str = "body.items",
 ) -> Questionnaire:
-    """Append a validated instrument's items, recording its source and licence."""
+    """Append a validated instrument's items, recording its source and licence. A problem
+    of one of its items names it in the document sent (`items_path`[index within the pack]),
+    not by its place in the questionnaire it joins."""
     current = current_questionnaire(session, study.id)
-    items = [
-        *items_of(current),
-        *(item.model_copy(update={"pack": pack.name}) for item in pack.items),
-    ]
+    existing = items_of(current)
+    items = [*existing, *(item.model_copy(update={"pack": pack.name}) for item in pack.items)]
+    if problems := check_items(items):
+        path, message = problems[0]
+        found = re.match(r"items\[(\d+)\](.*)", path)
+        if found is not None and int(found[1]) >= len(existing):
+            path = f"{items_path}[{int(found[1]) - len(existing)}]{found[2]}"
+        else:
+            path = f"body.{path}"
+        raise Invalid(path, message)
     record = ItemPackRecord(name=pack.name, source=pack.source, licence=pack.licence)
     packs = [*(ItemPackRecord.model_validate(p) for p in current.packs), record]
     return save_questionnaire(session, study, actor, items, packs, now)

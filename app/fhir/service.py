@@ -186,4 +186,4 @@ def load_questionnaire(
         pack = resources.item_pack(resources.parse_questionnaire(body), study.default_locale)
     except resources.Unsupported as problem:
         raise Invalid(f"body.{problem.path}", problem.message, code="fhir_unsupported") from None
-    return checkins.load_pack(session, study, actor, pack, now)
+    return checkins.load_pack(session, study, actor, pack, now, items_path="body.item")

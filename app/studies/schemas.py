@@ -181,6 +181,11 @@ class ParticipantCreated(ParticipantOut):
     enrollment: EnrollmentCodeOut
 
 
+class ErasureIn(BaseModel):
+    model_config = INPUT
+    pseudonym: Pseudonym = Field(description="The participant's pseudonym, to confirm")
+
+
 class StatusChange(BaseModel):
     model_config = INPUT
     status: ParticipantStatus

@@ -22,7 +22,6 @@ from sqlmodel import Session
 from app.access import visibility
 from app.access.scope import MANAGE, StudyParticipant
 from app.api.deps import NowDep, SenderDep, SessionDep, SettingsDep
-from app.api.participants import ErasureIn
 from app.audit import service as audit
 from app.checkins import service as checkins
 from app.console.deps import CareParticipant, CheckedForm, ConsoleUser, ManageParticipant
@@ -41,7 +40,7 @@ from app.scheduling.schemas import PushTestOut
 from app.skills import service as skills
 from app.skills.schemas import PersonalizationIn
 from app.studies import participants
-from app.studies.schemas import ParticipantOut, ParticipantUpdate, StatusChange
+from app.studies.schemas import ErasureIn, ParticipantOut, ParticipantUpdate, StatusChange
 from app.types import timezone_names
 from app.vocabulary import ParticipantStatus
 
