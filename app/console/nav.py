@@ -4,7 +4,7 @@ link). A page a role may not use is still refused by its route; the link is only
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from app.access.scope import MANAGE, OWNER, READ, StudyAccess
+from app.access.scope import CARE, MANAGE, OWNER, READ, StudyAccess
 from app.vocabulary import Role
 
 
@@ -19,6 +19,7 @@ STUDY_NAV: tuple[NavItem, ...] = (
     NavItem("Overview", ""),
     NavItem("Settings", "/settings", MANAGE),
     NavItem("Participants", "/participants"),
+    NavItem("Review", "/review-flags", CARE),
     NavItem("Members", "/members"),
     NavItem("Questionnaire", "/questionnaire"),
     NavItem("Skill libraries", "/libraries"),

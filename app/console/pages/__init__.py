@@ -10,6 +10,7 @@ from app.console.pages import (
     members,
     participant,
     participants,
+    plans,
     questionnaire,
     rules,
     safety,
@@ -27,6 +28,7 @@ ROUTERS = (
     # The list's fixed paths (/participants/new) before a participant's own page.
     participants.router,
     participant.router,
+    plans.router,
     members.router,
     libraries.router,
     questionnaire.router,
