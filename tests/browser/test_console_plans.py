@@ -1,5 +1,6 @@
 """The clinician's review in a real browser: the study's review flags lead to a flagged
-participant's review, whose flag is cleared with a note; axe-core on both pages."""
+participant's review, whose flag is cleared with a note, and to the plan, edited there;
+axe-core on each page."""
 
 import uuid
 from collections.abc import Callable
@@ -69,3 +70,8 @@ def test_a_clinician_reviews_a_flagged_participant_and_clears_the_flag(
     page.get_by_label("What the review concluded").fill("Talked it through: a new image")
     page.get_by_role("button", name="Clear the flag").click()
     expect(page.get_by_text("No open review flag.")).to_be_visible()
+    page.get_by_role("link", name="Plan", exact=True).click()
+    page.get_by_label("Values 1").fill("Being there for my daughter")
+    page.get_by_role("button", name="Save the plan").click()
+    expect(page.get_by_text("Version 1, by clinician@example.org")).to_be_visible()
+    check_accessibility(page)

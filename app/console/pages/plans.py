@@ -30,7 +30,7 @@ from app.console.templating import redirect, render
 from app.flows import plans as plan_flow
 from app.pagination import PageDep
 from app.plans import service
-from app.plans.content import PlanContent, PlanSection
+from app.plans.content import MAX_ENTRIES, PlanContent, PlanSection
 from app.plans.review import ReviewSettings
 from app.plans.schemas import ClearFlagIn, PlanIn, ReviewFlagOut, ReviewOut
 from app.rules.process import DIMENSION_ORDER
@@ -40,7 +40,6 @@ PARTICIPANT = "/participants/{participant_id}"
 FLAGS = "/review-flags"
 SETTINGS = "/review-settings"
 ENTRY_INPUTS = ("text", "pole", "item", "choice")  # an entry's inputs (its id is hidden)
-SPARE_ENTRIES = 1  # a blank row per section for a new entry
 
 
 def _participant_url(scope: StudyParticipant, path: str = "") -> str:
@@ -60,9 +59,10 @@ def _plan_values(content: PlanContent, version: int) -> dict[str, str]:
 
 
 def _entry_rows(form: Form) -> dict[str, int]:
-    """Per section, the rows the form shows: those typed (blank rows dropped) and a spare."""
+    """Per section, the rows the form shows: those typed (blank rows dropped) and a blank
+    one for a new entry while the section has room."""
     return {
-        section.value: form.rows(f"sections.{section.value}", ENTRY_INPUTS) + SPARE_ENTRIES
+        section.value: min(form.rows(f"sections.{section.value}", ENTRY_INPUTS) + 1, MAX_ENTRIES)
         for section in PlanSection
     }
 
