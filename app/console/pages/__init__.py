@@ -11,6 +11,7 @@ from app.console.pages import (
     participant,
     participants,
     questionnaire,
+    research,
     rules,
     safety,
     safety_settings,
@@ -36,5 +37,6 @@ ROUTERS = (
     schedules.router,
     rules.router,
     exports.router,
+    research.router,
     audit.router,
 )
