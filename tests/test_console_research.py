@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from tests.conftest import PASSWORD, START
 from tests.console_client import console_sign_in
 from tests.test_checkins import FUSED, checkin
+from tests.test_schedules_api import SCHEDULE
 
 DESIGN = {
     "probability": "0.3",
@@ -238,3 +239,31 @@ def test_the_analysis_is_the_apis_and_the_trial_record_pages_through_the_allocat
     allocated = {p["id"] for p in people}
     shown = set(re.findall(r"<code>([0-9a-f-]{36})</code>", record + rest))
     assert allocated <= shown
+
+
+def test_the_schedule_and_rule_set_versions_are_listed_for_every_member(
+    client: TestClient,
+    owner: dict[str, str],
+    make_study: Callable[..., dict[str, Any]],
+    make_staff: Callable[..., dict[str, str]],
+) -> None:
+    study = make_study()
+    api = f"/v1/studies/{study['id']}"
+    for hour in ("09:00", "10:00"):
+        schedule = {**SCHEDULE, "fixed_times": [hour]}
+        saved = client.put(f"{api}/schedule", json={"schedule": schedule}, headers=owner)
+        assert saved.status_code == 200, saved.text
+    make_staff("viewer@example.org")
+    member = {"email": "viewer@example.org", "role": "viewer"}
+    assert client.put(f"{api}/members", json=member, headers=owner).is_success
+    console_sign_in(client, "viewer@example.org")
+    base = f"/console/studies/{study['id']}/versions"
+    newest = client.get(f"{base}/schedule", params={"limit": 1}).text
+    assert "Version 2 as saved" in newest and "Version 1 as saved" not in newest
+    assert "10:00" in newest and 'rel="next"' in newest
+    oldest = client.get(f"{base}/schedule", params={"limit": 1, "offset": 1}).text
+    assert "Version 1 as saved" in oldest and "09:00" in oldest
+    expected = client.get(f"{api}/rules/versions", headers=owner).json()["items"]
+    assert expected  # a study starts with the default rule set
+    listed = client.get(f"{base}/rules").text
+    assert all(f"Version {version['version']} as saved" in listed for version in expected)

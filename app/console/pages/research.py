@@ -1,9 +1,10 @@
 """Pages for researchers over the API's micro-randomized trial routes: each arm's design
 (GET/PUT/DELETE /v1/studies/{id}/arms/{key}/mrt, edited while the study is a draft), the WCLS
-analysis (GET …/analyses/wcls) and the trial record: the replay report (GET …/replay) and the
-allocation sequence (GET …/allocations). Each with the role of its API route."""
+analysis (GET …/analyses/wcls), the trial record: the replay report (GET …/replay) and the
+allocation sequence (GET …/allocations), and the saved versions of the schedule and the rule
+set (GET …/schedule/versions, …/rules/versions). Each with the role of its API route."""
 
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -12,6 +13,7 @@ from sqlmodel import Session
 
 from app.access.scope import MANAGE, StudyAccess
 from app.api.deps import NowDep, SessionDep
+from app.checkins import service as rules
 from app.console.deps import CheckedForm, ConsoleUser, ManageStudy, ReadStudy
 from app.console.forms import Form, submit
 from app.console.templating import redirect, render
@@ -22,6 +24,7 @@ from app.mrt.design import MrtDesign
 from app.mrt.wcls import WclsResult
 from app.pagination import PageDep
 from app.rules.process import Dimension
+from app.scheduling import service as schedules
 from app.studies import participants
 from app.studies import service as studies
 from app.studies.schemas import AllocationOut
@@ -219,3 +222,33 @@ def trial_record(
         ),
     }
     return render(request, "research/trial_record.html", context)
+
+
+
+@router.get("/versions/{kind}", response_class=HTMLResponse)
+def versions(
+    request: Request,
+    kind: Literal["schedule", "rules"],
+    access: ReadStudy,
+    session: SessionDep,
+    page: PageDep,
+) -> HTMLResponse:
+    """The saved versions of the schedule or of the rule set, each with its content."""
+    if kind == "schedule":
+        found = schedules.schedule_versions(session, access.study.id, page)
+        heading, contents = "Schedule versions", [version.schedule for version in found.items]
+    else:
+        found = rules.rule_set_version_page(session, access.study.id, page)
+        heading, contents = "Rule set versions", [version.body for version in found.items]
+    return render(
+        request,
+        "research/versions.html",
+        {
+            "access": access,
+            "current": f"/{kind}",
+            "kind": kind,
+            "heading": heading,
+            "versions": found,
+            "contents": contents,
+        },
+    )
