@@ -107,9 +107,10 @@ def test_a_drafts_arm_design_is_saved_shown_and_removed_with_its_problems_at_the
         {"start": "08:00:00", "probability": 0.3},
         {"start": "18:00:00", "probability": 0.7},
     ]
-    assert 'name="by_time_of_day[1].start" type="time" value="18:00"' in client.get(
-        f"{page_url}/tailored"
-    ).text
+    assert (
+        'name="by_time_of_day[1].start" type="time" value="18:00"'
+        in client.get(f"{page_url}/tailored").text
+    )
 
     removed = client.post(
         f"{page_url}/tailored/remove", data={"csrf_token": token}, follow_redirects=False
@@ -213,7 +214,7 @@ def test_the_analysis_is_the_apis_and_the_trial_record_pages_through_the_allocat
         assert cells == [
             f"{coefficient['estimate']:.4f}",
             f"{coefficient['std_error']:.4f}",
-            f"{coefficient['ci_low']:.4f} – {coefficient['ci_high']:.4f}",
+            f"[{coefficient['ci_low']:.4f}, {coefficient['ci_high']:.4f}]",
             f"{coefficient['p_value']:.4f}",
         ]
     assert f"<dd>{expected['available_decision_points']}</dd>" in html

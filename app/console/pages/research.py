@@ -224,7 +224,6 @@ def trial_record(
     return render(request, "research/trial_record.html", context)
 
 
-
 @router.get("/versions/{kind}", response_class=HTMLResponse)
 def versions(
     request: Request,
