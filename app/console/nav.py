@@ -28,6 +28,9 @@ STUDY_NAV: tuple[NavItem, ...] = (
     NavItem("Safety settings", "/safety-settings"),
     NavItem("Compliance", "/compliance"),
     NavItem("Exports", "/exports", MANAGE),
+    NavItem("Micro-randomization", "/mrt", MANAGE),
+    NavItem("MRT analysis", "/analysis", MANAGE),
+    NavItem("Trial record", "/trial-record", MANAGE),
     NavItem("Audit log", "/audit", OWNER),
 )
 

@@ -12,6 +12,7 @@ from app.console.pages import (
     participants,
     plans,
     questionnaire,
+    research,
     rules,
     safety,
     safety_settings,
@@ -38,5 +39,6 @@ ROUTERS = (
     schedules.router,
     rules.router,
     exports.router,
+    research.router,
     audit.router,
 )
