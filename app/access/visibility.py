@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.access.scope import MANAGE, StudyAccess
+from app.plans.schemas import ReviewFlagOut, ReviewOut
 from app.studies.models import Study
 from app.vocabulary import StudyStatus
 
@@ -126,3 +127,25 @@ def tables_withheld_from_participant(study: Study) -> frozenset[str]:
     if not _blinds_download(study):
         return frozenset()
     return ARM_TABLES
+
+
+def shown_flag(access: StudyAccess, flag: ReviewFlagOut) -> ReviewFlagOut:
+    """A review flag without what rests on skills where arms are concealed."""
+    return flag.model_copy(
+        update={
+            "reasons": shown_review_reasons(access, flag.reasons),
+            "evidence": shown_review_evidence(access, flag.evidence),
+        }
+    )
+
+
+def shown_review(access: StudyAccess, review: ReviewOut) -> ReviewOut:
+    """A participant's review as the caller may see it: no skill ratings, and no reasons
+    or evidence resting on them, where arms are concealed."""
+    return review.model_copy(
+        update={
+            "skills": review.skills if shows_skill_ratings(access) else [],
+            "suggested": shown_review_reasons(access, review.suggested),
+            "flag": None if review.flag is None else shown_flag(access, review.flag),
+        }
+    )

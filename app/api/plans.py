@@ -7,7 +7,6 @@ from fastapi import APIRouter, Query
 from sqlmodel import Session
 
 from app.access import visibility
-from app.access.scope import StudyAccess
 from app.api.deps import (
     CareParticipant,
     CareStudy,
@@ -39,26 +38,6 @@ from app.types import Instant
 
 router = APIRouter(prefix="/v1", tags=["participant app"])
 staff_router = APIRouter(prefix="/v1/studies/{study_id}", tags=["plans and review"])
-
-
-def _shown_flag(access: StudyAccess, flag: ReviewFlagOut) -> ReviewFlagOut:
-    """A flag without what rests on skills where arms are concealed (see app.access)."""
-    return flag.model_copy(
-        update={
-            "reasons": visibility.shown_review_reasons(access, flag.reasons),
-            "evidence": visibility.shown_review_evidence(access, flag.evidence),
-        }
-    )
-
-
-def _shown_review(access: StudyAccess, review: ReviewOut) -> ReviewOut:
-    return review.model_copy(
-        update={
-            "skills": review.skills if visibility.shows_skill_ratings(access) else [],
-            "suggested": visibility.shown_review_reasons(access, review.suggested),
-            "flag": None if review.flag is None else _shown_flag(access, review.flag),
-        }
-    )
 
 
 def _plan_out(session: Session, participant: Participant) -> PlanOut:
@@ -166,7 +145,9 @@ def review_participant(
 ) -> ReviewOut:
     """Trends per dimension, what was offered and how it was rated, adherence, open safety
     events and what changed in the plan, over a period; and whether review is suggested."""
-    return _shown_review(scope.access, service.review(session, scope.participant, start, end, now))
+    return visibility.shown_review(
+        scope.access, service.review(session, scope.participant, start, end, now)
+    )
 
 
 @staff_router.post("/participants/{participant_id}/review-flag/clear", response_model=ReviewFlagOut)
@@ -177,7 +158,7 @@ def clear_review_flag(
     flag = service.clear_flag(
         session, scope.participant, staff_actor(user), user.id, data.note, now
     )
-    return _shown_flag(scope.access, service.flag_out(flag, scope.participant.pseudonym))
+    return visibility.shown_flag(scope.access, service.flag_out(flag, scope.participant.pseudonym))
 
 
 @staff_router.get("/review-flags", response_model=Page[ReviewFlagOut])
@@ -189,7 +170,7 @@ def list_review_flags(
 ) -> Page[ReviewFlagOut]:
     """The study's participants flagged for review, newest first."""
     flags = service.flag_page(session, access.study.id, open_only, page)
-    return flags.with_items([_shown_flag(access, flag) for flag in flags.items])
+    return flags.with_items([visibility.shown_flag(access, flag) for flag in flags.items])
 
 
 @staff_router.get("/review-settings", response_model=ReviewSettings)

@@ -32,7 +32,7 @@ from app.pagination import PageDep
 from app.plans import service
 from app.plans.content import MAX_ENTRIES, PlanContent, PlanSection
 from app.plans.review import ReviewSettings
-from app.plans.schemas import ClearFlagIn, PlanIn, ReviewFlagOut, ReviewOut
+from app.plans.schemas import ClearFlagIn, PlanIn
 from app.rules.process import DIMENSION_ORDER
 
 router = APIRouter(prefix="/console/studies/{study_id}")
@@ -158,26 +158,6 @@ def save_plan(
 # --- the review --------------------------------------------------------------------------
 
 
-def _shown_flag(access: StudyAccess, flag: ReviewFlagOut) -> ReviewFlagOut:
-    """A flag without what rests on skills where arms are concealed (as the API's)."""
-    return flag.model_copy(
-        update={
-            "reasons": visibility.shown_review_reasons(access, flag.reasons),
-            "evidence": visibility.shown_review_evidence(access, flag.evidence),
-        }
-    )
-
-
-def _shown_review(access: StudyAccess, review: ReviewOut) -> ReviewOut:
-    return review.model_copy(
-        update={
-            "skills": review.skills if visibility.shows_skill_ratings(access) else [],
-            "suggested": visibility.shown_review_reasons(access, review.suggested),
-            "flag": None if review.flag is None else _shown_flag(access, review.flag),
-        }
-    )
-
-
 def _review_page(
     request: Request,
     scope: StudyParticipant,
@@ -190,7 +170,7 @@ def _review_page(
     context = {
         "access": scope.access,
         "current": "/participants",
-        "review": _shown_review(scope.access, review),
+        "review": visibility.shown_review(scope.access, review),
         "shows_skills": visibility.shows_skill_ratings(scope.access),
         "dimensions": DIMENSION_ORDER,
         "clear_url": _participant_url(scope, "/review-flag/clear"),
@@ -255,7 +235,9 @@ def review_flags(
         FLAGS,
         "plans/flags.html",
         {
-            "flags": flags.with_items([_shown_flag(access, flag) for flag in flags.items]),
+            "flags": flags.with_items(
+                [visibility.shown_flag(access, flag) for flag in flags.items]
+            ),
             "open_only": open_only,
             "settings_url": f"/console/studies/{access.study.id}{SETTINGS}",
         },
