@@ -531,6 +531,7 @@ def test_enroll_by_typing_the_code_set_preferences_download_the_data_and_sign_ou
     }
 
     skills = page.get_by_role("region", name="Skills I like")
+    skills.get_by_label("What I most want to work on").select_option(label="Thoughts")
     skills.get_by_label("Breathing").select_option("preferred")
     skills.get_by_text(re.compile(r"^Skills one by one")).click()
     skills.get_by_label("Thoughts on a stream").select_option("disabled")
@@ -540,6 +541,7 @@ def test_enroll_by_typing_the_code_set_preferences_download_the_data_and_sign_ou
     expect(skills.get_by_role("status")).to_have_text("Saved.")
     saved = client.get("/v1/me/preferences", headers=headers).json()
     assert saved["preferred_modalities"] == ["breathing"]
+    assert saved["preferred_dimension"] == "cognition"
     assert (saved["disabled_skills"], saved["disliked_skills"]) == (
         ["leaves_on_stream"],
         ["feet_on_floor"],

@@ -122,6 +122,20 @@ function wakingHoursSection(hours) {
 // How a skill or a kind of skill can be liked: the PreferencesIn lists it goes into.
 const SKILL_CHOICES = { none: null, preferred: "preferred_skills", disliked: "disliked_skills", disabled: "disabled_skills" };
 const MODALITY_CHOICES = { none: null, preferred: "preferred_modalities", disliked: "disliked_modalities" };
+// The six dimensions of the process model (app/rules/process.py Dimension).
+const DIMENSIONS = ["emotion", "cognition", "attention", "self", "motivation", "behavior"];
+
+/** What the participant most wants to work on: the tailored policy leans toward it. */
+function dimensionSelect(saved) {
+  const select = h(
+    "select",
+    { id: "preferred-dimension" },
+    ["", ...DIMENSIONS].map((key) =>
+      h("option", { value: key, selected: key === (saved.preferred_dimension ?? "") }, t(key ? `dimension.${key}` : "preferences.none")),
+    ),
+  );
+  return { select, element: h("div", { class: "field" }, h("label", { for: "preferred-dimension" }, t("settings.dimension")), select) };
+}
 
 function choiceSelect(id, label, choices, saved, keyOf) {
   const current = Object.keys(choices).find((choice) => choices[choice] && saved[choices[choice]].includes(keyOf)) ?? "none";
@@ -139,9 +153,9 @@ function preferencesSection(saved, skills) {
   // A modality a study made up has no words of ours: its own name then.
   const modalityName = (key) => (t(`modality.${key}`) === `modality.${key}` ? key : t(`modality.${key}`));
   const modalityFields = modalities.map((key) => choiceSelect(`modality-${key}`, modalityName(key), MODALITY_CHOICES, saved, key));
+  const dimension = dimensionSelect(saved);
   const collect = () => {
-    // The preferred dimension is not asked here: kept as it was.
-    const body = { preferred_dimension: saved.preferred_dimension };
+    const body = { preferred_dimension: dimension.select.value || null };
     for (const list of [...Object.values(SKILL_CHOICES), ...Object.values(MODALITY_CHOICES)]) if (list) body[list] = [];
     for (const field of skillFields) if (SKILL_CHOICES[field.select.value]) body[SKILL_CHOICES[field.select.value]].push(field.key);
     for (const field of modalityFields) if (MODALITY_CHOICES[field.select.value]) body[MODALITY_CHOICES[field.select.value]].push(field.key);
@@ -153,6 +167,7 @@ function preferencesSection(saved, skills) {
     savingForm(
       "preferences",
       async () => Object.assign(saved, await call("PUT", "/v1/me/preferences", collect())),
+      dimension.element,
       modalityFields.length ? h("fieldset", {}, h("legend", {}, t("settings.modalities")), modalityFields.map((f) => f.element)) : null,
       // Folded: a library has dozens of skills.
       h(
