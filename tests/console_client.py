@@ -2,6 +2,8 @@
 answers that need no browser (headers, cookies, refusals)."""
 
 import re
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from fastapi.testclient import TestClient
 
@@ -26,3 +28,19 @@ def console_sign_in(client: TestClient, email: str, password: str = PASSWORD) ->
     )
     assert response.status_code == 303, response.text
     return csrf_of(client.get("/console/studies").text)
+
+
+def add_members(
+    client: TestClient,
+    owner: dict[str, str],
+    make_staff: Callable[..., dict[str, str]],
+    study: dict[str, Any],
+    roles: Mapping[str, str],
+) -> None:
+    """A staff account for each email of `roles`, made a member of the study in its role."""
+    for email, role in roles.items():
+        make_staff(email)
+        added = client.put(
+            f"/v1/studies/{study['id']}/members", json={"email": email, "role": role}, headers=owner
+        )
+        assert added.status_code == 200, added.text

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from app.clock import FrozenClock
 from tests.conftest import PASSWORD, START
-from tests.console_client import console_sign_in
+from tests.console_client import add_members, console_sign_in
 from tests.test_checkins import BASE as CALM
 
 
@@ -33,12 +33,8 @@ def world(
     clinician and a viewer; and a stranger's study."""
     study = make_study(arms=[{"key": "tailored", "policy": "tailored"}])
     person = enroll(study["id"])
-    for email, role in (("clin@example.org", "clinician"), ("view@example.org", "viewer")):
-        make_staff(email)
-        added = client.put(
-            f"/v1/studies/{study['id']}/members", json={"email": email, "role": role}, headers=owner
-        )
-        assert added.status_code == 200, added.text
+    members = {"clin@example.org": "clinician", "view@example.org": "viewer"}
+    add_members(client, owner, make_staff, study, members)
     schedule = {
         "schedule": {"fixed_times": ["10:00", "18:00"], "last_day": 28, "expiry_minutes": 60},
         "notification": {"en": {"title": "Hi", "body": "Check in?"}},

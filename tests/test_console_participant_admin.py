@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.conftest import PASSWORD
-from tests.console_client import console_sign_in, csrf_of
+from tests.console_client import add_members, console_sign_in, csrf_of
 
 
 @pytest.fixture
@@ -25,12 +25,8 @@ def world(
     """A study with an enrolled participant, a researcher and a clinician."""
     study = make_study()
     person = enroll(study["id"])
-    for email, role in (("res@example.org", "researcher"), ("clin@example.org", "clinician")):
-        make_staff(email)
-        added = client.put(
-            f"/v1/studies/{study['id']}/members", json={"email": email, "role": role}, headers=owner
-        )
-        assert added.status_code == 200, added.text
+    members = {"res@example.org": "researcher", "clin@example.org": "clinician"}
+    add_members(client, owner, make_staff, study, members)
     api = f"/v1/studies/{study['id']}/participants/{person['id']}"
     page = f"/console/studies/{study['id']}/participants/{person['id']}"
     return {"study": study, "person": person, "api": api, "page": page}

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from app.clock import FrozenClock
 from tests.conftest import PASSWORD, START
-from tests.console_client import console_sign_in
+from tests.console_client import add_members, console_sign_in
 from tests.test_checkins import FUSED
 
 
@@ -29,12 +29,8 @@ def world(
     """A tailored study flagging after two check-ins, one participant flagged (cognition
     stays fused), a clinician and a viewer; and a stranger's study."""
     study = make_study(arms=[{"key": "tailored", "policy": "tailored"}])
-    for email, role in (("clin@example.org", "clinician"), ("view@example.org", "viewer")):
-        make_staff(email)
-        added = client.put(
-            f"/v1/studies/{study['id']}/members", json={"email": email, "role": role}, headers=owner
-        )
-        assert added.status_code == 200, added.text
+    members = {"clin@example.org": "clinician", "view@example.org": "viewer"}
+    add_members(client, owner, make_staff, study, members)
     settings = client.put(
         f"/v1/studies/{study['id']}/review-settings", json={"min_checkins": 2}, headers=owner
     )
