@@ -27,8 +27,9 @@ from app.checkins import service as checkins
 from app.console.deps import CareParticipant, CheckedForm, ConsoleUser, ManageParticipant
 from app.console.forms import Form, submit
 from app.console.pages.compliance import compliance_chart
+from app.console.pages.editing import study_page
 from app.console.pages.participants import code_page
-from app.console.templating import redirect, render
+from app.console.templating import redirect
 from app.errors import Invalid
 from app.flows import participants as participant_flow
 from app.pagination import PageParams
@@ -172,8 +173,6 @@ def _page(
         scheduling.study_prompts(session, access.study.id, start, None, participant.id), now
     )
     context = {
-        "access": access,
-        "current": "/participants",
         "participant": out,
         "periods": PERIODS,
         "period": view.period,
@@ -222,7 +221,9 @@ def _page(
         "empty_form": Form(),
         "here": _here(scope),
     }
-    return render(request, "care/participant.html", context, status_code)
+    return study_page(
+        request, access, "/participants", "care/participant.html", context, status_code
+    )
 
 
 @router.get("", response_class=HTMLResponse)
