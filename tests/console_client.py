@@ -30,6 +30,12 @@ def console_sign_in(client: TestClient, email: str, password: str = PASSWORD) ->
     return csrf_of(client.get("/console/studies").text)
 
 
+def sign_in_as(client: TestClient, email: str) -> str:
+    """Sign in as `email` in place of whoever was signed in; the new session's CSRF token."""
+    client.cookies.clear()
+    return console_sign_in(client, email)
+
+
 def add_members(
     client: TestClient,
     owner: dict[str, str],

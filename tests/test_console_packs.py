@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from markupsafe import escape
 
-from tests.console_client import add_members, console_sign_in
+from tests.console_client import add_members, console_sign_in, sign_in_as
 from tests.test_fhir import FOREIGN
 
 PACK = {
@@ -169,8 +169,7 @@ def test_only_owners_and_researchers_load_packs_of_their_own(
         ("stranger@example.org", "stranger's"),
         ("res@example.org", "researcher's"),
     ):
-        client.cookies.clear()
-        token = console_sign_in(client, email)
+        token = sign_in_as(client, email)
         document = json.dumps({**PACK, "name": pack})
         assert client.post(_url(study, "/packs"), data={"pack_document": document}).status_code in (
             403,

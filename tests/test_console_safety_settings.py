@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.console_client import add_members, console_sign_in
+from tests.console_client import add_members, console_sign_in, sign_in_as
 
 FORM = {
     "settings.high": "80",
@@ -106,8 +106,7 @@ def test_every_member_reads_them_and_only_owners_and_researchers_change_them(
     make_staff("stranger@example.org")
     answered = {}
     for email in ("view@example.org", "stranger@example.org", "res@example.org"):
-        client.cookies.clear()
-        token = console_sign_in(client, email)
+        token = sign_in_as(client, email)
         page = client.get(_url(study))
         answered[email] = (
             page.status_code,

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.console_client import add_members, console_sign_in
+from tests.console_client import add_members, console_sign_in, sign_in_as
 
 FIELDS = {
     "name": "Pilot, renamed",
@@ -141,8 +141,7 @@ def test_the_settings_are_for_owners_and_researchers_of_the_study(
     overview = f"/console/studies/{study['id']}"
     seen = {}
     for email in ("res@example.org", "clin@example.org", "stranger@example.org"):
-        client.cookies.clear()
-        token = console_sign_in(client, email)
+        token = sign_in_as(client, email)
         shown = client.get(overview).text
         seen[email] = (
             client.get(_settings(study)).status_code,

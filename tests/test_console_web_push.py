@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from markupsafe import escape
 
 from app.console.js_object import NotAnObject, object_of
-from tests.console_client import add_members, console_sign_in
+from tests.console_client import add_members, console_sign_in, sign_in_as
 from tests.test_web_push import VAPID_KEY, WEB_PUSH
 
 SNIPPET = """// Import the functions you need from the SDKs you need
@@ -150,8 +150,7 @@ def test_only_owners_and_researchers_change_the_web_app(
     make_staff("stranger@example.org")
     answered = {}
     for email in ("res@example.org", "clin@example.org", "stranger@example.org"):
-        client.cookies.clear()
-        token = console_sign_in(client, email)
+        token = sign_in_as(client, email)
         data = {"csrf_token": token, **TYPED, "vapid_key": VAPID_KEY}
         answered[email] = (
             client.post(_url(study, "/web-push"), data=data, follow_redirects=False).status_code,
