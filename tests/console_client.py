@@ -2,12 +2,16 @@
 answers that need no browser (headers, cookies, refusals)."""
 
 import re
+import uuid
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import PASSWORD
+from app.clock import FrozenClock
+from tests.conftest import PASSWORD, START
+from tests.test_checkins import FUSED
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -50,3 +54,29 @@ def add_members(
             f"/v1/studies/{study['id']}/members", json={"email": email, "role": role}, headers=owner
         )
         assert added.status_code == 200, added.text
+
+
+def flagged_participant(
+    client: TestClient,
+    owner: dict[str, str],
+    enroll: Callable[..., dict[str, Any]],
+    clock: FrozenClock,
+    study: dict[str, Any],
+) -> dict[str, Any]:
+    """A participant of `study` flagged for review: the study flags after two check-ins and
+    theirs keep cognition fused (no targeted dimension improves)."""
+    settings = client.put(
+        f"/v1/studies/{study['id']}/review-settings", json={"min_checkins": 2}, headers=owner
+    )
+    assert settings.status_code == 200, settings.text
+    person = enroll(study["id"])
+    for minutes in (5, 10):
+        clock.set(START + timedelta(minutes=minutes))
+        body = {
+            "client_id": uuid.uuid4().hex,
+            "answered_at": clock.now().isoformat(),
+            "answers": FUSED,
+        }
+        response = client.post("/v1/checkins", json=body, headers=person["headers"])
+        assert response.status_code == 201, response.text
+    return person

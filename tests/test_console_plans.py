@@ -3,18 +3,14 @@
 was typed kept, the review with its suggestion and "Clear the flag" with a note (audited,
 CSRF-checked), the study's flags open and all, and the review settings."""
 
-import uuid
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from app.clock import FrozenClock
-from tests.conftest import START
-from tests.console_client import add_members, sign_in_as
-from tests.test_checkins import FUSED
+from tests.console_client import add_members, flagged_participant, sign_in_as
 
 
 @pytest.fixture
@@ -31,20 +27,7 @@ def world(
     study = make_study(arms=[{"key": "tailored", "policy": "tailored"}])
     members = {"clin@example.org": "clinician", "view@example.org": "viewer"}
     add_members(client, owner, make_staff, study, members)
-    settings = client.put(
-        f"/v1/studies/{study['id']}/review-settings", json={"min_checkins": 2}, headers=owner
-    )
-    assert settings.status_code == 200, settings.text
-    person = enroll(study["id"])
-    for minutes in (5, 10):
-        clock.set(START + timedelta(minutes=minutes))
-        body = {
-            "client_id": uuid.uuid4().hex,
-            "answered_at": clock.now().isoformat(),
-            "answers": FUSED,
-        }
-        response = client.post("/v1/checkins", json=body, headers=person["headers"])
-        assert response.status_code == 201, response.text
+    person = flagged_participant(client, owner, enroll, clock, study)
     other = make_study(headers=make_staff("stranger@example.org"))
     study_url = f"/console/studies/{study['id']}"
     return {
