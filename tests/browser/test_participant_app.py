@@ -165,6 +165,20 @@ def open_prompt(db: Engine, study: dict[str, Any], participant: dict[str, Any]) 
         return prompt.id
 
 
+@pytest.fixture
+def enrolled(
+    phone: Page,
+    live_server: LiveServer,
+    client: TestClient,
+    owner: dict[str, str],
+    short_study: dict[str, Any],
+) -> tuple[Page, dict[str, Any]]:
+    """The phone, enrolled by the QR link in the short study, on its home screen."""
+    person = new_participant(client, owner, short_study)
+    enroll_by_link(phone, live_server, person)
+    return phone, person
+
+
 def enroll_by_link(page: Page, server: LiveServer, participant: dict[str, Any]) -> None:
     """Open the QR code's link and go on to the home screen."""
     page.goto(server(f"/app/enroll#code={participant['code']}"))
@@ -275,17 +289,11 @@ def count_checkins(session: Session, participant: dict[str, Any]) -> int:
 
 @sqlite_only
 def test_a_check_in_answered_offline_waits_and_is_stored_once_back_online(
-    phone: Page,
+    enrolled: tuple[Page, dict[str, Any]],
     context: BrowserContext,
-    live_server: LiveServer,
-    client: TestClient,
-    owner: dict[str, str],
     session: Session,
-    short_study: dict[str, Any],
 ) -> None:
-    page = phone
-    person = new_participant(client, owner, short_study)
-    enroll_by_link(page, live_server, person)
+    page, person = enrolled
     # The service worker controls the app (it keeps the shell and the questionnaire).
     page.wait_for_function("navigator.serviceWorker.controller !== null")
 
@@ -364,16 +372,10 @@ def check_in_offline(page: Page) -> None:
 
 @sqlite_only
 def test_a_risk_answer_shows_the_crisis_resources_before_anything_else(
-    phone: Page,
-    live_server: LiveServer,
-    client: TestClient,
-    owner: dict[str, str],
+    enrolled: tuple[Page, dict[str, Any]],
     session: Session,
-    short_study: dict[str, Any],
 ) -> None:
-    page = phone
-    person = new_participant(client, owner, short_study)
-    enroll_by_link(page, live_server, person)
+    page, person = enrolled
     page.get_by_role("button", name="Start a check-in").click()
     check_accessibility(page)
     screenshot(page, "app-checkin", "app")
@@ -403,15 +405,10 @@ def test_a_risk_answer_shows_the_crisis_resources_before_anything_else(
 
 @sqlite_only
 def test_switching_the_language_switches_the_apps_questions_and_skills(
-    phone: Page,
-    live_server: LiveServer,
+    enrolled: tuple[Page, dict[str, Any]],
     client: TestClient,
-    owner: dict[str, str],
-    short_study: dict[str, Any],
 ) -> None:
-    page = phone
-    person = new_participant(client, owner, short_study)
-    enroll_by_link(page, live_server, person)
+    page, _ = enrolled
     page.get_by_role("button", name="Settings").click()
     expect(page.get_by_role("heading", name="Settings", level=1)).to_be_visible()
     expect(page.get_by_text(re.compile("^This study sends no reminders"))).to_be_visible()
@@ -444,15 +441,12 @@ def token_of(page: Page) -> str:
 
 @sqlite_only
 def test_a_withdrawn_participants_app_says_so_and_stops(
-    phone: Page,
-    live_server: LiveServer,
+    enrolled: tuple[Page, dict[str, Any]],
     client: TestClient,
     owner: dict[str, str],
     short_study: dict[str, Any],
 ) -> None:
-    page = phone
-    person = new_participant(client, owner, short_study)
-    enroll_by_link(page, live_server, person)
+    page, person = enrolled
     withdrawn = client.post(
         f"/v1/studies/{short_study['id']}/participants/{person['id']}/status",
         json={"status": "withdrawn", "reason": "asked to stop"},
