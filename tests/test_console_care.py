@@ -15,8 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.clock import FrozenClock
-from tests.conftest import PASSWORD, START
-from tests.console_client import console_sign_in
+from tests.conftest import START
+from tests.console_client import add_members, sign_in_as
 from tests.test_checkins import BASE as CALM
 
 
@@ -33,12 +33,8 @@ def world(
     clinician and a viewer; and a stranger's study."""
     study = make_study(arms=[{"key": "tailored", "policy": "tailored"}])
     person = enroll(study["id"])
-    for email, role in (("clin@example.org", "clinician"), ("view@example.org", "viewer")):
-        make_staff(email)
-        added = client.put(
-            f"/v1/studies/{study['id']}/members", json={"email": email, "role": role}, headers=owner
-        )
-        assert added.status_code == 200, added.text
+    members = {"clin@example.org": "clinician", "view@example.org": "viewer"}
+    add_members(client, owner, make_staff, study, members)
     schedule = {
         "schedule": {"fixed_times": ["10:00", "18:00"], "last_day": 28, "expiry_minutes": 60},
         "notification": {"en": {"title": "Hi", "body": "Check in?"}},
@@ -60,21 +56,16 @@ def world(
     return {"study": study, "person": person, "other": other, "page": page}
 
 
-def _as(client: TestClient, email: str) -> str:
-    client.cookies.clear()
-    return console_sign_in(client, email, PASSWORD)
-
-
 def test_the_participant_page_is_for_care_roles_of_the_study(
     client: TestClient, world: dict[str, Any]
 ) -> None:
-    _as(client, "stranger@example.org")
+    sign_in_as(client, "stranger@example.org")
     assert client.get(world["page"]).status_code == 404
     other_page = f"/console/studies/{world['other']['id']}/participants/{world['person']['id']}"
     assert client.get(other_page).status_code == 404  # not a participant of that study
-    _as(client, "view@example.org")
+    sign_in_as(client, "view@example.org")
     assert client.get(world["page"]).status_code == 403
-    _as(client, "clin@example.org")
+    sign_in_as(client, "clin@example.org")
     page = client.get(world["page"])
     assert page.status_code == 200
     assert f"Participant {world['person']['pseudonym']}" in page.text
@@ -88,9 +79,9 @@ def test_a_clinician_never_sees_a_concealed_arm_or_skill(
         d["skill_key"] for d in client.get(f"{base}/deliveries", headers=owner).json()["items"]
     ]
     skill = next(key for key in given_skills if key)  # the owner sees the fused one's skill
-    _as(client, "owner@example.org")
+    sign_in_as(client, "owner@example.org")
     assert skill in client.get(world["page"]).text
-    _as(client, "clin@example.org")
+    sign_in_as(client, "clin@example.org")
     text = client.get(world["page"]).text
     # The library's skills are listed to personalize (every arm has the same library);
     # what this participant was given, and the arm, are not shown.
@@ -106,7 +97,7 @@ def test_a_clinician_never_sees_a_concealed_arm_or_skill(
 def test_a_status_change_takes_a_reason_and_refuses_what_makes_no_sense(
     client: TestClient, world: dict[str, Any], owner: dict[str, str]
 ) -> None:
-    token = _as(client, "clin@example.org")
+    token = sign_in_as(client, "clin@example.org")
     url = world["page"] + "/status"
     assert client.post(url, data={"status": "paused"}).status_code == 403  # no CSRF token
     paused = client.post(
@@ -133,7 +124,7 @@ def test_a_status_change_takes_a_reason_and_refuses_what_makes_no_sense(
 def test_personalization_saves_through_the_api_service_and_shows_its_problems(
     client: TestClient, world: dict[str, Any], owner: dict[str, str]
 ) -> None:
-    token = _as(client, "clin@example.org")
+    token = sign_in_as(client, "clin@example.org")
     url = world["page"] + "/personalization"
     page = client.get(world["page"]).text
     key = re.findall(r'name="disabled\.([a-z0-9_]+)"', page)[0]
@@ -184,12 +175,12 @@ def test_the_inbox_lists_open_events_and_acknowledges_with_a_note(
     study_id = world["study"]["id"]
     event = client.get(f"/v1/studies/{study_id}/safety-events", headers=owner).json()["items"][0]
     url = f"/console/studies/{study_id}/safety-events/{event['id']}/acknowledge"
-    _as(client, "stranger@example.org")
+    sign_in_as(client, "stranger@example.org")
     assert "0 open" in client.get("/console/safety/count").text
     assert world["person"]["pseudonym"] not in client.get("/console/safety").text
-    _as(client, "view@example.org")
+    sign_in_as(client, "view@example.org")
     assert "0 open" in client.get("/console/safety/count").text  # no care role there
-    token = _as(client, "clin@example.org")
+    token = sign_in_as(client, "clin@example.org")
     count = client.get("/console/safety/count").text
     assert "1 open" in count and 'hx-trigger="every 30s"' in count
     inbox = client.get("/console/safety").text
@@ -209,16 +200,16 @@ def test_the_inbox_lists_open_events_and_acknowledges_with_a_note(
     assert "Called, safe" in client.get(world["page"]).text
     stored = client.get(f"/v1/studies/{study_id}/safety-events", headers=owner).json()["items"]
     assert stored[0]["note"] == "Called, safe"
-    _as(client, "stranger@example.org")
+    sign_in_as(client, "stranger@example.org")
     foreign = f"/console/studies/{world['other']['id']}/safety-events/{event['id']}/acknowledge"
-    token = _as(client, "stranger@example.org")
+    token = sign_in_as(client, "stranger@example.org")
     assert client.post(foreign, data={"csrf_token": token, "note": "x"}).status_code == 404
     assert client.post(url, data={"csrf_token": token, "note": "x"}).status_code == 404
 
 
 def test_an_outside_next_is_not_followed(client: TestClient, world: dict[str, Any]) -> None:
     study_id = world["study"]["id"]
-    token = _as(client, "clin@example.org")
+    token = sign_in_as(client, "clin@example.org")
     event_id = re.findall(
         r"/safety-events/([0-9a-f-]+)/acknowledge", client.get("/console/safety").text
     )[0]
@@ -235,7 +226,7 @@ def test_compliance_per_day_for_the_study_and_the_participant(
 ) -> None:
     study_id = world["study"]["id"]
     api = client.get(f"/v1/studies/{study_id}/compliance", headers=owner).json()
-    _as(client, "view@example.org")  # compliance is for every role, as in the API
+    sign_in_as(client, "view@example.org")  # compliance is for every role, as in the API
     page = client.get(
         f"/console/studies/{study_id}/compliance",
         params={"start": "2026-03-01", "end": "2026-03-31"},
@@ -249,7 +240,7 @@ def test_compliance_per_day_for_the_study_and_the_participant(
         params={"start": "2026-03-05", "end": "2026-03-01"},
     )
     assert backwards.status_code == 422
-    _as(client, "clin@example.org")
+    sign_in_as(client, "clin@example.org")
     mine = client.get(world["page"]).text
     own_days = [
         d["local_date"] for d in api["days"] if d["participant"] == world["person"]["pseudonym"]
@@ -276,7 +267,7 @@ def test_the_timeline_shows_the_chosen_period_and_the_lists_stay_paged(
     }
     answered = client.post("/v1/checkins", json=body, headers=world["person"]["headers"])
     assert answered.status_code == 201, answered.text
-    _as(client, "clin@example.org")
+    sign_in_as(client, "clin@example.org")
     shown = {
         period: client.get(world["page"], params={} if period is None else {"period": period})
         for period in (None, "7", "28", "90", "all")
@@ -305,7 +296,7 @@ def test_the_timeline_shows_the_chosen_period_and_the_lists_stay_paged(
 def test_the_status_changes_are_listed_with_their_reasons_newest_first(
     client: TestClient, world: dict[str, Any], enroll: Callable[..., dict[str, Any]]
 ) -> None:
-    token = _as(client, "clin@example.org")
+    token = sign_in_as(client, "clin@example.org")
     assert "No status changes yet." in client.get(world["page"]).text
     other = enroll(world["study"]["id"])
     changes = (
@@ -330,7 +321,7 @@ def test_the_status_changes_are_listed_with_their_reasons_newest_first(
 def test_the_status_changes_come_a_page_at_a_time_keeping_the_period(
     client: TestClient, world: dict[str, Any]
 ) -> None:
-    token = _as(client, "clin@example.org")
+    token = sign_in_as(client, "clin@example.org")
     for n in range(21):
         data = {"csrf_token": token, "status": ("paused", "active")[n % 2], "reason": f"#{n}"}
         changed = client.post(f"{world['page']}/status", data=data, follow_redirects=False)

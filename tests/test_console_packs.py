@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from markupsafe import escape
 
-from tests.console_client import console_sign_in
+from tests.console_client import add_members, console_sign_in, sign_in_as
 from tests.test_fhir import FOREIGN
 
 PACK = {
@@ -160,12 +160,8 @@ def test_only_owners_and_researchers_load_packs_of_their_own(
     make_staff: Callable[..., dict[str, str]],
 ) -> None:
     study = make_study()
-    for email, role in (("res@example.org", "researcher"), ("clin@example.org", "clinician")):
-        make_staff(email)
-        added = client.put(
-            f"/v1/studies/{study['id']}/members", json={"email": email, "role": role}, headers=owner
-        )
-        assert added.status_code == 200, added.text
+    members = {"res@example.org": "researcher", "clin@example.org": "clinician"}
+    add_members(client, owner, make_staff, study, members)
     make_staff("stranger@example.org")
     answered = {}
     for email, pack in (
@@ -173,8 +169,7 @@ def test_only_owners_and_researchers_load_packs_of_their_own(
         ("stranger@example.org", "stranger's"),
         ("res@example.org", "researcher's"),
     ):
-        client.cookies.clear()
-        token = console_sign_in(client, email)
+        token = sign_in_as(client, email)
         document = json.dumps({**PACK, "name": pack})
         assert client.post(_url(study, "/packs"), data={"pack_document": document}).status_code in (
             403,

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import PASSWORD
-from tests.console_client import console_sign_in, csrf_of
+from tests.console_client import add_members, csrf_of, sign_in_as
 
 
 @pytest.fixture
@@ -25,20 +24,11 @@ def world(
     """A study with an enrolled participant, a researcher and a clinician."""
     study = make_study()
     person = enroll(study["id"])
-    for email, role in (("res@example.org", "researcher"), ("clin@example.org", "clinician")):
-        make_staff(email)
-        added = client.put(
-            f"/v1/studies/{study['id']}/members", json={"email": email, "role": role}, headers=owner
-        )
-        assert added.status_code == 200, added.text
+    members = {"res@example.org": "researcher", "clin@example.org": "clinician"}
+    add_members(client, owner, make_staff, study, members)
     api = f"/v1/studies/{study['id']}/participants/{person['id']}"
     page = f"/console/studies/{study['id']}/participants/{person['id']}"
     return {"study": study, "person": person, "api": api, "page": page}
-
-
-def _as(client: TestClient, email: str) -> str:
-    client.cookies.clear()
-    return console_sign_in(client, email, PASSWORD)
 
 
 def _actions(client: TestClient, world: dict[str, Any], owner: dict[str, str]) -> list[str]:
@@ -49,7 +39,7 @@ def _actions(client: TestClient, world: dict[str, Any], owner: dict[str, str]) -
 def test_a_clinician_changes_the_details_through_the_patch(
     client: TestClient, world: dict[str, Any], owner: dict[str, str]
 ) -> None:
-    token = _as(client, "clin@example.org")
+    token = sign_in_as(client, "clin@example.org")
     shown = client.get(world["page"]).text
     assert 'name="timezone" type="text" value="Europe/Berlin"' in shown
     typed = {"timezone": "America/New_York", "locale": "es", "external_ref": "R-17"}
@@ -79,7 +69,7 @@ def test_a_clinician_changes_the_details_through_the_patch(
 def test_a_detail_s_problem_shows_at_its_input_and_nothing_changes(
     client: TestClient, world: dict[str, Any], owner: dict[str, str]
 ) -> None:
-    token = _as(client, "clin@example.org")
+    token = sign_in_as(client, "clin@example.org")
     typed = {"timezone": "Mars/Olympus", "locale": "fr", "external_ref": "R-18"}
     refused = client.post(f"{world['page']}/details", data={"csrf_token": token, **typed})
     assert refused.status_code == 422
@@ -105,10 +95,10 @@ def test_an_invited_participant_gets_a_new_code_and_the_old_one_stops_working(
         f"/v1/studies/{study['id']}/participants", json={"timezone": "UTC"}, headers=owner
     ).json()
     page = f"/console/studies/{study['id']}/participants/{created['id']}"
-    token = _as(client, "clin@example.org")
+    token = sign_in_as(client, "clin@example.org")
     assert "Issue a new enrollment code" not in client.get(page).text
     assert client.post(f"{page}/enrollment-code", data={"csrf_token": token}).status_code == 403
-    token = _as(client, "res@example.org")
+    token = sign_in_as(client, "res@example.org")
     assert "Issue a new enrollment code" in client.get(page).text
     issued = client.post(f"{page}/enrollment-code", data={"csrf_token": token})
     assert issued.status_code == 200
@@ -129,7 +119,7 @@ def test_an_invited_participant_gets_a_new_code_and_the_old_one_stops_working(
 def test_a_test_notification_reaches_the_device_and_says_so(
     client: TestClient, world: dict[str, Any], owner: dict[str, str]
 ) -> None:
-    token = _as(client, "clin@example.org")
+    token = sign_in_as(client, "clin@example.org")
     none = client.post(f"{world['page']}/test-push", data={"csrf_token": token})
     assert none.status_code == 409 and "This participant has no active device" in none.text
     device = {"token": "tok-console", "platform": "android"}
@@ -146,13 +136,13 @@ def test_erasure_is_confirmed_by_the_pseudonym_and_leaves_a_tombstone(
     client: TestClient, world: dict[str, Any], owner: dict[str, str]
 ) -> None:
     pseudonym = world["person"]["pseudonym"]
-    token = _as(client, "clin@example.org")
+    token = sign_in_as(client, "clin@example.org")
     assert "Erase the data of" not in client.get(world["page"]).text
     refused = client.post(
         f"{world['page']}/erase", data={"csrf_token": token, "pseudonym": pseudonym}
     )
     assert refused.status_code == 403
-    token = _as(client, "res@example.org")
+    token = sign_in_as(client, "res@example.org")
     wrong = client.post(f"{world['page']}/erase", data={"csrf_token": token, "pseudonym": "P-x"})
     assert wrong.status_code == 422 and 'id="f-pseudonym-error"' in wrong.text
     assert "Type the participant&#39;s pseudonym to confirm" in wrong.text
@@ -174,7 +164,7 @@ def test_a_clinician_sets_the_participant_s_waking_hours_as_their_app_does(
     client: TestClient, world: dict[str, Any], owner: dict[str, str]
 ) -> None:
     own = f"{world['page']}/schedule"
-    token = _as(client, "clin@example.org")
+    token = sign_in_as(client, "clin@example.org")
     assert "None of their own" in client.get(own).text
     wrong = client.post(
         f"{world['page']}/waking-hours", data={"csrf_token": token, "wake": "07:00", "sleep": "7"}

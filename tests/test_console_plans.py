@@ -3,18 +3,14 @@
 was typed kept, the review with its suggestion and "Clear the flag" with a note (audited,
 CSRF-checked), the study's flags open and all, and the review settings."""
 
-import uuid
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from app.clock import FrozenClock
-from tests.conftest import PASSWORD, START
-from tests.console_client import console_sign_in
-from tests.test_checkins import FUSED
+from tests.console_client import add_members, flagged_participant, sign_in_as
 
 
 @pytest.fixture
@@ -29,26 +25,9 @@ def world(
     """A tailored study flagging after two check-ins, one participant flagged (cognition
     stays fused), a clinician and a viewer; and a stranger's study."""
     study = make_study(arms=[{"key": "tailored", "policy": "tailored"}])
-    for email, role in (("clin@example.org", "clinician"), ("view@example.org", "viewer")):
-        make_staff(email)
-        added = client.put(
-            f"/v1/studies/{study['id']}/members", json={"email": email, "role": role}, headers=owner
-        )
-        assert added.status_code == 200, added.text
-    settings = client.put(
-        f"/v1/studies/{study['id']}/review-settings", json={"min_checkins": 2}, headers=owner
-    )
-    assert settings.status_code == 200, settings.text
-    person = enroll(study["id"])
-    for minutes in (5, 10):
-        clock.set(START + timedelta(minutes=minutes))
-        body = {
-            "client_id": uuid.uuid4().hex,
-            "answered_at": clock.now().isoformat(),
-            "answers": FUSED,
-        }
-        response = client.post("/v1/checkins", json=body, headers=person["headers"])
-        assert response.status_code == 201, response.text
+    members = {"clin@example.org": "clinician", "view@example.org": "viewer"}
+    add_members(client, owner, make_staff, study, members)
+    person = flagged_participant(client, owner, enroll, clock, study)
     other = make_study(headers=make_staff("stranger@example.org"))
     study_url = f"/console/studies/{study['id']}"
     return {
@@ -61,24 +40,19 @@ def world(
     }
 
 
-def _as(client: TestClient, email: str) -> str:
-    client.cookies.clear()
-    return console_sign_in(client, email, PASSWORD)
-
-
 def test_each_page_is_for_the_roles_the_api_allows(
     client: TestClient, world: dict[str, Any]
 ) -> None:
     plan, review = world["page"] + "/plan", world["page"] + "/review"
     flags, settings = world["study_url"] + "/review-flags", world["study_url"] + "/review-settings"
-    token = _as(client, "stranger@example.org")
+    token = sign_in_as(client, "stranger@example.org")
     for url in (plan, review, flags, settings):
         assert client.get(url).status_code == 404, url
     refused = client.post(settings, data={"csrf_token": token, "period_days": "7"})
     assert refused.status_code == 404  # a stranger learns nothing, not even the role
     elsewhere = f"/console/studies/{world['other']['id']}/participants/{world['person']['id']}"
     assert client.get(elsewhere + "/plan").status_code == 404
-    token = _as(client, "view@example.org")
+    token = sign_in_as(client, "view@example.org")
     shown = client.get(plan)
     assert shown.status_code == 200 and "Save the plan" not in shown.text
     assert client.get(review).status_code == 403
@@ -89,7 +63,7 @@ def test_each_page_is_for_the_roles_the_api_allows(
     assert client.post(settings, data={"csrf_token": token, "period_days": "7"}).status_code == 403
     posted = client.post(plan, data={"csrf_token": token, "sections.values[0].text": "x"})
     assert posted.status_code == 403
-    token = _as(client, "clin@example.org")
+    token = sign_in_as(client, "clin@example.org")
     assert client.get(review).status_code == 200
     listed = client.get(flags)
     assert listed.status_code == 200 and f'href="{flags}" aria-current="page"' in listed.text
@@ -100,7 +74,7 @@ def test_a_clinician_edits_the_plan_with_problems_at_their_fields(
     client: TestClient, world: dict[str, Any], owner: dict[str, str]
 ) -> None:
     url = world["page"] + "/plan"
-    token = _as(client, "clin@example.org")
+    token = sign_in_as(client, "clin@example.org")
     assert "The plan has not been written yet." in client.get(url).text
     assert client.post(url, data={"sections.values[0].text": "Family"}).status_code == 403
     saved = client.post(
@@ -158,7 +132,7 @@ def test_the_review_shows_the_suggestion_and_a_note_clears_the_flag(
 ) -> None:
     review = world["page"] + "/review"
     flags = world["study_url"] + "/review-flags"
-    token = _as(client, "clin@example.org")
+    token = sign_in_as(client, "clin@example.org")
     listed = client.get(flags).text
     assert world["person"]["pseudonym"] in listed and f'href="{review}"' in listed
     page = client.get(review).text
@@ -181,7 +155,7 @@ def test_the_review_shows_the_suggestion_and_a_note_clears_the_flag(
         f"{world['api']}/audit-events", params={"action": "review_flag.clear"}, headers=owner
     ).json()["items"]
     assert events[0]["actor_type"] == "staff" and note not in str(events)
-    _as(client, "owner@example.org")
+    sign_in_as(client, "owner@example.org")
     assert "Skills offered" in client.get(review).text  # the owner sees the skills
 
 
@@ -189,7 +163,7 @@ def test_the_owner_sets_the_review_settings_with_problems_at_their_fields(
     client: TestClient, world: dict[str, Any], owner: dict[str, str]
 ) -> None:
     url = world["study_url"] + "/review-settings"
-    token = _as(client, "owner@example.org")
+    token = sign_in_as(client, "owner@example.org")
     assert 'name="min_checkins" type="number" value="2"' in client.get(url).text
     wrong = client.post(url, data={"csrf_token": token, "period_days": "0", "min_checkins": "3"})
     assert wrong.status_code == 422 and 'id="f-period_days-error"' in wrong.text

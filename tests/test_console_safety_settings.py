@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.console_client import console_sign_in
+from tests.console_client import add_members, console_sign_in, sign_in_as
 
 FORM = {
     "settings.high": "80",
@@ -101,17 +101,12 @@ def test_every_member_reads_them_and_only_owners_and_researchers_change_them(
     make_staff: Callable[..., dict[str, str]],
 ) -> None:
     study = make_study()
-    for email, role in (("res@example.org", "researcher"), ("view@example.org", "viewer")):
-        make_staff(email)
-        added = client.put(
-            f"/v1/studies/{study['id']}/members", json={"email": email, "role": role}, headers=owner
-        )
-        assert added.status_code == 200, added.text
+    members = {"res@example.org": "researcher", "view@example.org": "viewer"}
+    add_members(client, owner, make_staff, study, members)
     make_staff("stranger@example.org")
     answered = {}
     for email in ("view@example.org", "stranger@example.org", "res@example.org"):
-        client.cookies.clear()
-        token = console_sign_in(client, email)
+        token = sign_in_as(client, email)
         page = client.get(_url(study))
         answered[email] = (
             page.status_code,

@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.console_client import console_sign_in
+from tests.console_client import add_members, console_sign_in, sign_in_as
 
 FIELDS = {
     "name": "Pilot, renamed",
@@ -135,18 +135,13 @@ def test_the_settings_are_for_owners_and_researchers_of_the_study(
     make_staff: Callable[..., dict[str, str]],
 ) -> None:
     study = make_study(activate=False)
-    for email, role in (("res@example.org", "researcher"), ("clin@example.org", "clinician")):
-        make_staff(email)
-        added = client.put(
-            f"/v1/studies/{study['id']}/members", json={"email": email, "role": role}, headers=owner
-        )
-        assert added.status_code == 200, added.text
+    members = {"res@example.org": "researcher", "clin@example.org": "clinician"}
+    add_members(client, owner, make_staff, study, members)
     make_staff("stranger@example.org")
     overview = f"/console/studies/{study['id']}"
     seen = {}
     for email in ("res@example.org", "clin@example.org", "stranger@example.org"):
-        client.cookies.clear()
-        token = console_sign_in(client, email)
+        token = sign_in_as(client, email)
         shown = client.get(overview).text
         seen[email] = (
             client.get(_settings(study)).status_code,

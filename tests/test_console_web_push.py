@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from markupsafe import escape
 
 from app.console.js_object import NotAnObject, object_of
-from tests.console_client import console_sign_in
+from tests.console_client import add_members, console_sign_in, sign_in_as
 from tests.test_web_push import VAPID_KEY, WEB_PUSH
 
 SNIPPET = """// Import the functions you need from the SDKs you need
@@ -145,17 +145,12 @@ def test_only_owners_and_researchers_change_the_web_app(
     make_staff: Callable[..., dict[str, str]],
 ) -> None:
     study = make_study()
-    for email, role in (("res@example.org", "researcher"), ("clin@example.org", "clinician")):
-        make_staff(email)
-        added = client.put(
-            f"/v1/studies/{study['id']}/members", json={"email": email, "role": role}, headers=owner
-        )
-        assert added.status_code == 200, added.text
+    members = {"res@example.org": "researcher", "clin@example.org": "clinician"}
+    add_members(client, owner, make_staff, study, members)
     make_staff("stranger@example.org")
     answered = {}
     for email in ("res@example.org", "clin@example.org", "stranger@example.org"):
-        client.cookies.clear()
-        token = console_sign_in(client, email)
+        token = sign_in_as(client, email)
         data = {"csrf_token": token, **TYPED, "vapid_key": VAPID_KEY}
         answered[email] = (
             client.post(_url(study, "/web-push"), data=data, follow_redirects=False).status_code,

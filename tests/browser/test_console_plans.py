@@ -2,9 +2,7 @@
 participant's review, whose flag is cleared with a note, and to the plan, edited there;
 axe-core on each page."""
 
-import uuid
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -18,8 +16,7 @@ from tests.browser.conftest import (
     sign_in,
     sqlite_only,
 )
-from tests.conftest import START
-from tests.test_checkins import FUSED
+from tests.console_client import flagged_participant
 
 
 @sqlite_only
@@ -42,20 +39,7 @@ def test_a_clinician_reviews_a_flagged_participant_and_clears_the_flag(
         headers=owner,
     )
     assert added.status_code == 200, added.text
-    settings = client.put(
-        f"/v1/studies/{study['id']}/review-settings", json={"min_checkins": 2}, headers=owner
-    )
-    assert settings.status_code == 200, settings.text
-    person = enroll(study["id"])
-    for minutes in (5, 10):  # cognition stays fused: no targeted dimension improves
-        clock.set(START + timedelta(minutes=minutes))
-        body = {
-            "client_id": uuid.uuid4().hex,
-            "answered_at": clock.now().isoformat(),
-            "answers": FUSED,
-        }
-        response = client.post("/v1/checkins", json=body, headers=person["headers"])
-        assert response.status_code == 201, response.text
+    person = flagged_participant(client, owner, enroll, clock, study)
 
     sign_in(page, live_server, clinician)
     page.goto(live_server(f"/console/studies/{study['id']}"))

@@ -15,7 +15,7 @@ from app.api.deps import SessionDep
 from app.audit import service as audit
 from app.console.deps import OwnStudy
 from app.console.forms import Form, submit
-from app.console.templating import render
+from app.console.pages.editing import study_page
 from app.pagination import MAX_PAGE_SIZE, PageParams
 from app.studies import service as studies
 from app.types import CalendarDate
@@ -60,12 +60,12 @@ def _page(
     pages: dict[str, str | None],
     status_code: int = 200,
 ) -> HTMLResponse:
-    return render(
+    return study_page(
         request,
+        access,
+        "/audit",
         "audit/list.html",
         {
-            "access": access,
-            "current": "/audit",
             "form": form,
             "members": members,
             "events": events,

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse
 
 from app.api.deps import NowDep, SessionDep
 from app.console.deps import ReadStudy
-from app.console.templating import render
+from app.console.pages.editing import study_page
 from app.errors import Invalid
 from app.scheduling import service
 from app.scheduling.schemas import ComplianceDay, StudyComplianceDay
@@ -45,12 +45,12 @@ def study_compliance(
     upper = datetime.combine(last + timedelta(days=1), time(), UTC)
     out = service.compliance(service.study_prompts(session, access.study.id, lower, upper), now)
     days: list[StudyComplianceDay] = out.study_days
-    return render(
+    return study_page(
         request,
+        access,
+        "/compliance",
         "care/compliance.html",
         {
-            "access": access,
-            "current": "/compliance",
             "start": first,
             "end": last,
             "totals": out.totals,

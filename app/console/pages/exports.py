@@ -21,7 +21,7 @@ from app.access.scope import StudyAccess
 from app.api.deps import EngineDep, NowDep, SessionDep
 from app.console.deps import ConsoleUser, ManageStudy, SignedIn
 from app.console.forms import Form, submit
-from app.console.templating import render
+from app.console.pages.editing import study_page
 from app.export import codebook as codebooks
 from app.export import service
 from app.export.formats import MEDIA_TYPES, Format
@@ -103,12 +103,12 @@ def _form_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     ctx = service.study_context(session, access.study)
-    return render(
+    return study_page(
         request,
+        access,
+        "/exports",
         "exports/form.html",
         {
-            "access": access,
-            "current": "/exports",
             "form": form,
             "table_options": [(name, name) for name in TABLES],
             "format_options": [(fmt.value, fmt.value.upper()) for fmt in Format],
@@ -235,10 +235,8 @@ def codebook(
     ctx = service.study_context(session, access.study)
     book = codebooks.codebook(ctx, dates == "relative")
     if format == "html":
-        return render(
-            request,
-            "exports/codebook.html",
-            {"access": access, "current": "/exports", "book": book, "dates": dates},
+        return study_page(
+            request, access, "/exports", "exports/codebook.html", {"book": book, "dates": dates}
         )
     text, media = (
         (codebooks.markdown(book), "text/markdown; charset=utf-8")

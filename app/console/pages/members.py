@@ -10,7 +10,8 @@ from app.access.scope import OWNER, StudyAccess
 from app.api.deps import NowDep, SessionDep
 from app.console.deps import CheckedForm, ConsoleUser, OwnStudy, ReadStudy
 from app.console.forms import Form, submit
-from app.console.templating import redirect, render
+from app.console.pages.editing import study_page
+from app.console.templating import redirect
 from app.pagination import PageDep, PageParams
 from app.studies import service
 from app.studies.schemas import MemberIn
@@ -33,12 +34,12 @@ def _page(
     form: Form,
     status_code: int = 200,
 ) -> HTMLResponse:
-    return render(
+    return study_page(
         request,
+        access,
+        "/members",
         "members/list.html",
         {
-            "access": access,
-            "current": "/members",
             "members": service.list_members(session, access.study.id, page),
             "may_own": access.role in OWNER,
             "roles": [(role.value, label) for role, label in ROLES.items()],

@@ -9,7 +9,7 @@ app/access/visibility.py. Every read is bounded (a period or a page), so the pag
 same whatever the length of the participant's history."""
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Any, Literal
@@ -27,8 +27,9 @@ from app.checkins import service as checkins
 from app.console.deps import CareParticipant, CheckedForm, ConsoleUser, ManageParticipant
 from app.console.forms import Form, submit
 from app.console.pages.compliance import compliance_chart
+from app.console.pages.editing import study_page
 from app.console.pages.participants import code_page
-from app.console.templating import redirect, render
+from app.console.templating import redirect
 from app.errors import Invalid
 from app.flows import participants as participant_flow
 from app.pagination import PageParams
@@ -172,8 +173,6 @@ def _page(
         scheduling.study_prompts(session, access.study.id, start, None, participant.id), now
     )
     context = {
-        "access": access,
-        "current": "/participants",
         "participant": out,
         "periods": PERIODS,
         "period": view.period,
@@ -222,7 +221,18 @@ def _page(
         "empty_form": Form(),
         "here": _here(scope),
     }
-    return render(request, "care/participant.html", context, status_code)
+    return study_page(
+        request, access, "/participants", "care/participant.html", context, status_code
+    )
+
+
+def _page_showing(
+    request: Request, scope: StudyParticipant, session: Session, now: datetime, section: str
+) -> Callable[[Form, int], HTMLResponse]:
+    """The page as `submit` shows a refused form: that section's form with its problems."""
+    return lambda shown, status: _page(
+        request, scope, session, now, shown={section: shown}, status_code=status
+    )
 
 
 @router.get("", response_class=HTMLResponse)
@@ -251,9 +261,7 @@ def change_status(
     submit(
         session,
         form,
-        lambda shown, status: _page(
-            request, scope, session, now, shown={"status": shown}, status_code=status
-        ),
+        _page_showing(request, scope, session, now, "status"),
         lambda: participant_flow.change_status(
             session,
             me.actor,
@@ -319,9 +327,7 @@ def save_personalization(
     submit(
         session,
         form,
-        lambda shown, status: _page(
-            request, scope, session, now, shown={"personalization": shown}, status_code=status
-        ),
+        _page_showing(request, scope, session, now, "personalization"),
         save,
     )
     return redirect(request.url.path.removesuffix("/personalization") + "#personalization")
@@ -351,9 +357,7 @@ def change_details(
     submit(
         session,
         form,
-        lambda shown, status: _page(
-            request, scope, session, now, shown={"details": shown}, status_code=status
-        ),
+        _page_showing(request, scope, session, now, "details"),
         lambda: participant_flow.update_participant(
             session,
             me.actor,
@@ -381,9 +385,7 @@ def reissue_enrollment_code(
     code = submit(
         session,
         Form(),
-        lambda shown, status: _page(
-            request, scope, session, now, shown={"details": shown}, status_code=status
-        ),
+        _page_showing(request, scope, session, now, "details"),
         lambda: participants.reissue_code(
             session,
             scope.access,
@@ -411,9 +413,7 @@ def send_test_push(
     result = submit(
         session,
         Form(),
-        lambda shown, status: _page(
-            request, scope, session, now, shown={"test_push": shown}, status_code=status
-        ),
+        _page_showing(request, scope, session, now, "test_push"),
         lambda: dispatch.send_test_push(
             session, sender, scope.participant, me.actor, "console", now
         ),
@@ -436,9 +436,7 @@ def erase_participant(
     submit(
         session,
         form,
-        lambda shown, status: _page(
-            request, scope, session, now, shown={"erase": shown}, status_code=status
-        ),
+        _page_showing(request, scope, session, now, "erase"),
         lambda: participant_flow.erase(
             session, me.actor, scope.participant, form.parse(ErasureIn).pseudonym, now
         ),

@@ -15,7 +15,7 @@ from app.access.scope import CARE, MANAGE, StudyAccess
 from app.api.deps import NowDep, SessionDep, SettingsDep
 from app.console.deps import CheckedForm, ConsoleUser, ManageStudy, ReadStudy
 from app.console.forms import Form, submit
-from app.console.templating import render
+from app.console.pages.editing import study_page
 from app.flows import participants as participant_flow
 from app.flows.participants import RosterRow
 from app.pagination import Page, PageDep
@@ -55,12 +55,12 @@ def _list_page(
     sees_arms = visibility.sees_arms(access)
     arms = [arm.key for arm in studies.arms_of(session, access.study.id)] if sees_arms else []
     query = urlencode({name: value for name, value in form.values.items() if value})
-    return render(
+    return study_page(
         request,
+        access,
+        "/participants",
         "participants/list.html",
         {
-            "access": access,
-            "current": "/participants",
             "form": form,
             "rows": rows,
             "sees_arms": sees_arms,
@@ -112,12 +112,12 @@ def list_participants(
 def _new_page(
     request: Request, access: StudyAccess, form: Form, status_code: int = 200
 ) -> HTMLResponse:
-    return render(
+    return study_page(
         request,
+        access,
+        "/participants",
         "participants/new.html",
         {
-            "access": access,
-            "current": "/participants",
             "form": form,
             "zones": timezone_names(),
         },
@@ -166,12 +166,12 @@ def code_page(
     """A one-time enrollment code and the QR code of its link: the only time it is seen
     (only its digest is stored), for a new participant or a code issued again."""
     link = enrollment_link(request, code.code)
-    return render(
+    return study_page(
         request,
+        access,
+        "/participants",
         "participants/created.html",
         {
-            "access": access,
-            "current": "/participants",
             "participant": participant,
             "code": code,
             "reissued": reissued,

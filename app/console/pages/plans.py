@@ -26,7 +26,7 @@ from app.console.deps import (
 )
 from app.console.forms import Form, submit
 from app.console.pages.editing import POLE_LABELS, POLE_ORDER, study_page
-from app.console.templating import redirect, render
+from app.console.templating import redirect
 from app.flows import plans as plan_flow
 from app.pagination import PageDep
 from app.plans import service
@@ -80,8 +80,6 @@ def _plan_page(
     versions = service.plan_version_page(session, scope.participant.id, page)
     shown = form or Form(values=_plan_values(content, current.version if current else 0))
     context = {
-        "access": scope.access,
-        "current": "/participants",
         "participant": scope.participant,
         "here": _participant_url(scope, "/plan"),
         "review_url": _participant_url(scope, "/review"),
@@ -107,7 +105,9 @@ def _plan_page(
         "may_review": scope.access.role in CARE,
         "may_edit": scope.access.role in CARE and scope.participant.erased_at is None,
     }
-    return render(request, "plans/plan.html", context, status_code)
+    return study_page(
+        request, scope.access, "/participants", "plans/plan.html", context, status_code
+    )
 
 
 @router.get(PARTICIPANT + "/plan", response_class=HTMLResponse)
@@ -168,8 +168,6 @@ def _review_page(
 ) -> HTMLResponse:
     review = service.review(session, scope.participant, None, None, now)
     context = {
-        "access": scope.access,
-        "current": "/participants",
         "review": visibility.shown_review(scope.access, review),
         "shows_skills": visibility.shows_skill_ratings(scope.access),
         "dimensions": DIMENSION_ORDER,
@@ -179,7 +177,9 @@ def _review_page(
         "flags_url": f"/console/studies/{scope.access.study.id}{FLAGS}",
         "form": form or Form(),
     }
-    return render(request, "plans/review.html", context, status_code)
+    return study_page(
+        request, scope.access, "/participants", "plans/review.html", context, status_code
+    )
 
 
 @router.get(PARTICIPANT + "/review", response_class=HTMLResponse)

@@ -16,7 +16,8 @@ from app.api.deps import NowDep, SessionDep
 from app.checkins import service as rules
 from app.console.deps import CheckedForm, ConsoleUser, ManageStudy, ReadStudy
 from app.console.forms import Form, submit
-from app.console.templating import redirect, render
+from app.console.pages.editing import study_page
+from app.console.templating import redirect
 from app.flows import mrt as mrt_flow
 from app.flows import replay
 from app.mrt import service
@@ -79,12 +80,12 @@ def _design_page(
     design = service.arm_design(session, access.study, key)
     shown = form or Form(values=_values(design or MrtDesign()), known=frozenset(_DESIGN_INPUTS))
     band_rows = shown.rows("by_time_of_day", _BAND_KEYS) + SPARE_BANDS
-    return render(
+    return study_page(
         request,
+        access,
+        "/mrt",
         "research/design.html",
         {
-            "access": access,
-            "current": "/mrt",
             "key": key,
             "design": design,
             "editable": access.study.status == StudyStatus.draft and access.role in MANAGE,
@@ -101,10 +102,8 @@ def _design_page(
 def arm_designs(request: Request, access: ReadStudy, session: SessionDep) -> HTMLResponse:
     arms = studies.study_out(session, access).arms
     designs = {arm.key: service.arm_design(session, access.study, arm.key) for arm in arms}
-    return render(
-        request,
-        "research/designs.html",
-        {"access": access, "current": "/mrt", "arms": arms, "designs": designs},
+    return study_page(
+        request, access, "/mrt", "research/designs.html", {"arms": arms, "designs": designs}
     )
 
 
@@ -173,12 +172,12 @@ def analysis(request: Request, access: ManageStudy, session: SessionDep) -> HTML
     )
 
     def page(shown: Form, status_code: int, result: WclsResult | None = None) -> HTMLResponse:
-        return render(
+        return study_page(
             request,
+            access,
+            "/analysis",
             "research/analysis.html",
             {
-                "access": access,
-                "current": "/analysis",
                 "form": shown,
                 "chosen": chosen,
                 "covariates": service.covariate_names(),
@@ -208,8 +207,6 @@ def trial_record(
     allocations = participants.list_allocations(session, access, page)
     report = replay.replay(session, access.study)
     context: dict[str, Any] = {
-        "access": access,
-        "current": "/trial-record",
         "report": report,
         # Each difference as (what differs, recorded, replayed).
         "skill_rows": [(m.delivery_id, m.recorded, m.replayed) for m in report.skill_mismatches],
@@ -221,7 +218,7 @@ def trial_record(
             [AllocationOut.model_validate(row) for row in allocations.items]
         ),
     }
-    return render(request, "research/trial_record.html", context)
+    return study_page(request, access, "/trial-record", "research/trial_record.html", context)
 
 
 @router.get("/versions/{kind}", response_class=HTMLResponse)
@@ -239,12 +236,12 @@ def versions(
     else:
         found = rules.rule_set_version_page(session, access.study.id, page)
         heading, contents = "Rule set versions", [version.body for version in found.items]
-    return render(
+    return study_page(
         request,
+        access,
+        f"/{kind}",
         "research/versions.html",
         {
-            "access": access,
-            "current": f"/{kind}",
             "kind": kind,
             "heading": heading,
             "versions": found,

@@ -22,8 +22,9 @@ from app.console.deps import (
     ReadStudy,
 )
 from app.console.forms import Form, submit
+from app.console.pages.editing import study_page
 from app.console.readable_rules import readable
-from app.console.templating import redirect, render
+from app.console.templating import redirect
 from app.errors import Problem
 from app.flows import checkins as checkin_flow
 from app.rules.items import Answer, Item
@@ -47,12 +48,12 @@ def _rules_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     version, _ = service.current_rule_set(session, access.study.id)
-    return render(
+    return study_page(
         request,
+        access,
+        "/rules",
         "rules/rules.html",
         {
-            "access": access,
-            "current": "/rules",
             "version": version,
             "text": text,
             "readable": readable(raw, problems),
@@ -154,12 +155,12 @@ def _dry_run_page(
     result: Any = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    return render(
+    return study_page(
         request,
+        access,
+        "/rules",
         "rules/dry_run.html",
         {
-            "access": access,
-            "current": "/rules",
             "items": items,
             "choices": {item.key: [(c.key, c.key) for c in item.choices or []] for item in items},
             "form": form,

@@ -26,7 +26,8 @@ from app.console.deps import (
     ReadStudy,
 )
 from app.console.forms import Form, submit
-from app.console.templating import redirect, render
+from app.console.pages.editing import study_page
+from app.console.templating import redirect
 from app.scheduling import service
 from app.scheduling.schedule import WEEKDAYS, Schedule, WakingHours
 from app.scheduling.schemas import (
@@ -239,12 +240,12 @@ def _schedule_page(
     saved: Any,
     status_code: int = 200,
 ) -> HTMLResponse:
-    return render(
+    return study_page(
         request,
+        access,
+        "/schedule",
         "schedules/schedule.html",
         {
-            "access": access,
-            "current": "/schedule",
             "form": form,
             "preview": preview,
             "saved": saved,
@@ -354,12 +355,12 @@ def _override_page(
     waking_form: Form | None = None,
 ) -> HTMLResponse:
     waking = service.waking_hours_of(session, scope.participant.id)
-    return render(
+    return study_page(
         request,
+        scope.access,
+        "/schedule",
         "schedules/override.html",
         {
-            "access": scope.access,
-            "current": "/schedule",
             "participant": scope.participant,
             "overrides": overrides,
             "form": form,

@@ -13,6 +13,7 @@ from app.access.scope import OWNER, StudyAccess, study_for
 from app.api.deps import NowDep, SessionDep
 from app.console.deps import CheckedForm, ConsoleUser, OwnStudy, ReadStudy, SignedIn
 from app.console.forms import Form, submit
+from app.console.pages.editing import study_page
 from app.console.templating import redirect, render
 from app.flows import studies as study_flow
 from app.pagination import PageDep
@@ -88,12 +89,12 @@ def _overview(
 ) -> HTMLResponse:
     study = access.study
     counts = participants.count_by_status(session, [study.id]).get(study.id, {})
-    return render(
+    return study_page(
         request,
+        access,
+        "",
         "studies/overview.html",
         {
-            "access": access,
-            "current": "",
             "study": service.study_out(session, access),
             "sees_arms": visibility.sees_arms(access),
             "may_own": access.role in OWNER,

@@ -18,8 +18,9 @@ from app.api.deps import NowDep, SessionDep
 from app.console.deps import CheckedForm, ConsoleUser, ManageStudy
 from app.console.forms import Form, submit
 from app.console.js_object import NotAnObject, object_of
+from app.console.pages.editing import study_page
 from app.console.pages.studies import ARM_ROW_KEYS, POLICIES, SPARE_ARM_ROWS
-from app.console.templating import redirect, render
+from app.console.templating import redirect
 from app.errors import Invalid
 from app.studies import service
 from app.studies.schemas import ArmIn, FirebaseWebConfig, StudyOut, StudyUpdate, WebPushConfig
@@ -119,12 +120,12 @@ def _page(
     shown = form or Form(values=_values(study))
     web_push = service.web_push_of(access.study)
     arm_rows = shown.rows("arms", ARM_ROW_KEYS) + SPARE_ARM_ROWS
-    return render(
+    return study_page(
         request,
+        access,
+        "/settings",
         "studies/settings.html",
         {
-            "access": access,
-            "current": "/settings",
             "study": study,
             "draft": study.status == StudyStatus.draft,
             "form": shown,
