@@ -144,6 +144,7 @@ def test_journey_2_a_clinician_edits_a_skill_in_two_languages_and_a_check_in_get
     assert [v["version"] for v in deliveries["items"] if v["pinned"]] == [2]
 
 
+@sqlite_only
 def test_a_researcher_edits_the_questionnaire(
     console_page: Page, live_server: LiveServer, staff_account: Callable[..., str]
 ) -> None:

@@ -13,10 +13,19 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from app.export.tables import TABLES
-from tests.browser.conftest import LiveServer, check_accessibility, screenshot, sign_in
+from tests.browser.conftest import (
+    LiveServer,
+    check_accessibility,
+    screenshot,
+    sign_in,
+    sqlite_only,
+)
 from tests.test_console_data import RESEARCHER, research_study
 
 
+# The export's database paths are tested on both backends without a browser
+# (tests/test_exports.py, tests/test_console_data.py): the page once is enough.
+@sqlite_only
 def test_a_researcher_exports_and_the_owner_sees_it_in_the_audit_log(
     console_page: Page,
     live_server: LiveServer,
