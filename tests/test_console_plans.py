@@ -4,12 +4,15 @@ was typed kept, the review with its suggestion and "Clear the flag" with a note 
 CSRF-checked), the study's flags open and all, and the review settings."""
 
 from collections.abc import Callable
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
 
 from app.clock import FrozenClock
+from tests.conftest import PASSWORD
 from tests.console_client import add_members, flagged_participant, sign_in_as
 
 
@@ -157,6 +160,35 @@ def test_the_review_shows_the_suggestion_and_a_note_clears_the_flag(
     assert events[0]["actor_type"] == "staff" and note not in str(events)
     sign_in_as(client, "owner@example.org")
     assert "Skills offered" in client.get(review).text  # the owner sees the skills
+
+
+def test_the_review_period_is_the_studys_by_default_or_the_days_chosen(
+    client: TestClient, world: dict[str, Any], owner: dict[str, str], clock: FrozenClock
+) -> None:
+    review = world["page"] + "/review"
+    sign_in_as(client, "clin@example.org")
+    assert 'href="?period=study" aria-current="page"' in client.get(review).text
+    # A week later, the last seven days still hold both check-ins, the last day none.
+    clock.set(clock.now() + timedelta(days=6))
+    sign_in_as(client, "clin@example.org")
+    week = client.get(review, params={"period": "7"}).text
+    assert 'href="?period=7" aria-current="page"' in week
+    assert "<dt>Check-ins in the period</dt><dd>2</dd>" in week
+    day = clock.now().astimezone(ZoneInfo("Europe/Berlin")).date()
+    api = client.get(
+        f"{world['api']}/participants/{world['person']['id']}/review",
+        params={"start": datetime.combine(day, time(), ZoneInfo("Europe/Berlin")).isoformat()},
+        headers=_owner(client),
+    ).json()
+    assert api["check_ins"] == 0
+    assert client.get(review, params={"period": "1"}).status_code == 404  # not a period
+
+
+def _owner(client: TestClient) -> dict[str, str]:
+    form = {"username": "owner@example.org", "password": PASSWORD}
+    return {
+        "Authorization": f"Bearer {client.post('/v1/auth/token', data=form).json()['access_token']}"
+    }
 
 
 def test_the_owner_sets_the_review_settings_with_problems_at_their_fields(

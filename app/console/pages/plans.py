@@ -6,7 +6,7 @@ the same roles, through app/plans/service.py and app/flows/plans.py; what rests 
 is left out where arms are concealed (app/access/visibility.py), as the API does."""
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -26,6 +26,7 @@ from app.console.deps import (
 )
 from app.console.forms import Form, submit
 from app.console.pages.editing import POLE_LABELS, POLE_ORDER, study_page
+from app.console.pages.participant import PERIODS, period_start
 from app.console.templating import redirect
 from app.flows import plans as plan_flow
 from app.pagination import PageDep
@@ -36,6 +37,13 @@ from app.plans.schemas import ClearFlagIn, PlanIn
 from app.rules.process import DIMENSION_ORDER
 
 router = APIRouter(prefix="/console/studies/{study_id}")
+# The review's period: the study's own (its review settings), or the last so many local
+# days as on the participant's page, or everything since enrollment.
+ReviewPeriod = Literal["study", "7", "28", "90", "all"]
+REVIEW_PERIODS: tuple[tuple[ReviewPeriod, str], ...] = (
+    ("study", "The study's review period"),
+    *PERIODS,
+)
 PARTICIPANT = "/participants/{participant_id}"
 FLAGS = "/review-flags"
 SETTINGS = "/review-settings"
@@ -165,9 +173,18 @@ def _review_page(
     now: datetime,
     form: Form | None = None,
     status_code: int = 200,
+    period: ReviewPeriod = "study",
 ) -> HTMLResponse:
-    review = service.review(session, scope.participant, None, None, now)
+    if period == "study":
+        start = None  # the service's default: the study's review period up to now
+    elif period == "all":
+        start = scope.participant.enrolled_at
+    else:
+        start = period_start(period, scope.participant.timezone, now)
+    review = service.review(session, scope.participant, start, None, now)
     context = {
+        "periods": REVIEW_PERIODS,
+        "period": period,
         "review": visibility.shown_review(scope.access, review),
         "shows_skills": visibility.shows_skill_ratings(scope.access),
         "dimensions": DIMENSION_ORDER,
@@ -184,9 +201,13 @@ def _review_page(
 
 @router.get(PARTICIPANT + "/review", response_class=HTMLResponse)
 def review_page(
-    request: Request, scope: CareParticipant, session: SessionDep, now: NowDep
+    request: Request,
+    scope: CareParticipant,
+    session: SessionDep,
+    now: NowDep,
+    period: ReviewPeriod = "study",
 ) -> HTMLResponse:
-    return _review_page(request, scope, session, now)
+    return _review_page(request, scope, session, now, period=period)
 
 
 @router.post(PARTICIPANT + "/review-flag/clear")
