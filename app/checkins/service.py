@@ -8,7 +8,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from statistics import mean
@@ -129,12 +129,14 @@ def save_questionnaire(
     items: Sequence[Item],
     packs: Sequence[ItemPackRecord] | None,
     now: datetime,
+    field_of: Callable[[str], str] = lambda path: f"body.{path}",
 ) -> Questionnaire:
-    """Edit the draft in place; once the study is active, save a new frozen version."""
+    """Edit the draft in place; once the study is active, save a new frozen version. An
+    item's problem is named by `field_of` its path among `items` (the request's field)."""
     if study.status == StudyStatus.closed:
         raise Conflict("A closed study's questionnaire cannot change", code="study_closed")
     if problems := check_items(items):
-        raise Invalid(f"body.{problems[0][0]}", problems[0][1])
+        raise Invalid(field_of(problems[0][0]), problems[0][1])
     keys = {item.key for item in items}
     if problems := rule_set_problems(current_rule_set(session, study.id)[1], keys):
         path, message = problems[0]
@@ -182,17 +184,16 @@ def load_pack(
     current = current_questionnaire(session, study.id)
     existing = items_of(current)
     items = [*existing, *(item.model_copy(update={"pack": pack.name}) for item in pack.items)]
-    if problems := check_items(items):
-        path, message = problems[0]
+
+    def field_of(path: str) -> str:
         found = re.match(r"items\[(\d+)\](.*)", path)
-        if found is not None and int(found[1]) >= len(existing):
-            path = f"{items_path}[{int(found[1]) - len(existing)}]{found[2]}"
-        else:
-            path = f"body.{path}"
-        raise Invalid(path, message)
+        if found is None or int(found[1]) < len(existing):
+            return f"body.{path}"
+        return f"{items_path}[{int(found[1]) - len(existing)}]{found[2]}"
+
     record = ItemPackRecord(name=pack.name, source=pack.source, licence=pack.licence)
     packs = [*(ItemPackRecord.model_validate(p) for p in current.packs), record]
-    return save_questionnaire(session, study, actor, items, packs, now)
+    return save_questionnaire(session, study, actor, items, packs, now, field_of)
 
 
 def load_built_in_pack(
