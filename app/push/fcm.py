@@ -15,6 +15,7 @@ import threading
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import firebase_admin
 from firebase_admin import credentials, exceptions, messaging
@@ -174,20 +175,24 @@ def _outcome(error: exceptions.FirebaseError) -> Outcome:
 
 def _fcm_message(message: PushMessage, web_app_url: str | None) -> messaging.Message:
     is_token = message.identifier_kind == "token"
-    web = message.platform == "web"
+    # A browser gets the Web Push part only; a phone its Android and APNs parts.
+    platform_parts: dict[str, Any] = (
+        {"webpush": _webpush(message, web_app_url)}
+        if message.platform == "web"
+        else {
+            "android": messaging.AndroidConfig(ttl=message.ttl_seconds),
+            # apns-expiration is the UNIX time after which APNs stops trying to deliver.
+            "apns": messaging.APNSConfig(
+                headers={"apns-expiration": str(int(message.expires_at.timestamp()))}
+            ),
+        }
+    )
     return messaging.Message(
         data=message.data,
         notification=messaging.Notification(title=message.title, body=message.body),
-        android=None if web else messaging.AndroidConfig(ttl=message.ttl_seconds),
-        # apns-expiration is the UNIX time after which APNs stops trying to deliver.
-        apns=None
-        if web
-        else messaging.APNSConfig(
-            headers={"apns-expiration": str(int(message.expires_at.timestamp()))}
-        ),
-        webpush=_webpush(message, web_app_url) if web else None,
         token=message.device_identifier if is_token else None,
         fid=None if is_token else message.device_identifier,
+        **platform_parts,
     )
 
 
