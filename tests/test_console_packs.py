@@ -149,7 +149,8 @@ def test_a_pack_whose_key_the_questionnaire_has_is_refused_naming_the_item(
     )
     assert refused.status_code == 422
     (problem,) = _problems(refused.text, "pack_document")
-    assert problem.endswith(f"&#39;{taken}&#39; appears twice")
+    # Named by its place in the pack sent (its second item), not in the questionnaire.
+    assert problem == f"items[1].key: &#39;{taken}&#39; appears twice"
     assert _questionnaire(client, study, owner) == before
 
 
