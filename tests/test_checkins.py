@@ -19,7 +19,10 @@ from app.safety.models import SafetyEvent, StudySafety
 from app.scheduling.models import Prompt, PromptStatus
 from app.skills import service as skills_service
 from app.skills.models import Delivery, PersonalizationRecord, SkillLibrary, StudyLibrary
+from app.skills.policies import PolicyInputs
+from app.skills.policies import select as select_skill
 from app.skills.replay import replay_deliveries
+from app.vocabulary import Policy
 from tests.conftest import START
 from tests.test_bad_input import table_counts
 
@@ -590,6 +593,62 @@ def test_recorded_skill_decisions_replay_and_tampering_shows(
     [mismatch] = list(replay_deliveries(session, study_id))
     assert mismatch["delivery_id"] == delivery["id"]
     assert mismatch["recorded"]["skill_key"] == "five_senses"
+
+
+def test_a_decision_recorded_with_monte_carlo_chances_replays_as_it_was_decided(
+    client: TestClient, trial: dict, session: Session, db: Engine
+) -> None:
+    """Decisions recorded before the chances were worked out by quadrature carry no
+    `chances` in their inputs: they replay with the Monte Carlo draws they were decided by.
+    The chances are compared to 1e-9: a change in their last digits is no mismatch."""
+    person = trial["by_arm"]["tailored"]
+    for _ in range(3):
+        post(client, person, checkin(FUSED))
+    study_id = uuid.UUID(trial["study"]["id"])
+    with Session(db) as writer:
+        delivery = writer.exec(
+            select(Delivery).where(Delivery.participant_id == uuid.UUID(person["id"]))
+        ).first()
+        assert delivery is not None and delivery.inputs["chances"] == "quadrature"
+        assert len(delivery.candidates) > 1
+        exact = dict(delivery.probabilities)
+        delivery.probabilities = {key: p + 1e-12 for key, p in exact.items()}
+        writer.add(delivery)
+        writer.commit()
+        assert list(replay_deliveries(session, study_id)) == []
+        delivery.probabilities = {key: p + 1e-7 for key, p in exact.items()}
+        writer.add(delivery)
+        writer.commit()
+        [moved] = list(replay_deliveries(session, study_id))
+        assert moved["delivery_id"] == str(delivery.id)
+        # Recorded as before quadrature: the same decision by Monte Carlo, no `chances` kept.
+        older = PolicyInputs.model_validate(
+            {k: v for k, v in delivery.inputs.items() if k != "chances"}
+        )
+        assert older.chances == "monte_carlo"
+        library = skills_service.skills_of(
+            writer.exec(
+                select(SkillLibrary).where(
+                    SkillLibrary.study_id == study_id,
+                    SkillLibrary.version == delivery.library_version,
+                )
+            ).one()
+        )
+        by_draws = select_skill(
+            Policy.tailored,
+            older.target,
+            library,
+            older.personalization,
+            older.past(),
+            delivery.seed,
+            chances="monte_carlo",
+        )
+        assert by_draws.probabilities != exact
+        delivery.inputs = older.model_dump(mode="json", exclude={"chances"})
+        delivery.skill_key, delivery.probabilities = by_draws.skill_key, by_draws.probabilities
+        writer.add(delivery)
+        writer.commit()
+    assert list(replay_deliveries(session, study_id)) == []
 
 
 def test_the_skills_offered_in_the_same_instant_keep_their_order(

@@ -110,7 +110,9 @@ def judge(
     library_skills: list[Skill] = skills.skills_of(library) if library else []
     decision = select_skill(policy, evaluation.target, library_skills, person, history, seed)
     by_key = {skill.key: skill for skill in skill_pool(library_skills, person)}
-    inputs = PolicyInputs(target=evaluation.target, personalization=person, skills=history)
+    inputs = PolicyInputs(
+        target=evaluation.target, personalization=person, skills=history, chances="quadrature"
+    )
     return Judgement(evaluation, decision, library, by_key, sequence, inputs, plan)
 
 

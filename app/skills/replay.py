@@ -1,6 +1,7 @@
 """Replay recorded skill decisions: the same inputs, library and seed must give the same
 decision, or the trial record has changed."""
 
+import math
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -34,17 +35,30 @@ def replay_deliveries(session: Session, study_id: uuid.UUID) -> Iterator[dict[st
             inputs.personalization,
             inputs.past(),
             delivery.seed,
+            chances=inputs.chances,
         )
         if delivery.reason == "not_randomized":
             # The micro-randomized draw withheld it; the draw replays on its own (app.mrt).
             replayed = not_randomized(replayed)
-        recorded = (delivery.skill_key, delivery.reason, delivery.probabilities)
-        if (replayed.skill_key, replayed.reason, replayed.probabilities) != recorded:
+        recorded = (delivery.skill_key, delivery.reason)
+        same = (replayed.skill_key, replayed.reason) == recorded and _same_chances(
+            replayed.probabilities, delivery.probabilities
+        )
+        if not same:
             yield {
                 "delivery_id": str(delivery.id),
                 "recorded": {"skill_key": delivery.skill_key, "reason": delivery.reason},
                 "replayed": {"skill_key": replayed.skill_key, "reason": replayed.reason},
             }
+
+
+def _same_chances(replayed: dict[str, float], recorded: dict[str, float]) -> bool:
+    """The same candidates with the same probabilities. Quadrature's last digits may move
+    with a new numpy or scipy (a Monte Carlo decision's never do): 1e-9 is far above that
+    and far below anything that could change a choice or an analysis."""
+    return replayed.keys() == recorded.keys() and all(
+        math.isclose(replayed[key], recorded[key], rel_tol=0.0, abs_tol=1e-9) for key in recorded
+    )
 
 
 def count_decisions(session: Session, study_id: uuid.UUID) -> int:
