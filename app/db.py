@@ -5,12 +5,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import CursorResult, DateTime, Engine, Executable, MetaData, Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
+
+Row = TypeVar("Row", bound=SQLModel)
 
 # Stable constraint names so Alembic batch migrations on SQLite can find them.
 NAMING_CONVENTION = {
@@ -170,10 +172,18 @@ def lock_keys(session: Session, *keys: str) -> None:
         )
 
 
-def insert_if_missing(session: Session, model: type[SQLModel], **values: Any) -> None:
-    """INSERT a row unless one with its key exists (ON CONFLICT DO NOTHING), in the
-    session's transaction: two transactions creating the same row do not collide."""
+def held_row(session: Session, model: type[Row], key: Any, **values: Any) -> Row:
+    """The row of `key`, locked until the transaction ends (FOR UPDATE on PostgreSQL;
+    SQLite's write turn holds it anyway), created from `values` if it is missing.
+
+    It nearly always exists, so it is read first; only when it is missing is it inserted
+    with ON CONFLICT DO NOTHING, so two transactions creating it do not collide (the second
+    waits for the first's commit, then reads its row)."""
+    row = session.get(model, key, with_for_update=True, populate_existing=True)
+    if row is not None:
+        return row
     table: Table = model.__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect.name
     statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
     session.execute(statement.values(**values).on_conflict_do_nothing())
+    return session.get_one(model, key, with_for_update=True, populate_existing=True)

@@ -29,7 +29,7 @@ from app.checkins.models import (
     StudyNeeds,
 )
 from app.checkins.schemas import ChoiceView, DailyNeeds, ItemPackRecord, ItemView, ScorePoint
-from app.db import insert_if_missing
+from app.db import held_row
 from app.errors import Conflict, Invalid, NotFound
 from app.pagination import Page, PageParams, paginate
 from app.rules.evaluate import DimensionStats, Evaluation, NeedHistory
@@ -369,17 +369,15 @@ def _add_needs(sums: dict[Dimension, RunningSums], needs: Mapping[str, Any]) -> 
 def hold_person_needs(session: Session, participant: Participant) -> PersonNeeds:
     """Lock the participant's summary (creating it with their first check-in) until the
     transaction ends: their check-ins are summed up one after the other."""
-    insert_if_missing(
+    return held_row(
         session,
         PersonNeeds,
+        participant.id,
         participant_id=participant.id,
         study_id=participant.study_id,
         last_sequence=0,
         sums={},
         last_targeted={},
-    )
-    return session.get_one(
-        PersonNeeds, participant.id, with_for_update=True, populate_existing=True
     )
 
 
@@ -419,17 +417,15 @@ def _count_in_person(person: PersonNeeds, detection: Detection) -> None:
 def _count_in_study(session: Session, detection: Detection) -> None:
     """Give the detection the study's next sequence and move the window of the study's
     latest detections on by it; the study's summary stays locked until the commit."""
-    insert_if_missing(
+    study = held_row(
         session,
         StudyNeeds,
+        detection.study_id,
         study_id=detection.study_id,
         last_sequence=0,
         window_size=0,
         oldest_sequence=1,
         sums={},
-    )
-    study = session.get_one(
-        StudyNeeds, detection.study_id, with_for_update=True, populate_existing=True
     )
     detection.study_sequence = study.last_sequence + 1
     sums = _sums(study.sums)

@@ -182,36 +182,41 @@ def take_in(
     )
     session.add(checkin)
 
-    # Safety first: the event and the resources must survive anything that follows.
-    settings, resources = safety.safety_of(session, study.id)
-    screened = screen(items, scaled_answers(items, data.answers), settings)
-    if screened.tier is not None:
-        safety.open_event(session, checkin, screened, now)
-    moment = _Moment(
-        study=study,
-        participant=participant,
-        policy=arm.policy,
-        design=design,
-        checkin=checkin,
-        held=held,
-        seed=skill_seed(study.randomization_seed, participant.id, data.client_id),
-        now=now,
-        screened=screened,
-        resources=resources,
-    )
-    if screened.tier is None:
-        response = _tailor(session, moment, items)
-        # After a positive screen nothing more is risked; the next check-in looks again.
-        plans.refresh_flag(session, participant, now)
-    else:
-        # Anything after a positive screen may fail: the check-in, the event, a delivery and
-        # the crisis resources are still stored and sent. The savepoint undoes what failed.
-        try:
-            with session.begin_nested():
-                response = _tailor(session, moment, items)
-        except Exception:
-            _log.exception("tailoring failed after a positive safety screen; resources still sent")
-            response = _crisis_only(session, moment)
+    # Nothing read from here on looks for this check-in's own rows, which _tailor flushes
+    # once and complete (version and response set) instead of inserting, then updating.
+    with session.no_autoflush:
+        # Safety first: the event and the resources must survive anything that follows.
+        settings, resources = safety.safety_of(session, study.id)
+        screened = screen(items, scaled_answers(items, data.answers), settings)
+        if screened.tier is not None:
+            safety.open_event(session, checkin, screened, now)
+        moment = _Moment(
+            study=study,
+            participant=participant,
+            policy=arm.policy,
+            design=design,
+            checkin=checkin,
+            held=held,
+            seed=skill_seed(study.randomization_seed, participant.id, data.client_id),
+            now=now,
+            screened=screened,
+            resources=resources,
+        )
+        if screened.tier is None:
+            response = _tailor(session, moment, items)
+            # After a positive screen nothing more is risked; the next check-in looks again.
+            plans.refresh_flag(session, participant, now)
+        else:
+            # Anything after a positive screen may fail: the check-in, the event, a delivery and
+            # the crisis resources are still stored and sent. The savepoint undoes what failed.
+            try:
+                with session.begin_nested():
+                    response = _tailor(session, moment, items)
+            except Exception:
+                _log.exception(
+                    "tailoring failed after a positive safety screen; resources still sent"
+                )
+                response = _crisis_only(session, moment)
     session.flush()
     metrics.checkin_received(late)
     return response, False

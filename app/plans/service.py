@@ -209,15 +209,13 @@ def _need_points(
     session: Session, participant_id: uuid.UUID, start: datetime, end: datetime | None
 ) -> list[NeedPoint]:
     detections = session.exec(
-        select(Detection)
+        select(Detection.at, Detection.needs, Detection.target, Detection.distress)
         .where(Detection.participant_id == participant_id, *_within(Detection.at, start, end))
         .order_by(col(Detection.sequence))
     )
     return [
-        NeedPoint.model_validate(
-            {"at": d.at, "needs": d.needs, "target": d.target, "distress": d.distress}
-        )
-        for d in detections
+        NeedPoint.model_validate({"at": at, "needs": needs, "target": target, "distress": distress})
+        for at, needs, target, distress in detections
     ]
 
 
@@ -291,13 +289,16 @@ def open_flag(session: Session, participant_id: uuid.UUID) -> ReviewFlag | None:
 def refresh_flag(session: Session, participant: Participant, now: datetime) -> ReviewFlag | None:
     """Raise "review suggested" when the study's period, up to now, says so. A clearing note
     starts a new period: what the clinician reviewed does not flag again."""
-    if open_flag(session, participant.id) is not None:
+    open_flags, cleared = session.exec(
+        select(
+            func.count().filter(col(ReviewFlag.cleared_at).is_(None)),
+            func.max(ReviewFlag.cleared_at),
+        ).where(ReviewFlag.participant_id == participant.id)
+    ).one()
+    if open_flags:
         return None
     settings = review_settings(session, participant.study_id)
     start = now - timedelta(days=settings.period_days)
-    cleared = session.exec(
-        select(func.max(ReviewFlag.cleared_at)).where(ReviewFlag.participant_id == participant.id)
-    ).one()
     if cleared is not None and cleared > start:
         start = cleared
     found, *_ = _suggest(session, participant.id, settings, start, None, now)

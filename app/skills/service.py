@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 from app.audit import service as audit
 from app.audit.service import Actor
 from app.checkins.models import CheckIn
-from app.db import insert_if_missing
+from app.db import held_row
 from app.errors import Conflict, Invalid, NotFound
 from app.pagination import Page, PageParams, paginate
 from app.plans.placeholders import fill
@@ -388,16 +388,14 @@ def offerable_skills(
 def hold_skill_history(session: Session, participant: Participant) -> PersonSkills:
     """Lock the participant's skill history (creating it with their first check-in) until
     the transaction ends: a delivery and a rating arriving together are both counted."""
-    insert_if_missing(
+    return held_row(
         session,
         PersonSkills,
+        participant.id,
         participant_id=participant.id,
         study_id=participant.study_id,
         recent=[],
         ratings={},
-    )
-    return session.get_one(
-        PersonSkills, participant.id, with_for_update=True, populate_existing=True
     )
 
 
