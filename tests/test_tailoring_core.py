@@ -6,6 +6,8 @@ from collections import Counter
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import integrate
+from scipy.special import betainc, betaln
 
 from app.rules.evaluate import (
     DimensionStats,
@@ -585,7 +587,7 @@ def test_texts_fall_back_to_the_locale_language_then_the_study_default() -> None
 
 def test_disliked_modalities_lower_a_skills_probability() -> None:
     def chance_of_leaves(person: Personalization) -> float:
-        decision = select(Policy.tailored, Pole.experiential_avoidance, LIBRARY, person, [], "m")
+        decision = select(Policy.tailored, Pole.cognitive_fusion, LIBRARY, person, [], "m")
         return decision.probabilities["leaves_on_stream"]  # the imagery skill
 
     neutral = chance_of_leaves(Personalization())
@@ -623,9 +625,6 @@ def test_the_thompson_draws_are_those_of_the_standard_library(
 def _chances_by_adaptive_quadrature(posteriors: list[tuple[float, float]]) -> list[float]:
     """An independent reference: scipy's adaptive quadrature of each density times the
     others' distribution functions, split at the density's mode."""
-    from scipy import integrate
-    from scipy.special import betainc, betaln
-
     chances = []
     for i, (a, b) in enumerate(posteriors):
         others = [(a2, b2) for j, (a2, b2) in enumerate(posteriors) if j != i]

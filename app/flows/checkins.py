@@ -39,7 +39,7 @@ from app.scheduling.planner import study_day
 from app.scheduling.schedule import minute_of_day
 from app.skills import service as skills
 from app.skills.content import Skill
-from app.skills.models import Delivery, PersonSkills, SkillLibrary
+from app.skills.models import Delivery, PersonSkills
 from app.skills.policies import (
     Decision,
     Personalization,
@@ -62,7 +62,7 @@ _log = logging.getLogger("kairos.checkins")
 class Judgement:
     evaluation: Evaluation
     decision: Decision
-    library: SkillLibrary | None
+    library_version: int | None  # of the pinned library; None without one
     skills: dict[str, Skill]  # the library's and the participant's own, by key
     sequence: int  # of this check-in among the participant's evaluated ones
     inputs: PolicyInputs  # what the policy was given, recorded for replay
@@ -106,14 +106,15 @@ def judge(
     else:
         context, sequence, person, history = PersonContext(), 1, Personalization(), SkillHistory()
     evaluation = evaluate(rule_set, scaled_answers(items, answers), context)
-    library = skills.pinned_library(session, study.id)
-    library_skills: list[Skill] = skills.skills_of(library) if library else []
+    library = skills.pinned_skills(session, study.id)
+    library_skills: list[Skill] = library.skills if library else []
     decision = select_skill(policy, evaluation.target, library_skills, person, history, seed)
     by_key = {skill.key: skill for skill in skill_pool(library_skills, person)}
     inputs = PolicyInputs(
         target=evaluation.target, personalization=person, skills=history, chances="quadrature"
     )
-    return Judgement(evaluation, decision, library, by_key, sequence, inputs, plan)
+    version = library.version if library else None
+    return Judgement(evaluation, decision, version, by_key, sequence, inputs, plan)
 
 
 def _digest(data: CheckInIn) -> str:
@@ -276,7 +277,7 @@ def _tailor(session: Session, moment: _Moment, items: Sequence[Item]) -> CheckIn
         checkin,
         decision,
         judgement.evaluation.target,
-        judgement.library.version if judgement.library else None,
+        judgement.library_version,
         None if positive else judgement.inputs,
         moment.now,
     )

@@ -1,12 +1,14 @@
 """Skill libraries (versioned per study), preferences, clinicians' personalization and the
 deliveries decided after check-ins."""
 
+import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from cachetools import LRUCache
 from sqlmodel import Session, col, select
 
 from app.audit import service as audit
@@ -86,6 +88,37 @@ def get_library(session: Session, study_id: uuid.UUID, library_id: uuid.UUID) ->
     if library is None:
         raise NotFound("No such skill library version", code="library_not_found")
     return library
+
+
+# A published library never changes: its skills are decoded and checked once per process.
+_PUBLISHED_SKILLS: LRUCache[uuid.UUID, tuple[Skill, ...]] = LRUCache(maxsize=256)
+_PUBLISHED_SKILLS_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class PinnedSkills:
+    version: int
+    skills: list[Skill]
+
+
+def pinned_skills(session: Session, study_id: uuid.UUID) -> PinnedSkills | None:
+    """The version and skills of the study's pinned library: only its id and version are
+    read each time (a check-in's hot path), its skills by its id from the process's cache."""
+    pinned = session.exec(
+        select(SkillLibrary.id, SkillLibrary.version)
+        .join(StudyLibrary, col(StudyLibrary.library_id) == SkillLibrary.id)
+        .where(StudyLibrary.study_id == study_id)
+    ).first()
+    if pinned is None:
+        return None
+    library_id, version = pinned
+    with _PUBLISHED_SKILLS_LOCK:
+        skills = _PUBLISHED_SKILLS.get(library_id)
+    if skills is None:
+        skills = tuple(skills_of(session.get_one(SkillLibrary, library_id)))
+        with _PUBLISHED_SKILLS_LOCK:
+            _PUBLISHED_SKILLS[library_id] = skills
+    return PinnedSkills(version=version, skills=list(skills))
 
 
 def pinned_library(session: Session, study_id: uuid.UUID) -> SkillLibrary | None:
@@ -286,8 +319,8 @@ def save_personalization(
     now: datetime,
 ) -> PersonalizationRecord:
     _check(extra, "body.extra_skills")
-    library = pinned_library(session, participant.study_id)
-    taken = {skill.key for skill in skills_of(library)} if library else set()
+    pinned = pinned_skills(session, participant.study_id)
+    taken = {skill.key for skill in pinned.skills} if pinned else set()
     for index, skill in enumerate(extra):
         if skill.key in taken:
             raise Invalid(
@@ -357,12 +390,12 @@ def offerable_skills(
     """The skills this participant may be offered, as they read them: the study's pinned
     library without what their clinician turned off, then the skills added for them. Those
     they turned off themselves stay listed, so that they can turn them on again."""
-    library = pinned_library(session, participant.study_id)
+    pinned = pinned_skills(session, participant.study_id)
     settings = person_settings(session, participant.id).personalization
     candidates = [
         *(
             skill
-            for skill in (skills_of(library) if library else [])
+            for skill in (pinned.skills if pinned else [])
             if skill.key not in settings.disabled_skills
         ),
         *settings.extra_skills,
