@@ -362,8 +362,22 @@ class PersonSettings:
 
 
 def person_settings(session: Session, participant_id: uuid.UUID) -> PersonSettings:
-    preferences = preferences_of(session, participant_id)
-    record = personalization_record(session, participant_id)
+    """The participant's own preferences and their clinician's settings, in one query."""
+    preferences, record = session.exec(
+        select(SkillPreferences, PersonalizationRecord)
+        .select_from(Participant)
+        .join(
+            SkillPreferences,
+            col(SkillPreferences.participant_id) == Participant.id,
+            isouter=True,
+        )
+        .join(
+            PersonalizationRecord,
+            col(PersonalizationRecord.participant_id) == Participant.id,
+            isouter=True,
+        )
+        .where(Participant.id == participant_id)
+    ).one()
     personalization = Personalization(
         preferred_skills=set(preferences.preferred_skills) if preferences else set(),
         disliked_skills=set(preferences.disliked_skills) if preferences else set(),
