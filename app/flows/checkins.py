@@ -185,6 +185,8 @@ def take_in(
 
     # Nothing read from here on looks for this check-in's own rows, which _tailor flushes
     # once and complete (version and response set) instead of inserting, then updating.
+    # Without relationships one flush inserts by the models' module paths: app.checkins
+    # (the check-in) before app.safety and app.skills (the rows that refer to it).
     with session.no_autoflush:
         # Safety first: the event and the resources must survive anything that follows.
         settings, resources = safety.safety_of(session, study.id)
@@ -281,15 +283,15 @@ def _tailor(session: Session, moment: _Moment, items: Sequence[Item]) -> CheckIn
         None if positive else judgement.inputs,
         moment.now,
     )
-    if point is not None:
-        point.delivery_id = delivery.id
-        mrt.record_point(session, point)
     skill = None
     if delivery.skill_key is not None:
         skill = _offered_view(judgement, delivery.skill_key, participant.locale, study)
     crisis = moment.crisis() if positive else None
     response = _response(checkin, judgement.evaluation, delivery, skill, crisis)
     session.flush()
+    if point is not None:
+        point.delivery_id = delivery.id
+        mrt.record_point(session, point)
     return response
 
 

@@ -28,7 +28,7 @@ class DecisionPoint(SQLModel, table=True):
     study_id: uuid.UUID = Field(foreign_key="study.id", index=True)
     participant_id: uuid.UUID = Field(foreign_key="participant.id", index=True)
     checkin_id: uuid.UUID = Field(foreign_key="checkin.id", unique=True)
-    delivery_id: uuid.UUID | None = Field(default=None, foreign_key="delivery.id")
+    delivery_id: uuid.UUID | None = Field(default=None, foreign_key="delivery.id", index=True)
     prompt_id: uuid.UUID | None = Field(default=None, foreign_key="prompt.id")
     at: datetime = utc_field()  # when the check-in was answered
     study_day: int

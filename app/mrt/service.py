@@ -114,7 +114,9 @@ def minutes_since_offer(session: Session, participant_id: uuid.UUID, now: dateti
 
 
 def record_point(session: Session, point: DecisionPoint) -> DecisionPoint:
-    session.flush()  # its delivery first: without relationships, rows go in as flushed
+    # Its delivery first: without relationships one flush inserts by the models' module
+    # paths, and app.mrt comes before app.skills.
+    session.flush()
     session.add(point)
     session.flush()
     return point
