@@ -41,6 +41,26 @@ SKILL_TITLES = re.compile("^(I am having the thought that|Thoughts on a stream)"
 # The phone's clock: a minute after the server's (frozen) time of enrollment.
 PHONE_TIME = START + timedelta(minutes=1)
 
+# Waits until the service worker controls the page and keeps what an offline start needs
+# (the app loads /v1/me and the questionnaire again once it has taken over). Checked in the
+# page, not by wait_for_function's string predicate, whose eval the app's CSP forbids.
+_READY_OFFLINE = """() => new Promise((resolve, reject) => {
+    const until = Date.now() + 15000;
+    const look = async () => {
+        const kept = await caches.open("kairos-api");
+        const me = await kept.match("/v1/me");
+        const questionnaire = await kept.match("/v1/me/questionnaire");
+        if (navigator.serviceWorker.controller && me && questionnaire) return resolve(true);
+        if (Date.now() > until) return reject(new Error("not ready offline within 15 s"));
+        setTimeout(look, 50);
+    };
+    look();
+})"""
+
+
+def _wait_for_service_worker(page: Page) -> None:
+    page.evaluate(_READY_OFFLINE)
+
 
 @pytest.fixture
 def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
@@ -295,7 +315,7 @@ def test_a_check_in_answered_offline_waits_and_is_stored_once_back_online(
 ) -> None:
     page, person = enrolled
     # The service worker controls the app (it keeps the shell and the questionnaire).
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    _wait_for_service_worker(page)
 
     context.set_offline(True)
     check_in_offline(page)
@@ -342,7 +362,7 @@ def test_a_prompts_check_in_sent_after_its_expiry_is_stored_once_as_late(
     page = phone
     prompt_id = open_prompt(db, study, participant)
     enroll_by_link(page, live_server, participant)
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    _wait_for_service_worker(page)
     page.get_by_role("button", name=re.compile(r"^Check-in from 10:00")).click()
     expect(page.get_by_role("heading", name="Check-in", exact=True, level=1)).to_be_visible()
 
@@ -475,7 +495,7 @@ def test_a_tap_on_a_notification_opens_its_prompt(
     page = phone
     enroll_by_link(page, live_server, participant)
     prompt_id = open_prompt(db, study, participant)
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    _wait_for_service_worker(page)
     [worker] = context.service_workers
     context.grant_permissions(["notifications"], origin=live_server.url)
     worker.evaluate(
