@@ -9,6 +9,7 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from sqlalchemy import Engine
 
+from app.admission import AdmissionMiddleware
 from app.api import (
     auth,
     boundary,
@@ -91,6 +92,8 @@ def create_app(
     install_error_handlers(app)
     # Computed now, so that no sign-in for an unknown account pays for it.
     absent_account_hash(settings)
+    # Innermost: admitted with its body in hand, a request waits for no client.
+    app.add_middleware(AdmissionMiddleware)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,

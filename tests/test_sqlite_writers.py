@@ -6,12 +6,13 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import anyio
 import anyio.to_thread
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import OperationalError
 
 from app.db import make_engine, unit_of_work
@@ -117,3 +118,40 @@ def test_every_server_thread_gets_a_connection_and_waits_only_for_its_turn(
     with unit_of_work(engine) as session:
         assert session.execute(text("SELECT count(*) FROM t")).scalar_one() == threads
     engine.dispose()
+
+
+async def _limit_server_threads(threads: int) -> None:
+    anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+
+
+def _lock_waits_end(connection: Any) -> None:
+    # Were the requests stalled again, PostgreSQL's lock wait would end in 500s (as
+    # SQLite's write turn does after 30 s), so the test fails instead of hanging.
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL lock_timeout = '3s'")
+
+
+def test_more_check_ins_at_once_than_the_server_has_threads_all_succeed(
+    client: TestClient, db: Engine, make_study: Callable, enroll: Callable
+) -> None:
+    """A request's dependencies (the token's lookup), its endpoint and its response's
+    validation each take a thread of the server's pool, and it commits after the last:
+    with twelve check-ins on four threads, waiting on each other's locks in every thread,
+    none could commit until a lock's wait timed out. They are admitted one per thread."""
+    study = make_study()
+    people = [enroll(study["id"]) for _ in range(4)]
+    client.portal.call(_limit_server_threads, 4)  # type: ignore[union-attr]
+    event.listen(db, "begin", _lock_waits_end)
+    try:
+
+        def post(n: int) -> int:
+            body = checkin(BASE, client_id=uuid.uuid4().hex)
+            headers = people[n % 4]["headers"]
+            return client.post("/v1/checkins", json=body, headers=headers).status_code
+
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            codes = list(pool.map(post, range(24)))
+    finally:
+        event.remove(db, "begin", _lock_waits_end)
+        client.portal.call(_limit_server_threads, 40)  # type: ignore[union-attr]
+    assert codes == [201] * 24
