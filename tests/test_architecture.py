@@ -53,6 +53,7 @@ FLOORS: dict[str, int] = {
     "app.logs": 2,
     "app.ratelimit": 2,
     "app.securityheaders": 2,
+    "app.admission": 2,
     "app.staticfiles": 2,
     # 3 domains, and the access layer they all use
     "app.access": 3,
