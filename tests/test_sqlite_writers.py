@@ -140,6 +140,7 @@ def test_more_check_ins_at_once_than_the_server_has_threads_all_succeed(
     none could commit until a lock's wait timed out. They are admitted one per thread."""
     study = make_study()
     people = [enroll(study["id"]) for _ in range(4)]
+    threads = client.portal.call(_server_threads)  # type: ignore[union-attr]
     client.portal.call(_limit_server_threads, 4)  # type: ignore[union-attr]
     event.listen(db, "begin", _lock_waits_end)
     try:
@@ -153,5 +154,5 @@ def test_more_check_ins_at_once_than_the_server_has_threads_all_succeed(
             codes = list(pool.map(post, range(24)))
     finally:
         event.remove(db, "begin", _lock_waits_end)
-        client.portal.call(_limit_server_threads, 40)  # type: ignore[union-attr]
+        client.portal.call(_limit_server_threads, threads)  # type: ignore[union-attr]
     assert codes == [201] * 24
