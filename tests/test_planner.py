@@ -225,6 +225,18 @@ def test_plans_keep_every_rule(data: st.DataObject, schedule: Schedule, zone: st
     assert plan(schedule, participant, middle, middle, seed) == [
         p for p in prompts if p.local_date == middle
     ]
+    # Bounds at, just before and just after prompt times, as the planning job's `now` is.
+    near = [datetime.combine(start, time(), UTC), *(p.scheduled_at for p in prompts)]
+    first, last = sorted(
+        data.draw(st.sampled_from(near))
+        + data.draw(
+            st.sampled_from([timedelta(0), timedelta(microseconds=1), timedelta(seconds=-30)])
+        )
+        for _ in range(2)
+    )
+    assert plan(schedule, participant, start, end, seed, between=(first, last)) == [
+        p for p in prompts if first <= p.scheduled_at <= last
+    ]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -52,6 +52,7 @@ Span = tuple[int, int]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DATE = date(1970, 1, 1)
 _DAY = 24 * 60
+_ONE_MINUTE = timedelta(minutes=1)
 MAX_PREVIEW_DAYS = 366
 OUTSIDE_WAKING_HOURS = "outside_waking_hours"
 _MORE_THAN_ANY_CLOCK_CHANGE = 3 * 60
@@ -102,17 +103,30 @@ def spills_over(schedule: Schedule, waking: WakingHours | None) -> bool:
 
 
 def plan(
-    schedule: Schedule, participant: PlanParticipant, start: date, end: date, seed: str
+    schedule: Schedule,
+    participant: PlanParticipant,
+    start: date,
+    end: date,
+    seed: str,
+    *,
+    between: tuple[datetime, datetime] | None = None,
 ) -> list[PlannedPrompt]:
-    """Prompts for the participant's local dates `start` to `end` (both included), by time."""
+    """Prompts for the participant's local dates `start` to `end` (both included), by time;
+    with `between`, only those scheduled in that closed interval of instants."""
     if end < start:
         raise ValueError("end is before start")
     zone = ZoneInfo(participant.timezone)
     waking = waking_hours_held_to(participant.waking_hours, schedule)
+    # Bounds in minutes, rounded inwards: prompts are planned on whole minutes.
+    kept = (
+        (-((_EPOCH - between[0]) // _ONE_MINUTE), (between[1] - _EPOCH) // _ONE_MINUTE)
+        if between is not None
+        else None
+    )
     prompts: list[PlannedPrompt] = []
     for offset in range((end - start).days + 1):
         day = start + timedelta(days=offset)
-        prompts.extend(_plan_day(schedule, participant, zone, waking, day, seed))
+        prompts.extend(_plan_day(schedule, participant, zone, waking, day, seed, kept))
     return sorted(prompts, key=lambda prompt: prompt.scheduled_at)
 
 
@@ -148,7 +162,10 @@ def _plan_day(
     waking: WakingHours | None,
     day: date,
     seed: str,
+    kept: Span | None,
 ) -> list[PlannedPrompt]:
+    """The prompts of one local date; with `kept`, only those whose minute lies in that
+    closed interval (the slots and draws do not depend on it)."""
     day_number = study_day(participant.enrollment_date, day)
     if not schedule.first_day <= day_number <= schedule.last_day:
         return []
@@ -222,6 +239,7 @@ def _plan_day(
             skip_reason=draft.skip_reason,
         )
         for draft in [*drafts, *skipped]
+        if kept is None or kept[0] <= draft.at <= kept[1]
     ]
 
 
