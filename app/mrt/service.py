@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, func, or_, select
 
 from app.audit import service as audit
 from app.audit.service import Actor
@@ -152,12 +152,14 @@ def outcomes_from_checkin(
             col(DecisionPoint.outcome_kind).in_(("next_need", "next_item")),
             DecisionPoint.at < answered_at,
             DecisionPoint.at >= answered_at - LONGEST_OUTCOME_WINDOW,
+            # Answered in order, most points have their outcome from an earlier check-in.
+            or_(
+                col(DecisionPoint.outcome_at).is_(None), col(DecisionPoint.outcome_at) > answered_at
+            ),
         )
     ).all()
     for point in candidates:
         if answered_at - point.at > timedelta(hours=point.outcome_hours):
-            continue
-        if point.outcome_at is not None and point.outcome_at <= answered_at:
             continue
         if point.outcome_kind == "next_need":
             point.outcome = needs.get(point.outcome_dimension or "")
