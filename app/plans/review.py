@@ -99,17 +99,22 @@ class Suggestion(BaseModel):
     evidence: dict[str, Any]
 
 
-def trend(dimension: Dimension, points: Sequence[NeedPoint]) -> Trend:
-    known = [
-        (point.at, need) for point in points if (need := point.needs.get(dimension)) is not None
-    ]
-    targeted = sum(
+def _targeted_count(dimension: Dimension, points: Sequence[NeedPoint]) -> int:
+    """How many of the points chose a skill for the dimension's inflexible pole."""
+    return sum(
         1
         for point in points
         if point.target is not None
         and not is_flexible(point.target)
         and dimension_of(point.target) == dimension
     )
+
+
+def trend(dimension: Dimension, points: Sequence[NeedPoint]) -> Trend:
+    known = [
+        (point.at, need) for point in points if (need := point.needs.get(dimension)) is not None
+    ]
+    targeted = _targeted_count(dimension, points)
     slope = low = high = None
     if len({at for at, _ in known}) >= 2:
         start = min(at for at, _ in known)
@@ -166,7 +171,12 @@ def suggestion(
     if len(points) < settings.min_checkins:
         return Suggestion(reasons=[], evidence=evidence)
     reasons: list[ReviewReason] = []
-    targeted = [found for found in trends(points) if found.targeted]
+    # Only targeted dimensions are judged: the others' slopes are not fitted at all.
+    targeted = [
+        trend(dimension, points)
+        for dimension in DIMENSION_ORDER
+        if _targeted_count(dimension, points)
+    ]
     evidence["targeted"] = {
         str(found.dimension): {"slope_per_day": found.slope_per_day, "ci_high": found.ci_high}
         for found in targeted
