@@ -7,7 +7,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import CursorResult, DateTime, Engine, Executable, MetaData, Table, event, text
+from sqlalchemy import (
+    CursorResult,
+    DateTime,
+    Engine,
+    Executable,
+    MetaData,
+    Select,
+    Table,
+    bindparam,
+    event,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
@@ -179,11 +191,32 @@ def held_row(session: Session, model: type[Row], key: Any, **values: Any) -> Row
     It nearly always exists, so it is read first; only when it is missing is it inserted
     with ON CONFLICT DO NOTHING, so two transactions creating it do not collide (the second
     waits for the first's commit, then reads its row)."""
-    row = session.get(model, key, with_for_update=True, populate_existing=True)
+    locked = _locked_by_key(model)
+    row: Row | None = session.execute(locked, {"key": key}).scalar_one_or_none()
     if row is not None:
         return row
     table: Table = model.__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect.name
     statement = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
     session.execute(statement.values(**values).on_conflict_do_nothing())
-    return session.get_one(model, key, with_for_update=True, populate_existing=True)
+    created: Row = session.execute(locked, {"key": key}).scalar_one()
+    return created
+
+
+# Built once per model: building a statement costs more than running it (check-ins hold
+# their summaries with every request).
+_LOCKED_BY_KEY: dict[type[Any], Select[Any]] = {}
+
+
+def _locked_by_key(model: type[Row]) -> Select[Any]:
+    statement = _LOCKED_BY_KEY.get(model)
+    if statement is None:
+        table: Table = model.__table__  # type: ignore[attr-defined]
+        (key,) = table.primary_key.columns
+        statement = _LOCKED_BY_KEY[model] = (
+            select(model)
+            .where(key == bindparam("key"))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    return statement

@@ -7,6 +7,7 @@ answers): `app.flows.checkins` sequences it; this module does the check-in domai
 import hashlib
 import json
 import re
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -15,7 +16,9 @@ from statistics import mean
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from cachetools import LRUCache, cached
 from pydantic import ValidationError
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, func, select
 
 from app.audit import service as audit
@@ -69,23 +72,60 @@ def current_questionnaire(session: Session, study_id: uuid.UUID) -> Questionnair
     return current
 
 
+# A check-in's reads are statements built once (building one costs more than running it),
+# and what they read of a version that no longer changes is decoded once per process.
+_QUESTIONNAIRE_COLUMNS = (Questionnaire.id, Questionnaire.version, col(Questionnaire.frozen_at))
+_CURRENT_QUESTIONNAIRE = (
+    select(*_QUESTIONNAIRE_COLUMNS)
+    .where(Questionnaire.study_id == bindparam("study_id"))
+    .order_by(col(Questionnaire.version).desc())
+    .limit(1)
+)
+_QUESTIONNAIRE_VERSION = select(*_QUESTIONNAIRE_COLUMNS).where(
+    Questionnaire.study_id == bindparam("study_id"),
+    Questionnaire.version == bindparam("version"),
+)
+_QUESTIONNAIRE_ITEMS = select(Questionnaire.items).where(Questionnaire.id == bindparam("id"))
+
+
+def _read_items(session: Session, questionnaire_id: uuid.UUID) -> tuple[Item, ...]:
+    found = session.execute(_QUESTIONNAIRE_ITEMS, {"id": questionnaire_id}).scalar_one()
+    return tuple(Item.model_validate(item) for item in found)
+
+
+_frozen_items = cached(
+    LRUCache[uuid.UUID, tuple[Item, ...]](maxsize=256),
+    key=lambda _session, questionnaire_id: questionnaire_id,
+    lock=threading.Lock(),
+)(_read_items)
+
+
+@dataclass(frozen=True)
+class AnsweredQuestionnaire:
+    version: int
+    items: tuple[Item, ...]
+
+
 def questionnaire_answered(
     session: Session, study_id: uuid.UUID, version: int | None
-) -> Questionnaire:
+) -> AnsweredQuestionnaire:
     """The version the phone showed (it may have changed since), else the current one."""
     if version is None:
-        return current_questionnaire(session, study_id)
-    shown = session.exec(
-        select(Questionnaire).where(
-            Questionnaire.study_id == study_id, Questionnaire.version == version
-        )
-    ).first()
-    if shown is None:
-        raise Invalid(
-            "body.questionnaire_version",
-            f"{version} is not a version of this study's questionnaire",
-        )
-    return shown
+        found = session.execute(_CURRENT_QUESTIONNAIRE, {"study_id": study_id}).one()
+    else:
+        shown = session.execute(
+            _QUESTIONNAIRE_VERSION, {"study_id": study_id, "version": version}
+        ).first()
+        if shown is None:
+            raise Invalid(
+                "body.questionnaire_version",
+                f"{version} is not a version of this study's questionnaire",
+            )
+        found = shown
+    questionnaire_id, number, frozen_at = found
+    # A draft is edited in place: only a frozen version is kept decoded.
+    read = _read_items if frozen_at is None else _frozen_items
+    return AnsweredQuestionnaire(version=number, items=read(session, questionnaire_id))
 
 
 def questionnaire_versions(session: Session, study_id: uuid.UUID) -> list[Questionnaire]:
@@ -263,6 +303,32 @@ def refuse_bad_answers(
 # --- rule sets -----------------------------------------------------------------------
 
 
+_RULE_SET_IN_FORCE = (
+    select(RuleSetVersion.id, RuleSetVersion.version)
+    .where(RuleSetVersion.study_id == bindparam("study_id"))
+    .order_by(col(RuleSetVersion.version).desc())
+    .limit(1)
+)
+_RULE_SET_BODY = select(RuleSetVersion.body).where(RuleSetVersion.id == bindparam("id"))
+
+
+@cached(
+    LRUCache[uuid.UUID, RuleSet](maxsize=256),
+    key=lambda _session, rule_set_id: rule_set_id,
+    lock=threading.Lock(),
+)
+def _rule_set_body(session: Session, rule_set_id: uuid.UUID) -> RuleSet:
+    # A saved version never changes: a change is a new version.
+    body = session.execute(_RULE_SET_BODY, {"id": rule_set_id}).scalar_one()
+    return RuleSet.model_validate(body)
+
+
+def rule_set_in_force(session: Session, study_id: uuid.UUID) -> tuple[int, RuleSet]:
+    """The current version's number and rules (a check-in's path)."""
+    rule_set_id, version = session.execute(_RULE_SET_IN_FORCE, {"study_id": study_id}).one()
+    return version, _rule_set_body(session, rule_set_id)
+
+
 def current_rule_set(session: Session, study_id: uuid.UUID) -> tuple[RuleSetVersion, RuleSet]:
     saved = latest_version(session, RuleSetVersion, col(RuleSetVersion.study_id) == study_id)
     assert saved is not None, "every study gets a rule set when it is created"
@@ -322,21 +388,29 @@ def body_digest(body: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def stored_checkin(
+_STORED_CHECKIN = select(CheckIn.body_digest, CheckIn.response).where(
+    CheckIn.participant_id == bindparam("participant_id"),
+    CheckIn.client_id == bindparam("client_id"),
+)
+
+
+def stored_response(
     session: Session, participant_id: uuid.UUID, client_id: str, digest: str
-) -> CheckIn | None:
-    """The check-in already stored under this client id (a retry), if any; 409 when the id
-    was used for a different check-in."""
-    existing = session.exec(
-        select(CheckIn).where(
-            CheckIn.participant_id == participant_id, CheckIn.client_id == client_id
-        )
+) -> dict[str, Any] | None:
+    """The response of the check-in already stored under this client id (a retry), if
+    any; 409 when the id was used for a different check-in."""
+    existing = session.execute(
+        _STORED_CHECKIN, {"participant_id": participant_id, "client_id": client_id}
     ).first()
-    if existing is not None and existing.body_digest != digest:
+    if existing is None:
+        return None
+    stored_digest, response = existing
+    if stored_digest != digest:
         raise Conflict(
             "This client id was already used for a different check-in", code="client_id_reused"
         )
-    return existing
+    stored: dict[str, Any] = response
+    return stored
 
 
 @dataclass
@@ -381,14 +455,19 @@ def hold_person_needs(session: Session, participant: Participant) -> PersonNeeds
     )
 
 
+# Read, not held: the study's summary is locked only from its detection's count to the
+# commit.
+_STUDY_SUMS = select(StudyNeeds.sums).where(StudyNeeds.study_id == bindparam("study_id"))
+
+
 def detection_history(session: Session, participant: Participant) -> DetectionHistory:
     """The participant's past needs and targets, and the study's values per dimension, as
     their summaries keep them (two reads by key, whatever the length of the history)."""
     person = session.get(PersonNeeds, participant.id)
-    study = session.get(StudyNeeds, participant.study_id)
+    study_sums = session.execute(_STUDY_SUMS, {"study_id": participant.study_id}).scalar()
     stats = {
         dimension: DimensionStats(mean=sums.mean(), sd=sums.stdev(), count=sums.count)
-        for dimension, sums in _sums(study.sums if study else {}).items()
+        for dimension, sums in _sums(study_sums or {}).items()
         if sums.count >= 2
     }
     return DetectionHistory(

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
@@ -124,9 +125,9 @@ def _digest(data: CheckInIn) -> str:
     return checkins.body_digest(data.model_dump(mode="json", exclude=omitted))
 
 
-def _replay(checkin: CheckIn) -> tuple[CheckInOut, bool]:
+def _replay(response: dict[str, Any]) -> tuple[CheckInOut, bool]:
     metrics.CHECKINS.labels("duplicate").inc()
-    return CheckInOut.model_validate(checkin.response), True
+    return CheckInOut.model_validate(response), True
 
 
 def take_in(
@@ -144,8 +145,8 @@ def take_in(
         checkins.hold_person_needs(session, participant),
         skills.hold_skill_history(session, participant),
     )
-    if existing := checkins.stored_checkin(session, participant.id, data.client_id, digest):
-        return _replay(existing)
+    if stored := checkins.stored_response(session, participant.id, data.client_id, digest):
+        return _replay(stored)
     # Pausing stops prompts, not the person: a paused participant can still check in, and
     # a risk answer then still gets the crisis resources.
     if participant.status not in (ParticipantStatus.active, ParticipantStatus.paused):
@@ -158,7 +159,7 @@ def take_in(
         raise Invalid("body.answered_at", "answered_at is before the participant enrolled")
     study = session.get_one(Study, participant.study_id)
     questionnaire = checkins.questionnaire_answered(session, study.id, data.questionnaire_version)
-    items = checkins.items_of(questionnaire)
+    items = questionnaire.items
     checkins.refuse_bad_answers(items, data.answers)
     late = (
         scheduling.answer_prompt(session, participant, data.prompt_id, now)
@@ -166,7 +167,7 @@ def take_in(
         else False
     )
     assert participant.arm_id is not None, "an active or paused participant has an arm"
-    arm, design = mrt.arm_and_design(session, participant.arm_id)
+    policy, design = mrt.policy_and_design(session, participant.arm_id)
     offset = data.answered_at.utcoffset()
     checkin = CheckIn(
         study_id=study.id,
@@ -196,7 +197,7 @@ def take_in(
         moment = _Moment(
             study=study,
             participant=participant,
-            policy=arm.policy,
+            policy=policy,
             design=design,
             checkin=checkin,
             held=held,
@@ -255,13 +256,11 @@ def _tailor(session: Session, moment: _Moment, items: Sequence[Item]) -> CheckIn
     """Evaluate, select, store the detection and delivery and the response; after a
     positive screen the skill gives way to the crisis resources."""
     study, participant, checkin = moment.study, moment.participant, moment.checkin
-    rule_version, rule_set = checkins.current_rule_set(session, study.id)
+    rule_version, rule_set = checkins.rule_set_in_force(session, study.id)
     judgement = judge(
         session, study, participant, moment.policy, checkin.answers, items, rule_set, moment.seed
     )
-    checkins.add_detection(
-        session, checkin, judgement.evaluation, rule_version.version, judgement.sequence
-    )
+    checkins.add_detection(session, checkin, judgement.evaluation, rule_version, judgement.sequence)
     positive = moment.screened.tier is not None
     decision = safety_decision(moment.policy, moment.seed) if positive else judgement.decision
     point = None

@@ -6,6 +6,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, func, or_, select
 
 from app.audit import service as audit
@@ -30,14 +31,33 @@ def design_of(session: Session, arm_id: uuid.UUID | None) -> MrtDesign | None:
     return None if record is None else MrtDesign.model_validate(record.design)
 
 
-def arm_and_design(session: Session, arm_id: uuid.UUID) -> tuple[Arm, MrtDesign | None]:
-    """The arm and its design (None when it is not micro-randomized), in one query."""
-    arm, record = session.exec(
-        select(Arm, MrtArmDesign)
-        .join(MrtArmDesign, col(MrtArmDesign.arm_id) == Arm.id, isouter=True)
-        .where(Arm.id == arm_id)
-    ).one()
-    return arm, None if record is None else MrtDesign.model_validate(record.design)
+# A check-in's reads, built once: building a statement costs more than running it.
+_POLICY_AND_DESIGN = (
+    select(Arm.policy, MrtArmDesign.design)
+    .join(MrtArmDesign, col(MrtArmDesign.arm_id) == Arm.id, isouter=True)
+    .where(Arm.id == bindparam("arm_id"))
+)
+_WAITING_FOR_OUTCOME = select(DecisionPoint).where(
+    DecisionPoint.participant_id == bindparam("participant_id"),
+    col(DecisionPoint.outcome_kind).in_(("next_need", "next_item")),
+    DecisionPoint.at < bindparam("answered_at"),
+    DecisionPoint.at >= bindparam("since"),
+    # Answered in order, most points have their outcome from an earlier check-in.
+    or_(
+        col(DecisionPoint.outcome_at).is_(None),
+        col(DecisionPoint.outcome_at) > bindparam("answered_at"),
+    ),
+)
+_LAST_OFFER = select(func.max(Delivery.created_at)).where(
+    Delivery.participant_id == bindparam("participant_id"), col(Delivery.skill_key).is_not(None)
+)
+
+
+def policy_and_design(session: Session, arm_id: uuid.UUID) -> tuple[Policy, MrtDesign | None]:
+    """The arm's policy and its design (None when it is not micro-randomized), in one
+    query."""
+    policy, design = session.execute(_POLICY_AND_DESIGN, {"arm_id": arm_id}).one()
+    return Policy(policy), None if design is None else MrtDesign.model_validate(design)
 
 
 def _arm(session: Session, study: Study, key: str) -> Arm:
@@ -105,11 +125,7 @@ def save_design(
 
 def minutes_since_offer(session: Session, participant_id: uuid.UUID, now: datetime) -> float | None:
     """Minutes since the participant was last offered a skill; None when never."""
-    last = session.exec(
-        select(func.max(Delivery.created_at)).where(
-            Delivery.participant_id == participant_id, col(Delivery.skill_key).is_not(None)
-        )
-    ).one()
+    last = session.execute(_LAST_OFFER, {"participant_id": participant_id}).scalar()
     return None if last is None else (now - last).total_seconds() / 60
 
 
@@ -146,18 +162,14 @@ def outcomes_from_checkin(
     """A check-in's needs or answers are the outcome of the participant's earlier points
     whose window it falls in, unless a check-in even closer after them gave it already. An
     item left unanswered (or no longer a number) leaves the outcome missing."""
-    candidates = session.exec(
-        select(DecisionPoint).where(
-            DecisionPoint.participant_id == participant_id,
-            col(DecisionPoint.outcome_kind).in_(("next_need", "next_item")),
-            DecisionPoint.at < answered_at,
-            DecisionPoint.at >= answered_at - LONGEST_OUTCOME_WINDOW,
-            # Answered in order, most points have their outcome from an earlier check-in.
-            or_(
-                col(DecisionPoint.outcome_at).is_(None), col(DecisionPoint.outcome_at) > answered_at
-            ),
-        )
-    ).all()
+    candidates = session.execute(
+        _WAITING_FOR_OUTCOME,
+        {
+            "participant_id": participant_id,
+            "answered_at": answered_at,
+            "since": answered_at - LONGEST_OUTCOME_WINDOW,
+        },
+    ).scalars()
     for point in candidates:
         if answered_at - point.at > timedelta(hours=point.outcome_hours):
             continue

@@ -8,9 +8,10 @@ and the counts of entries: never the client's words.
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, case
+from sqlalchemy import ColumnElement, bindparam, case
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
@@ -143,14 +144,7 @@ def save_plan(
 def plan_changes(
     session: Session, participant_id: uuid.UUID, start: datetime, end: datetime | None
 ) -> list[PlanChange]:
-    versions = session.exec(
-        select(PlanVersion)
-        .where(
-            PlanVersion.participant_id == participant_id,
-            *_within(PlanVersion.created_at, start, end),
-        )
-        .order_by(col(PlanVersion.version))
-    )
+    versions = session.execute(_PLAN_CHANGES, _period(participant_id, start, end)).scalars()
     return [
         PlanChange(
             version=version.version,
@@ -165,9 +159,14 @@ def plan_changes(
 # --- review settings -----------------------------------------------------------------
 
 
+_REVIEW_SETTINGS = select(ReviewSettingsRecord.settings).where(
+    ReviewSettingsRecord.study_id == bindparam("study_id")
+)
+
+
 def review_settings(session: Session, study_id: uuid.UUID) -> ReviewSettings:
-    record = session.get(ReviewSettingsRecord, study_id)
-    return ReviewSettings() if record is None else ReviewSettings.model_validate(record.settings)
+    found = session.execute(_REVIEW_SETTINGS, {"study_id": study_id}).scalar()
+    return ReviewSettings() if found is None else ReviewSettings.model_validate(found)
 
 
 def save_review_settings(
@@ -195,70 +194,73 @@ def save_review_settings(
 # --- what a period holds -------------------------------------------------------------
 
 
-def _within(
-    column: datetime | None, start: datetime, end: datetime | None
-) -> list[ColumnElement[bool]]:
-    """start <= column < end; with no end, everything from start on."""
-    bounds = [col(column) >= start]
-    if end is not None:
-        bounds.append(col(column) < end)
-    return bounds
+# A period's reads are built once (each check-in refreshes its person's flag, and building
+# a statement costs more than running it): start <= column < end, a period without an end
+# ending at the last representable day.
+_OPEN_END = datetime(9999, 12, 31, tzinfo=UTC)
 
 
-def _need_points(
-    session: Session, participant_id: uuid.UUID, start: datetime, end: datetime | None
-) -> list[NeedPoint]:
-    detections = session.exec(
-        select(Detection.at, Detection.needs, Detection.target, Detection.distress)
-        .where(Detection.participant_id == participant_id, *_within(Detection.at, start, end))
-        .order_by(col(Detection.sequence))
+def _in_period(column: Any) -> list[ColumnElement[bool]]:
+    return [col(column) >= bindparam("start"), col(column) < bindparam("end")]
+
+
+def _period(participant_id: uuid.UUID, start: datetime, end: datetime | None) -> dict[str, Any]:
+    return {"participant_id": participant_id, "start": start, "end": end or _OPEN_END}
+
+
+_PLAN_CHANGES = (
+    select(PlanVersion)
+    .where(
+        PlanVersion.participant_id == bindparam("participant_id"),
+        *_in_period(PlanVersion.created_at),
     )
+    .order_by(col(PlanVersion.version))
+)
+_NEED_POINTS = (
+    select(Detection.at, Detection.needs, Detection.target, Detection.distress)
+    .where(Detection.participant_id == bindparam("participant_id"), *_in_period(Detection.at))
+    .order_by(col(Detection.sequence))
+)
+_OFFERED = (
+    select(Delivery.skill_key, Delivery.helpfulness, Detection.distress, Delivery.distress_after)
+    .join(Detection, col(Detection.checkin_id) == Delivery.checkin_id, isouter=True)
+    .where(
+        Delivery.participant_id == bindparam("participant_id"),
+        col(Delivery.skill_key).is_not(None),
+        *_in_period(Delivery.created_at),
+    )
+)
+_ADHERENCE = select(
+    func.count(),
+    func.coalesce(func.sum(case((col(Prompt.status) == PromptStatus.answered, 1), else_=0)), 0),
+).where(
+    Prompt.participant_id == bindparam("participant_id"),
+    *_in_period(Prompt.scheduled_at),
+    Prompt.scheduled_at <= bindparam("now"),
+    col(Prompt.status).not_in([PromptStatus.canceled, PromptStatus.skipped]),
+)
+
+
+def _need_points(session: Session, period: dict[str, Any]) -> list[NeedPoint]:
     return [
         NeedPoint.model_validate({"at": at, "needs": needs, "target": target, "distress": distress})
-        for at, needs, target, distress in detections
+        for at, needs, target, distress in session.execute(_NEED_POINTS, period)
     ]
 
 
-def _offered(
-    session: Session, participant_id: uuid.UUID, start: datetime, end: datetime | None
-) -> list[Offered]:
-    rows = session.exec(
-        select(
-            Delivery.skill_key, Delivery.helpfulness, Detection.distress, Delivery.distress_after
-        )
-        .join(Detection, col(Detection.checkin_id) == Delivery.checkin_id, isouter=True)
-        .where(
-            Delivery.participant_id == participant_id,
-            col(Delivery.skill_key).is_not(None),
-            *_within(Delivery.created_at, start, end),
-        )
-    )
+def _offered(session: Session, period: dict[str, Any]) -> list[Offered]:
     return [
         Offered(skill_key=key, helpfulness=rating, distress_before=before, distress_after=after)
-        for key, rating, before, after in rows
+        for key, rating, before, after in session.execute(_OFFERED, period)
         if key is not None
     ]
 
 
-def _adherence(
-    session: Session,
-    participant_id: uuid.UUID,
-    start: datetime,
-    end: datetime | None,
-    now: datetime,
-) -> Adherence:
+def _adherence(session: Session, period: dict[str, Any], now: datetime) -> Adherence:
     """The period's prompts that were due (scheduled by now, neither canceled nor skipped),
     and answered."""
-    answered = case((col(Prompt.status) == PromptStatus.answered, 1), else_=0)
-    due, answered_count = session.exec(
-        select(func.count(), func.coalesce(func.sum(answered), 0)).where(
-            Prompt.participant_id == participant_id,
-            *_within(Prompt.scheduled_at, start, end),
-            Prompt.scheduled_at <= now,
-            col(Prompt.status).not_in([PromptStatus.canceled, PromptStatus.skipped]),
-        )
-    ).one()
-    return Adherence(due=due, answered=answered_count)
+    due, answered = session.execute(_ADHERENCE, {**period, "now": now}).one()
+    return Adherence(due=due, answered=answered)
 
 
 def _suggest(
@@ -269,9 +271,10 @@ def _suggest(
     end: datetime | None,
     now: datetime,
 ) -> tuple[Suggestion, list[NeedPoint], list[Offered], Adherence]:
-    points = _need_points(session, participant_id, start, end)
-    offered = _offered(session, participant_id, start, end)
-    adherence = _adherence(session, participant_id, start, end, now)
+    period = _period(participant_id, start, end)
+    points = _need_points(session, period)
+    offered = _offered(session, period)
+    adherence = _adherence(session, period, now)
     return suggestion(points, offered, adherence, settings), points, offered, adherence
 
 
@@ -286,15 +289,15 @@ def open_flag(session: Session, participant_id: uuid.UUID) -> ReviewFlag | None:
     ).first()
 
 
+_FLAGS = select(
+    func.count().filter(col(ReviewFlag.cleared_at).is_(None)), func.max(ReviewFlag.cleared_at)
+).where(ReviewFlag.participant_id == bindparam("participant_id"))
+
+
 def refresh_flag(session: Session, participant: Participant, now: datetime) -> ReviewFlag | None:
     """Raise "review suggested" when the study's period, up to now, says so. A clearing note
     starts a new period: what the clinician reviewed does not flag again."""
-    open_flags, cleared = session.exec(
-        select(
-            func.count().filter(col(ReviewFlag.cleared_at).is_(None)),
-            func.max(ReviewFlag.cleared_at),
-        ).where(ReviewFlag.participant_id == participant.id)
-    ).one()
+    open_flags, cleared = session.execute(_FLAGS, {"participant_id": participant.id}).one()
     if open_flags:
         return None
     settings = review_settings(session, participant.study_id)

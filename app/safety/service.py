@@ -4,7 +4,7 @@ import uuid
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func
+from sqlalchemy import ColumnElement, and_, bindparam, func
 from sqlmodel import Session, col, select
 
 from app import metrics
@@ -40,15 +40,20 @@ def set_up_safety(session: Session, study_id: uuid.UUID, now: datetime) -> Study
     return safety
 
 
+# Built once: every check-in reads it, and building a statement costs more than running it.
+_SAFETY_OF = select(StudySafety.safety_settings, StudySafety.crisis_resources).where(
+    StudySafety.study_id == bindparam("study_id")
+)
+
+
 def safety_of(
     session: Session, study_id: uuid.UUID
 ) -> tuple[SafetySettings, dict[str, CrisisResources]]:
-    safety = session.get_one(StudySafety, study_id)
+    settings, crisis_resources = session.execute(_SAFETY_OF, {"study_id": study_id}).one()
     resources = {
-        locale: CrisisResources.model_validate(value)
-        for locale, value in safety.crisis_resources.items()
+        locale: CrisisResources.model_validate(value) for locale, value in crisis_resources.items()
     }
-    return SafetySettings.model_validate(safety.safety_settings), resources
+    return SafetySettings.model_validate(settings), resources
 
 
 def save_safety(

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from cachetools import LRUCache
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from app.audit import service as audit
@@ -101,14 +102,18 @@ class PinnedSkills:
     skills: list[Skill]
 
 
+# Built once: a check-in runs it, and building a statement costs more than running it.
+_PINNED = (
+    select(SkillLibrary.id, SkillLibrary.version)
+    .join(StudyLibrary, col(StudyLibrary.library_id) == SkillLibrary.id)
+    .where(StudyLibrary.study_id == bindparam("study_id"))
+)
+
+
 def pinned_skills(session: Session, study_id: uuid.UUID) -> PinnedSkills | None:
     """The version and skills of the study's pinned library: only its id and version are
     read each time (a check-in's hot path), its skills by its id from the process's cache."""
-    pinned = session.exec(
-        select(SkillLibrary.id, SkillLibrary.version)
-        .join(StudyLibrary, col(StudyLibrary.library_id) == SkillLibrary.id)
-        .where(StudyLibrary.study_id == study_id)
-    ).first()
+    pinned = session.execute(_PINNED, {"study_id": study_id}).first()
     if pinned is None:
         return None
     library_id, version = pinned
@@ -361,22 +366,23 @@ class PersonSettings:
     threshold_overrides: dict[Dimension, float]  # the clinician's threshold per dimension
 
 
+_PERSON_SETTINGS = (
+    select(SkillPreferences, PersonalizationRecord)
+    .select_from(Participant)
+    .join(SkillPreferences, col(SkillPreferences.participant_id) == Participant.id, isouter=True)
+    .join(
+        PersonalizationRecord,
+        col(PersonalizationRecord.participant_id) == Participant.id,
+        isouter=True,
+    )
+    .where(Participant.id == bindparam("participant_id"))
+)
+
+
 def person_settings(session: Session, participant_id: uuid.UUID) -> PersonSettings:
     """The participant's own preferences and their clinician's settings, in one query."""
-    preferences, record = session.exec(
-        select(SkillPreferences, PersonalizationRecord)
-        .select_from(Participant)
-        .join(
-            SkillPreferences,
-            col(SkillPreferences.participant_id) == Participant.id,
-            isouter=True,
-        )
-        .join(
-            PersonalizationRecord,
-            col(PersonalizationRecord.participant_id) == Participant.id,
-            isouter=True,
-        )
-        .where(Participant.id == participant_id)
+    preferences, record = session.execute(
+        _PERSON_SETTINGS, {"participant_id": participant_id}
     ).one()
     personalization = Personalization(
         preferred_skills=set(preferences.preferred_skills) if preferences else set(),
