@@ -60,8 +60,19 @@ def content_of(version: PlanVersion | None) -> PlanContent:
     return PlanContent() if version is None else PlanContent.model_validate(version.sections)
 
 
+# Built once: a check-in reads it, and building a statement costs more than running it.
+_PLAN_SECTIONS = (
+    select(PlanVersion.sections)
+    .where(PlanVersion.participant_id == bindparam("participant_id"))
+    .order_by(col(PlanVersion.version).desc())
+    .limit(1)
+)
+
+
 def plan_content(session: Session, participant_id: uuid.UUID) -> PlanContent:
-    return content_of(plan_of(session, participant_id))
+    """What the plan in force says (empty without one)."""
+    sections = session.execute(_PLAN_SECTIONS, {"participant_id": participant_id}).scalar()
+    return PlanContent() if sections is None else PlanContent.model_validate(sections)
 
 
 def plan_version_page(

@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
-from sqlalchemy import case
+from sqlalchemy import bindparam, case
 from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, col, func, or_, select, update
 
@@ -766,15 +766,23 @@ def mark_opened(
     return prompt
 
 
+# Built once: a check-in runs it, and building a statement costs more than running it.
+_PROMPT_ANSWERED = (
+    select(Prompt)
+    .where(
+        Prompt.id == bindparam("prompt_id"), Prompt.participant_id == bindparam("participant_id")
+    )
+    .with_for_update()
+)
+
+
 def answer_prompt(
     session: Session, participant: Participant, prompt_id: uuid.UUID, now: datetime
 ) -> bool:
     """Close the prompt a check-in answers (its reminders stop); True when it came late."""
-    prompt = session.exec(
-        select(Prompt)
-        .where(Prompt.id == prompt_id, Prompt.participant_id == participant.id)
-        .with_for_update()
-    ).first()
+    prompt = session.execute(
+        _PROMPT_ANSWERED, {"prompt_id": prompt_id, "participant_id": participant.id}
+    ).scalar()
     if prompt is None or prompt.scheduled_at > now:
         raise NotFound("No such prompt", code="prompt_not_found")
     if prompt.status == PromptStatus.answered:

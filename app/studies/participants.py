@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, func, select, update
 
@@ -465,24 +466,30 @@ def remove_device(session: Session, participant: Participant) -> None:
     session.flush()
 
 
+# Built once: every request of the participant's app runs it. Their study comes with them
+# (nearly every such request reads it), into the session's identity map.
+_BY_TOKEN = (
+    select(Participant, col(ParticipantToken.revoked_at), Study)
+    .join(ParticipantToken, col(ParticipantToken.participant_id) == Participant.id)
+    .join(Study, col(Study.id) == Participant.study_id)
+    .where(ParticipantToken.token_hash == bindparam("token_hash"))
+)
+
+
 def participant_for_token(session: Session, token: str) -> Participant:
     """Who a participant token belongs to (tokens are issued at enrollment, above)."""
-    query = (
-        select(Participant, col(ParticipantToken.revoked_at))
-        .join(ParticipantToken, col(ParticipantToken.participant_id) == Participant.id)
-        .where(ParticipantToken.token_hash == secret_digest(token))
-    )
-    found = session.exec(query).first()
-    if found is not None and found[0].status == ParticipantStatus.withdrawn:
+    found = session.execute(_BY_TOKEN, {"token_hash": secret_digest(token)}).first()
+    participant: Participant | None = None if found is None else found[0]
+    if participant is not None and participant.status == ParticipantStatus.withdrawn:
         # Withdrawal revoked the token; its holder is told why, so the app can say so and
         # stop instead of asking for a new code.
         raise Unauthorized(
             "You have left the study: this app no longer sends or receives anything",
             code="participant_withdrawn",
         )
-    if found is None or found[1] is not None:
+    if participant is None or found is None or found[1] is not None:
         raise Unauthorized("The participant token is not valid", code="invalid_token")
-    return found[0]
+    return participant
 
 
 def count_by_status(
