@@ -555,9 +555,9 @@ def recount_study_needs(session: Session, study_id: uuid.UUID) -> None:
 def add_detection(
     session: Session, checkin: CheckIn, evaluation: Evaluation, version: int, sequence: int
 ) -> Detection:
-    """What the rule set found in the check-in, counted into the person's and the study's
-    summaries in the same transaction; the check-in records the version. The caller holds
-    the person's summary (`hold_person_needs`)."""
+    """What the rule set found in the check-in, counted into the person's summary (which
+    the caller holds: `hold_person_needs`); the check-in records the version. The caller
+    stores it with `store_detection`, as late as it can."""
     dumped = evaluation.model_dump(mode="json")
     checkin.rule_set_version = version
     detection = Detection(
@@ -565,7 +565,7 @@ def add_detection(
         study_id=checkin.study_id,
         participant_id=checkin.participant_id,
         sequence=sequence,
-        study_sequence=0,  # given by the study's summary below
+        study_sequence=0,  # given by the study's summary when it is stored
         at=checkin.received_at,
         rule_set_version=version,
         scores=dumped["scores"],
@@ -579,9 +579,16 @@ def add_detection(
     )
     person = session.get_one(PersonNeeds, checkin.participant_id)
     _count_in_person(person, detection)
-    _count_in_study(session, detection)
-    session.add_all([detection, checkin, person])
+    session.add_all([checkin, person])
     return detection
+
+
+def store_detection(session: Session, detection: Detection) -> None:
+    """Count the detection into the study's summary and store it. The study's summary is
+    locked from here to the commit and every check-in of the study waits for it, so this
+    is the check-in's last write."""
+    _count_in_study(session, detection)
+    session.add(detection)
 
 
 def list_checkins(

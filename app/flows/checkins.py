@@ -260,7 +260,9 @@ def _tailor(session: Session, moment: _Moment, items: Sequence[Item]) -> CheckIn
     judgement = judge(
         session, study, participant, moment.policy, checkin.answers, items, rule_set, moment.seed
     )
-    checkins.add_detection(session, checkin, judgement.evaluation, rule_version, judgement.sequence)
+    detection = checkins.add_detection(
+        session, checkin, judgement.evaluation, rule_version, judgement.sequence
+    )
     positive = moment.screened.tier is not None
     decision = safety_decision(moment.policy, moment.seed) if positive else judgement.decision
     point = None
@@ -287,10 +289,17 @@ def _tailor(session: Session, moment: _Moment, items: Sequence[Item]) -> CheckIn
         skill = _offered_view(judgement, delivery.skill_key, participant.locale, study)
     crisis = moment.crisis() if positive else None
     response = _response(checkin, judgement.evaluation, delivery, skill, crisis)
+    # The delivery first: the decision point refers to it, and one flush would insert by
+    # the models' module paths (app.mrt before app.skills).
     session.flush()
     if point is not None:
         point.delivery_id = delivery.id
-        mrt.record_point(session, point)
+        session.add(point)
+    # The study's summary stays locked from here to the commit: every check-in of the
+    # study waits for it, so it comes last (but for the review flag, which reads the
+    # detection).
+    checkins.store_detection(session, detection)
+    session.flush()
     return response
 
 

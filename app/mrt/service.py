@@ -129,15 +129,6 @@ def minutes_since_offer(session: Session, participant_id: uuid.UUID, now: dateti
     return None if last is None else (now - last).total_seconds() / 60
 
 
-def record_point(session: Session, point: DecisionPoint) -> DecisionPoint:
-    # Its delivery first: without relationships one flush inserts by the models' module
-    # paths, and app.mrt comes before app.skills.
-    session.flush()
-    session.add(point)
-    session.flush()
-    return point
-
-
 def outcome_from_feedback(session: Session, delivery: Delivery) -> None:
     """The distress-after rating is the outcome of the point its delivery decided."""
     point = session.exec(
