@@ -17,12 +17,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 from scipy import stats
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlmodel import Session, col, func, select
 
 from app.access.scope import StudyAccess
@@ -546,6 +547,10 @@ class Replicates(BaseModel):
         return found / len(self.studies) if self.studies else math.nan
 
 
+def _without_syncing(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute("PRAGMA synchronous=OFF")
+
+
 class ScratchDatabases:
     """Fresh SQLite databases, each a copy of one migrated at the start (migrating each
     would cost more than a small simulated study)."""
@@ -560,6 +565,8 @@ class ScratchDatabases:
         path = self.directory / f"{name}.db"
         shutil.copyfile(self.template, path)
         engine = make_engine(f"sqlite:///{path}")
+        # A scratch database need not survive a power cut: no commit waits for the disk.
+        event.listen(engine, "connect", _without_syncing)
         try:
             yield engine
         finally:
