@@ -585,8 +585,8 @@ def add_detection(
 
 def store_detection(session: Session, detection: Detection) -> None:
     """Count the detection into the study's summary and store it. The study's summary is
-    locked from here to the commit and every check-in of the study waits for it, so this
-    is the check-in's last write."""
+    locked from here to the commit and every check-in of the study waits for it, so a
+    check-in does this as late as it can."""
     _count_in_study(session, detection)
     session.add(detection)
 

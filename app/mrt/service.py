@@ -48,6 +48,10 @@ _WAITING_FOR_OUTCOME = select(DecisionPoint).where(
         col(DecisionPoint.outcome_at) > bindparam("answered_at"),
     ),
 )
+_MEASURED_BY_FEEDBACK = select(DecisionPoint).where(
+    DecisionPoint.delivery_id == bindparam("delivery_id"),
+    DecisionPoint.outcome_kind == "distress_after",
+)
 _LAST_OFFER = select(func.max(Delivery.created_at)).where(
     Delivery.participant_id == bindparam("participant_id"), col(Delivery.skill_key).is_not(None)
 )
@@ -131,12 +135,7 @@ def minutes_since_offer(session: Session, participant_id: uuid.UUID, now: dateti
 
 def outcome_from_feedback(session: Session, delivery: Delivery) -> None:
     """The distress-after rating is the outcome of the point its delivery decided."""
-    point = session.exec(
-        select(DecisionPoint).where(
-            DecisionPoint.delivery_id == delivery.id,
-            DecisionPoint.outcome_kind == "distress_after",
-        )
-    ).first()
+    point = session.execute(_MEASURED_BY_FEEDBACK, {"delivery_id": delivery.id}).scalar()
     if point is None or delivery.distress_after is None:
         return
     point.outcome, point.outcome_at = float(delivery.distress_after), delivery.feedback_at

@@ -92,34 +92,54 @@ class DispatchStats:
         self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
 
 
+# A worker runs these with every batch: built once, since building a statement costs more
+# than running it.
+_DUE = (
+    select(Prompt.id)
+    .where(
+        col(Prompt.status).in_(OPEN),
+        col(Prompt.next_push_at) <= bindparam("now"),
+        # Past expiry nothing is sent; the expire job settles those rows.
+        col(Prompt.expires_at) > bindparam("now"),
+        or_(
+            col(Prompt.claim_expires_at).is_(None),
+            col(Prompt.claim_expires_at) < bindparam("now"),
+        ),
+    )
+    .order_by(col(Prompt.next_push_at))
+    .limit(bindparam("batch"))
+    .with_for_update(skip_locked=True)
+)
+_CLAIM = (
+    update(Prompt)
+    .where(col(Prompt.id).in_(bindparam("ids", expanding=True)))
+    .values(claimed_by=bindparam("worker"), claim_expires_at=bindparam("until"))
+    # The claiming session holds no prompt objects to keep in step.
+    .execution_options(synchronize_session=False)
+)
+_CLAIMED = (
+    select(Prompt, Participant, Study, Device)
+    .join(Participant, col(Participant.id) == Prompt.participant_id)
+    .join(Study, col(Study.id) == Prompt.study_id)
+    .join(
+        Device,
+        (col(Device.participant_id) == Prompt.participant_id) & col(Device.active),
+        isouter=True,
+    )
+    .where(
+        col(Prompt.id).in_(bindparam("ids", expanding=True)),
+        Prompt.claimed_by == bindparam("worker"),
+    )
+)
+
+
 def claim_due(
     engine: Engine, worker: str, now: datetime, batch: int, lease: timedelta
 ) -> list[uuid.UUID]:
     with unit_of_work(engine) as session:
-        ids = list(
-            session.exec(
-                select(Prompt.id)
-                .where(
-                    col(Prompt.status).in_(OPEN),
-                    col(Prompt.next_push_at) <= now,
-                    # Past expiry nothing is sent; the expire job settles those rows.
-                    col(Prompt.expires_at) > now,
-                    or_(
-                        col(Prompt.claim_expires_at).is_(None),
-                        col(Prompt.claim_expires_at) < now,
-                    ),
-                )
-                .order_by(col(Prompt.next_push_at))
-                .limit(batch)
-                .with_for_update(skip_locked=True)
-            )
-        )
+        ids = list(session.execute(_DUE, {"now": now, "batch": batch}).scalars())
         if ids:
-            session.execute(
-                update(Prompt)
-                .where(col(Prompt.id).in_(ids))
-                .values(claimed_by=worker, claim_expires_at=now + lease)
-            )
+            session.execute(_CLAIM, {"ids": ids, "worker": worker, "until": now + lease})
     return ids
 
 
@@ -147,17 +167,7 @@ def dispatch_once(
     # The rows are read here and only their values used after the send (the unit of work
     # keeps them loaded).
     with unit_of_work(engine) as session:
-        rows = session.exec(
-            select(Prompt, Participant, Study, Device)
-            .join(Participant, col(Participant.id) == Prompt.participant_id)
-            .join(Study, col(Study.id) == Prompt.study_id)
-            .join(
-                Device,
-                (col(Device.participant_id) == Prompt.participant_id) & col(Device.active),
-                isouter=True,
-            )
-            .where(col(Prompt.id).in_(ids), Prompt.claimed_by == worker)
-        ).all()
+        rows = session.execute(_CLAIMED, {"ids": ids, "worker": worker}).all()
         waking = waking_hours_by_participant(session, [row[1] for row in rows])
         notifications: dict[uuid.UUID, StudySchedule | None] = {}
         messages: list[PushMessage] = []

@@ -553,6 +553,13 @@ def delivery_marks(
     return [dict(zip(_MARK_FIELDS, row, strict=True)) for row in rows]
 
 
+# Built once: each feedback runs it, and building a statement costs more than running it.
+_OWN_DELIVERY = select(Delivery).where(
+    Delivery.id == bindparam("delivery_id"),
+    Delivery.participant_id == bindparam("participant_id"),
+)
+
+
 def record_feedback(
     session: Session,
     participant: Participant,
@@ -564,11 +571,9 @@ def record_feedback(
     now: datetime,
 ) -> Delivery:
     """The participant's feedback on an offered skill; helpfulness feeds the tailored policy."""
-    delivery = session.exec(
-        select(Delivery).where(
-            Delivery.id == delivery_id, Delivery.participant_id == participant.id
-        )
-    ).first()
+    delivery: Delivery | None = session.execute(
+        _OWN_DELIVERY, {"delivery_id": delivery_id, "participant_id": participant.id}
+    ).scalar()
     if delivery is None:
         raise NotFound("No such delivery", code="delivery_not_found")
     # Drawn to get no skill at a micro-randomized point, the person still says how they

@@ -467,6 +467,8 @@ def test_a_withdrawn_participants_app_says_so_and_stops(
     short_study: dict[str, Any],
 ) -> None:
     page, person = enrolled
+    # The service worker's first load done: no request of the app's own races the reload.
+    _wait_for_service_worker(page)
     withdrawn = client.post(
         f"/v1/studies/{short_study['id']}/participants/{person['id']}/status",
         json={"status": "withdrawn", "reason": "asked to stop"},
