@@ -57,7 +57,11 @@ def plan_of(session: Session, participant_id: uuid.UUID) -> PlanVersion | None:
 
 
 def content_of(version: PlanVersion | None) -> PlanContent:
-    return PlanContent() if version is None else PlanContent.model_validate(version.sections)
+    return _content(None if version is None else version.sections)
+
+
+def _content(sections: dict[str, Any] | None) -> PlanContent:
+    return PlanContent() if sections is None else PlanContent.model_validate(sections)
 
 
 # Built once: a check-in reads it, and building a statement costs more than running it.
@@ -71,8 +75,7 @@ _PLAN_SECTIONS = (
 
 def plan_content(session: Session, participant_id: uuid.UUID) -> PlanContent:
     """What the plan in force says (empty without one)."""
-    sections = session.execute(_PLAN_SECTIONS, {"participant_id": participant_id}).scalar()
-    return PlanContent() if sections is None else PlanContent.model_validate(sections)
+    return _content(session.execute(_PLAN_SECTIONS, {"participant_id": participant_id}).scalar())
 
 
 def plan_version_page(

@@ -479,15 +479,17 @@ _BY_TOKEN = (
 def participant_for_token(session: Session, token: str) -> Participant:
     """Who a participant token belongs to (tokens are issued at enrollment, above)."""
     found = session.execute(_BY_TOKEN, {"token_hash": secret_digest(token)}).first()
-    participant: Participant | None = None if found is None else found[0]
-    if participant is not None and participant.status == ParticipantStatus.withdrawn:
+    if found is None:
+        raise Unauthorized("The participant token is not valid", code="invalid_token")
+    participant: Participant = found[0]
+    if participant.status == ParticipantStatus.withdrawn:
         # Withdrawal revoked the token; its holder is told why, so the app can say so and
         # stop instead of asking for a new code.
         raise Unauthorized(
             "You have left the study: this app no longer sends or receives anything",
             code="participant_withdrawn",
         )
-    if participant is None or found is None or found[1] is not None:
+    if found[1] is not None:
         raise Unauthorized("The participant token is not valid", code="invalid_token")
     return participant
 
