@@ -32,7 +32,7 @@ from app.checkins.models import (
     StudyNeeds,
 )
 from app.checkins.schemas import ChoiceView, DailyNeeds, ItemPackRecord, ItemView, ScorePoint
-from app.db import held_row
+from app.db import held_row, read_columns
 from app.errors import Conflict, Invalid, NotFound
 from app.pagination import Page, PageParams, paginate
 from app.rules.evaluate import DimensionStats, Evaluation, NeedHistory
@@ -89,7 +89,7 @@ _QUESTIONNAIRE_ITEMS = select(Questionnaire.items).where(Questionnaire.id == bin
 
 
 def _read_items(session: Session, questionnaire_id: uuid.UUID) -> tuple[Item, ...]:
-    found = session.execute(_QUESTIONNAIRE_ITEMS, {"id": questionnaire_id}).scalar_one()
+    found = read_columns(session, _QUESTIONNAIRE_ITEMS, {"id": questionnaire_id}).scalar_one()
     return tuple(Item.model_validate(item) for item in found)
 
 
@@ -111,10 +111,10 @@ def questionnaire_answered(
 ) -> AnsweredQuestionnaire:
     """The version the phone showed (it may have changed since), else the current one."""
     if version is None:
-        found = session.execute(_CURRENT_QUESTIONNAIRE, {"study_id": study_id}).one()
+        found = read_columns(session, _CURRENT_QUESTIONNAIRE, {"study_id": study_id}).one()
     else:
-        shown = session.execute(
-            _QUESTIONNAIRE_VERSION, {"study_id": study_id, "version": version}
+        shown = read_columns(
+            session, _QUESTIONNAIRE_VERSION, {"study_id": study_id, "version": version}
         ).first()
         if shown is None:
             raise Invalid(
@@ -319,13 +319,13 @@ _RULE_SET_BODY = select(RuleSetVersion.body).where(RuleSetVersion.id == bindpara
 )
 def _rule_set_body(session: Session, rule_set_id: uuid.UUID) -> RuleSet:
     # A saved version never changes: a change is a new version.
-    body = session.execute(_RULE_SET_BODY, {"id": rule_set_id}).scalar_one()
+    body = read_columns(session, _RULE_SET_BODY, {"id": rule_set_id}).scalar_one()
     return RuleSet.model_validate(body)
 
 
 def rule_set_in_force(session: Session, study_id: uuid.UUID) -> tuple[int, RuleSet]:
     """The current version's number and rules (a check-in's path)."""
-    rule_set_id, version = session.execute(_RULE_SET_IN_FORCE, {"study_id": study_id}).one()
+    rule_set_id, version = read_columns(session, _RULE_SET_IN_FORCE, {"study_id": study_id}).one()
     return version, _rule_set_body(session, rule_set_id)
 
 
@@ -399,8 +399,8 @@ def stored_response(
 ) -> dict[str, Any] | None:
     """The response of the check-in already stored under this client id (a retry), if
     any; 409 when the id was used for a different check-in."""
-    existing = session.execute(
-        _STORED_CHECKIN, {"participant_id": participant_id, "client_id": client_id}
+    existing = read_columns(
+        session, _STORED_CHECKIN, {"participant_id": participant_id, "client_id": client_id}
     ).first()
     if existing is None:
         return None
@@ -464,7 +464,7 @@ def detection_history(session: Session, participant: Participant) -> DetectionHi
     """The participant's past needs and targets, and the study's values per dimension, as
     their summaries keep them (two reads by key, whatever the length of the history)."""
     person = session.get(PersonNeeds, participant.id)
-    study_sums = session.execute(_STUDY_SUMS, {"study_id": participant.study_id}).scalar()
+    study_sums = read_columns(session, _STUDY_SUMS, {"study_id": participant.study_id}).scalar()
     stats = {
         dimension: DimensionStats(mean=sums.mean(), sd=sums.stdev(), count=sums.count)
         for dimension, sums in _sums(study_sums or {}).items()

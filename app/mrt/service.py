@@ -11,6 +11,7 @@ from sqlmodel import Session, col, func, or_, select
 
 from app.audit import service as audit
 from app.audit.service import Actor
+from app.db import read_columns
 from app.errors import Conflict, Invalid, NotFound
 from app.mrt.design import MrtDesign, probability_for, treated
 from app.mrt.models import DecisionPoint, MrtArmDesign
@@ -60,7 +61,7 @@ _LAST_OFFER = select(func.max(Delivery.created_at)).where(
 def policy_and_design(session: Session, arm_id: uuid.UUID) -> tuple[Policy, MrtDesign | None]:
     """The arm's policy and its design (None when it is not micro-randomized), in one
     query."""
-    policy, design = session.execute(_POLICY_AND_DESIGN, {"arm_id": arm_id}).one()
+    policy, design = read_columns(session, _POLICY_AND_DESIGN, {"arm_id": arm_id}).one()
     return Policy(policy), None if design is None else MrtDesign.model_validate(design)
 
 
@@ -129,7 +130,7 @@ def save_design(
 
 def minutes_since_offer(session: Session, participant_id: uuid.UUID, now: datetime) -> float | None:
     """Minutes since the participant was last offered a skill; None when never."""
-    last = session.execute(_LAST_OFFER, {"participant_id": participant_id}).scalar()
+    last = read_columns(session, _LAST_OFFER, {"participant_id": participant_id}).scalar()
     return None if last is None else (now - last).total_seconds() / 60
 
 

@@ -19,6 +19,7 @@ from app.audit import service as audit
 from app.audit.service import SYSTEM, Actor
 from app.auth.models import StaffUser
 from app.checkins.models import Detection
+from app.db import read_columns
 from app.errors import Conflict, Invalid, NotFound
 from app.pagination import Page, PageParams, paginate
 from app.plans.content import PlanContent, changed_sections, entry_counts, with_entry_ids
@@ -75,7 +76,9 @@ _PLAN_SECTIONS = (
 
 def plan_content(session: Session, participant_id: uuid.UUID) -> PlanContent:
     """What the plan in force says (empty without one)."""
-    return _content(session.execute(_PLAN_SECTIONS, {"participant_id": participant_id}).scalar())
+    return _content(
+        read_columns(session, _PLAN_SECTIONS, {"participant_id": participant_id}).scalar()
+    )
 
 
 def plan_version_page(
@@ -158,7 +161,7 @@ def save_plan(
 def plan_changes(
     session: Session, participant_id: uuid.UUID, start: datetime, end: datetime | None
 ) -> list[PlanChange]:
-    versions = session.execute(_PLAN_CHANGES, _period(participant_id, start, end)).scalars()
+    versions = read_columns(session, _PLAN_CHANGES, _period(participant_id, start, end)).scalars()
     return [
         PlanChange(
             version=version.version,
@@ -179,7 +182,7 @@ _REVIEW_SETTINGS = select(ReviewSettingsRecord.settings).where(
 
 
 def review_settings(session: Session, study_id: uuid.UUID) -> ReviewSettings:
-    found = session.execute(_REVIEW_SETTINGS, {"study_id": study_id}).scalar()
+    found = read_columns(session, _REVIEW_SETTINGS, {"study_id": study_id}).scalar()
     return ReviewSettings() if found is None else ReviewSettings.model_validate(found)
 
 
@@ -258,14 +261,14 @@ _ADHERENCE = select(
 def _need_points(session: Session, period: dict[str, Any]) -> list[NeedPoint]:
     return [
         NeedPoint.model_validate({"at": at, "needs": needs, "target": target, "distress": distress})
-        for at, needs, target, distress in session.execute(_NEED_POINTS, period)
+        for at, needs, target, distress in read_columns(session, _NEED_POINTS, period)
     ]
 
 
 def _offered(session: Session, period: dict[str, Any]) -> list[Offered]:
     return [
         Offered(skill_key=key, helpfulness=rating, distress_before=before, distress_after=after)
-        for key, rating, before, after in session.execute(_OFFERED, period)
+        for key, rating, before, after in read_columns(session, _OFFERED, period)
         if key is not None
     ]
 
@@ -273,7 +276,7 @@ def _offered(session: Session, period: dict[str, Any]) -> list[Offered]:
 def _adherence(session: Session, period: dict[str, Any], now: datetime) -> Adherence:
     """The period's prompts that were due (scheduled by now, neither canceled nor skipped),
     and answered."""
-    due, answered = session.execute(_ADHERENCE, {**period, "now": now}).one()
+    due, answered = read_columns(session, _ADHERENCE, {**period, "now": now}).one()
     return Adherence(due=due, answered=answered)
 
 
@@ -311,7 +314,7 @@ _FLAGS = select(
 def refresh_flag(session: Session, participant: Participant, now: datetime) -> ReviewFlag | None:
     """Raise "review suggested" when the study's period, up to now, says so. A clearing note
     starts a new period: what the clinician reviewed does not flag again."""
-    open_flags, cleared = session.execute(_FLAGS, {"participant_id": participant.id}).one()
+    open_flags, cleared = read_columns(session, _FLAGS, {"participant_id": participant.id}).one()
     if open_flags:
         return None
     settings = review_settings(session, participant.study_id)

@@ -11,6 +11,7 @@ from app import metrics
 from app.audit import service as audit
 from app.audit.service import Actor
 from app.checkins.models import CheckIn
+from app.db import read_columns
 from app.errors import Conflict, NotFound
 from app.pagination import Page, PageParams, paginate
 from app.rules.items import localized_text
@@ -49,7 +50,7 @@ _SAFETY_OF = select(StudySafety.safety_settings, StudySafety.crisis_resources).w
 def safety_of(
     session: Session, study_id: uuid.UUID
 ) -> tuple[SafetySettings, dict[str, CrisisResources]]:
-    settings, crisis_resources = session.execute(_SAFETY_OF, {"study_id": study_id}).one()
+    settings, crisis_resources = read_columns(session, _SAFETY_OF, {"study_id": study_id}).one()
     resources = {
         locale: CrisisResources.model_validate(value) for locale, value in crisis_resources.items()
     }

@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select, update
 from app import metrics
 from app.audit import service as audit
 from app.audit.service import Actor
-from app.db import rows_changed, unit_of_work
+from app.db import read_columns, rows_changed, unit_of_work
 from app.errors import Conflict
 from app.push.backoff import decide_retry
 from app.push.base import PushKind, PushMessage, PushResult, PushSender
@@ -137,7 +137,7 @@ def claim_due(
     engine: Engine, worker: str, now: datetime, batch: int, lease: timedelta
 ) -> list[uuid.UUID]:
     with unit_of_work(engine) as session:
-        ids = list(session.execute(_DUE, {"now": now, "batch": batch}).scalars())
+        ids = list(read_columns(session, _DUE, {"now": now, "batch": batch}).scalars())
         if ids:
             session.execute(_CLAIM, {"ids": ids, "worker": worker, "until": now + lease})
     return ids

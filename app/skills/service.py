@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from app.audit import service as audit
 from app.audit.service import Actor
 from app.checkins.models import CheckIn
-from app.db import held_row
+from app.db import held_row, read_columns
 from app.errors import Conflict, Invalid, NotFound
 from app.pagination import Page, PageParams, paginate
 from app.plans.placeholders import fill
@@ -113,7 +113,7 @@ _PINNED = (
 def pinned_skills(session: Session, study_id: uuid.UUID) -> PinnedSkills | None:
     """The version and skills of the study's pinned library: only its id and version are
     read each time (a check-in's hot path), its skills by its id from the process's cache."""
-    pinned = session.execute(_PINNED, {"study_id": study_id}).first()
+    pinned = read_columns(session, _PINNED, {"study_id": study_id}).first()
     if pinned is None:
         return None
     library_id, version = pinned
