@@ -15,12 +15,16 @@ from sqlalchemy import (
     MetaData,
     Select,
     Table,
+    Update,
     bindparam,
     event,
+    insert,
     select,
     text,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -173,6 +177,50 @@ def read_columns(
     if session.autoflush:
         session.flush()
     return session.connection().execute(statement, params)
+
+
+def insert_rows(session: Session, *rows: SQLModel) -> None:
+    """Insert new rows with their tables' INSERTs on the session's connection, in the order
+    given (a row before the rows that refer to it), instead of adding them to the unit of
+    work, which costs about five times as much a row (225 against 45 µs on SQLite). The
+    objects stay outside the session: a change made to one afterwards is not stored."""
+    connection = session.connection()
+    for row in rows:
+        table: Table = row.__table__  # type: ignore[attr-defined]
+        values = {column.key: getattr(row, column.key) for column in table.columns}
+        connection.execute(insert(table), values)
+
+
+def write_fields(session: Session, row: SQLModel, **values: Any) -> None:
+    """Store new values of a loaded row's fields with an UPDATE by its key on the session's
+    connection, and set them on the object as what is stored: the unit of work has nothing
+    of it left to write (its flush of a changed object costs several times the UPDATE)."""
+    table: Table = row.__table__  # type: ignore[attr-defined]
+    (key,) = table.primary_key.columns
+    update_row(session, type(row), getattr(row, key.key), **values)
+    for field, value in values.items():
+        set_committed_value(row, field, value)
+
+
+def update_row(session: Session, model: type[SQLModel], key: Any, **values: Any) -> None:
+    """Set these fields of the row of `key` with an UPDATE on the session's connection;
+    an object of it the session holds is not changed (`write_fields` changes both)."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    session.connection().execute(_by_key(table), {_ROW_KEY: key, **values})
+
+
+_ROW_KEY = "row_key"  # the bound key of `_by_key`, named apart from every column
+_BY_KEY: dict[Table, Update] = {}
+
+
+def _by_key(table: Table) -> Update:
+    """The table's UPDATE of one row by its key; the columns it sets are the parameters'
+    (the compiled form is cached for each set of them)."""
+    statement = _BY_KEY.get(table)
+    if statement is None:
+        (key,) = table.primary_key.columns
+        statement = _BY_KEY[table] = update(table).where(key == bindparam(_ROW_KEY))
+    return statement
 
 
 def rows_changed(session: Session, statement: Executable) -> int:

@@ -32,7 +32,7 @@ from app.checkins.models import (
     StudyNeeds,
 )
 from app.checkins.schemas import ChoiceView, DailyNeeds, ItemPackRecord, ItemView, ScorePoint
-from app.db import held_row, read_columns
+from app.db import held_row, insert_rows, read_columns, write_fields
 from app.errors import Conflict, Invalid, NotFound
 from app.pagination import Page, PageParams, paginate
 from app.rules.evaluate import DimensionStats, Evaluation, NeedHistory
@@ -483,14 +483,31 @@ def detection_history(session: Session, participant: Participant) -> DetectionHi
     )
 
 
-def _count_in_person(person: PersonNeeds, detection: Detection) -> None:
+def _count_in_person(session: Session, person: PersonNeeds, detection: Detection) -> None:
     sums = _sums(person.sums)
     _add_needs(sums, detection.needs)
-    person.sums = _dump_sums(sums)
+    last_targeted = person.last_targeted
     if detection.target is not None:
         dimension = dimension_of(Pole(detection.target))
-        person.last_targeted = {**person.last_targeted, str(dimension): detection.sequence}
-    person.last_sequence = detection.sequence
+        last_targeted = {**last_targeted, str(dimension): detection.sequence}
+    write_fields(
+        session,
+        person,
+        sums=_dump_sums(sums),
+        last_targeted=last_targeted,
+        last_sequence=detection.sequence,
+    )
+
+
+_OLDEST_IN_WINDOW = (
+    select(Detection.study_sequence, Detection.needs)
+    .where(
+        Detection.study_id == bindparam("study_id"),
+        Detection.study_sequence >= bindparam("from"),
+    )
+    .order_by(col(Detection.study_sequence))
+    .limit(1)
+)
 
 
 def _count_in_study(session: Session, detection: Detection) -> None:
@@ -509,26 +526,24 @@ def _count_in_study(session: Session, detection: Detection) -> None:
     detection.study_sequence = study.last_sequence + 1
     sums = _sums(study.sums)
     _add_needs(sums, detection.needs)
-    if study.window_size == 0:
-        study.oldest_sequence = detection.study_sequence
-    study.window_size += 1
-    if study.window_size > STUDY_STATS_WINDOW:
-        oldest_sequence, oldest_needs = session.exec(
-            select(Detection.study_sequence, Detection.needs)
-            .where(
-                Detection.study_id == detection.study_id,
-                Detection.study_sequence >= study.oldest_sequence,
-            )
-            .order_by(col(Detection.study_sequence))
-            .limit(1)
+    oldest = detection.study_sequence if study.window_size == 0 else study.oldest_sequence
+    window_size = study.window_size + 1
+    if window_size > STUDY_STATS_WINDOW:
+        oldest_sequence, oldest_needs = read_columns(
+            session, _OLDEST_IN_WINDOW, {"study_id": detection.study_id, "from": oldest}
         ).one()
         for dimension, need in _needs_of(oldest_needs):
             sums[dimension] = sums[dimension].remove(need)
-        study.window_size -= 1
-        study.oldest_sequence = oldest_sequence + 1
-    study.sums = _dump_sums(sums)
-    study.last_sequence = detection.study_sequence
-    session.add(study)
+        window_size -= 1
+        oldest = oldest_sequence + 1
+    write_fields(
+        session,
+        study,
+        sums=_dump_sums(sums),
+        window_size=window_size,
+        oldest_sequence=oldest,
+        last_sequence=detection.study_sequence,
+    )
 
 
 def recount_study_needs(session: Session, study_id: uuid.UUID) -> None:
@@ -578,8 +593,7 @@ def add_detection(
         distress=evaluation.distress,
     )
     person = session.get_one(PersonNeeds, checkin.participant_id)
-    _count_in_person(person, detection)
-    session.add_all([checkin, person])
+    _count_in_person(session, person, detection)
     return detection
 
 
@@ -588,7 +602,7 @@ def store_detection(session: Session, detection: Detection) -> None:
     locked from here to the commit and every check-in of the study waits for it, so a
     check-in does this as late as it can."""
     _count_in_study(session, detection)
-    session.add(detection)
+    insert_rows(session, detection)
 
 
 def list_checkins(

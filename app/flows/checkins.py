@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel
 
 from app import metrics
 from app.access import visibility
@@ -22,6 +22,7 @@ from app.access.scope import StudyAccess, participant_in
 from app.checkins import service as checkins
 from app.checkins.models import CheckIn, PersonNeeds
 from app.checkins.schemas import CheckInIn, CheckInOut, DryRunIn, DryRunOut
+from app.db import insert_rows
 from app.errors import Conflict, Forbidden, Invalid
 from app.flows.plans import own_strategies
 from app.mrt import service as mrt
@@ -182,17 +183,18 @@ def take_in(
         late=late,
         body_digest=digest,
     )
-    session.add(checkin)
 
-    # Nothing read from here on looks for this check-in's own rows, which _tailor flushes
+    # Nothing read from here on looks for this check-in's own rows, which _tailor inserts
     # once and complete (version and response set) instead of inserting, then updating.
-    # Without relationships one flush inserts by the models' module paths: app.checkins
-    # (the check-in) before app.safety and app.skills (the rows that refer to it).
     with session.no_autoflush:
         # Safety first: the event and the resources must survive anything that follows.
         settings, resources = safety.safety_of(session, study.id)
         screened = screen(items, scaled_answers(items, data.answers), settings)
         if screened.tier is not None:
+            # Stored with the event before the savepoint below, whatever follows fails:
+            # the unit of work inserts by the models' module paths (without relationships),
+            # app.checkins before app.safety.
+            session.add(checkin)
             safety.open_event(session, checkin, screened, now)
         moment = _Moment(
             study=study,
@@ -289,12 +291,13 @@ def _tailor(session: Session, moment: _Moment, items: Sequence[Item]) -> CheckIn
         skill = _offered_view(judgement, delivery.skill_key, participant.locale, study)
     crisis = moment.crisis() if positive else None
     response = _response(checkin, judgement.evaluation, delivery, skill, crisis)
-    # The delivery first: the decision point refers to it, and one flush would insert by
-    # the models' module paths (app.mrt before app.skills).
-    session.flush()
+    # Each row after those it refers to; after a positive screen the check-in is stored
+    # already (with its event), and the unit of work writes its version and response.
+    rows: list[SQLModel] = [delivery] if positive else [checkin, delivery]
     if point is not None:
         point.delivery_id = delivery.id
-        session.add(point)
+        rows.append(point)
+    insert_rows(session, *rows)
     # The study's summary stays locked from here to the commit: every check-in of the
     # study waits for it, so it comes last (but for the review flag, which reads the
     # detection).

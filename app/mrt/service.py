@@ -6,12 +6,13 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, func, or_, select
 
 from app.audit import service as audit
 from app.audit.service import Actor
-from app.db import read_columns
+from app.db import read_columns, update_row
 from app.errors import Conflict, Invalid, NotFound
 from app.mrt.design import MrtDesign, probability_for, treated
 from app.mrt.models import DecisionPoint, MrtArmDesign
@@ -38,11 +39,19 @@ _POLICY_AND_DESIGN = (
     .join(MrtArmDesign, col(MrtArmDesign.arm_id) == Arm.id, isouter=True)
     .where(Arm.id == bindparam("arm_id"))
 )
-_WAITING_FOR_OUTCOME = select(DecisionPoint).where(
-    DecisionPoint.participant_id == bindparam("participant_id"),
+# Six columns: more than sqlmodel's `select` is typed for.
+_WAITING_FOR_OUTCOME = sa.select(
+    col(DecisionPoint.id),
+    col(DecisionPoint.at),
+    col(DecisionPoint.outcome_hours),
+    col(DecisionPoint.outcome_kind),
+    col(DecisionPoint.outcome_dimension),
+    col(DecisionPoint.outcome_item),
+).where(
+    col(DecisionPoint.participant_id) == bindparam("participant_id"),
     col(DecisionPoint.outcome_kind).in_(("next_need", "next_item")),
-    DecisionPoint.at < bindparam("answered_at"),
-    DecisionPoint.at >= bindparam("since"),
+    col(DecisionPoint.at) < bindparam("answered_at"),
+    col(DecisionPoint.at) >= bindparam("since"),
     # Answered in order, most points have their outcome from an earlier check-in.
     or_(
         col(DecisionPoint.outcome_at).is_(None),
@@ -153,23 +162,23 @@ def outcomes_from_checkin(
     """A check-in's needs or answers are the outcome of the participant's earlier points
     whose window it falls in, unless a check-in even closer after them gave it already. An
     item left unanswered (or no longer a number) leaves the outcome missing."""
-    candidates = session.execute(
+    candidates = read_columns(
+        session,
         _WAITING_FOR_OUTCOME,
         {
             "participant_id": participant_id,
             "answered_at": answered_at,
             "since": answered_at - LONGEST_OUTCOME_WINDOW,
         },
-    ).scalars()
+    ).all()
     for point in candidates:
         if answered_at - point.at > timedelta(hours=point.outcome_hours):
             continue
         if point.outcome_kind == "next_need":
-            point.outcome = needs.get(point.outcome_dimension or "")
+            outcome = needs.get(point.outcome_dimension or "")
         else:
-            point.outcome = _number(answers.get(point.outcome_item or ""))
-        point.outcome_at = answered_at
-        session.add(point)
+            outcome = _number(answers.get(point.outcome_item or ""))
+        update_row(session, DecisionPoint, point.id, outcome=outcome, outcome_at=answered_at)
 
 
 def _number(answer: object) -> float | None:

@@ -182,8 +182,11 @@ _REVIEW_SETTINGS = select(ReviewSettingsRecord.settings).where(
 
 
 def review_settings(session: Session, study_id: uuid.UUID) -> ReviewSettings:
-    found = read_columns(session, _REVIEW_SETTINGS, {"study_id": study_id}).scalar()
-    return ReviewSettings() if found is None else ReviewSettings.model_validate(found)
+    return _settings_of(read_columns(session, _REVIEW_SETTINGS, {"study_id": study_id}).scalar())
+
+
+def _settings_of(stored: dict[str, Any] | None) -> ReviewSettings:
+    return ReviewSettings() if stored is None else ReviewSettings.model_validate(stored)
 
 
 def save_review_settings(
@@ -306,18 +309,22 @@ def open_flag(session: Session, participant_id: uuid.UUID) -> ReviewFlag | None:
     ).first()
 
 
+# The participant's flags and their study's review settings, in one read.
 _FLAGS = select(
-    func.count().filter(col(ReviewFlag.cleared_at).is_(None)), func.max(ReviewFlag.cleared_at)
+    func.count().filter(col(ReviewFlag.cleared_at).is_(None)),
+    func.max(ReviewFlag.cleared_at),
+    _REVIEW_SETTINGS.scalar_subquery(),
 ).where(ReviewFlag.participant_id == bindparam("participant_id"))
 
 
 def refresh_flag(session: Session, participant: Participant, now: datetime) -> ReviewFlag | None:
     """Raise "review suggested" when the study's period, up to now, says so. A clearing note
     starts a new period: what the clinician reviewed does not flag again."""
-    open_flags, cleared = read_columns(session, _FLAGS, {"participant_id": participant.id}).one()
+    keys = {"participant_id": participant.id, "study_id": participant.study_id}
+    open_flags, cleared, stored = read_columns(session, _FLAGS, keys).one()
     if open_flags:
         return None
-    settings = review_settings(session, participant.study_id)
+    settings = _settings_of(stored)
     start = now - timedelta(days=settings.period_days)
     if cleared is not None and cleared > start:
         start = cleared

@@ -23,6 +23,7 @@ from sqlmodel import Session, col, func, or_, select, update
 
 from app.audit import service as audit
 from app.audit.service import Actor
+from app.db import read_columns, update_row
 from app.errors import Conflict, NotFound
 from app.fields import new_id
 from app.pagination import Page, PageParams
@@ -768,7 +769,7 @@ def mark_opened(
 
 # Built once: a check-in runs it, and building a statement costs more than running it.
 _PROMPT_ANSWERED = (
-    select(Prompt)
+    select(Prompt.scheduled_at, Prompt.status, Prompt.expires_at)
     .where(
         Prompt.id == bindparam("prompt_id"), Prompt.participant_id == bindparam("participant_id")
     )
@@ -780,17 +781,23 @@ def answer_prompt(
     session: Session, participant: Participant, prompt_id: uuid.UUID, now: datetime
 ) -> bool:
     """Close the prompt a check-in answers (its reminders stop); True when it came late."""
-    prompt = session.execute(
-        _PROMPT_ANSWERED, {"prompt_id": prompt_id, "participant_id": participant.id}
-    ).scalar()
-    if prompt is None or prompt.scheduled_at > now:
+    found = read_columns(
+        session, _PROMPT_ANSWERED, {"prompt_id": prompt_id, "participant_id": participant.id}
+    ).first()
+    if found is None or found.scheduled_at > now:
         raise NotFound("No such prompt", code="prompt_not_found")
-    if prompt.status == PromptStatus.answered:
+    if found.status == PromptStatus.answered:
         raise Conflict("This prompt was already answered", code="prompt_answered")
-    if prompt.expires_at <= now or prompt.status in (PromptStatus.expired, PromptStatus.failed):
+    if found.expires_at <= now or found.status in (PromptStatus.expired, PromptStatus.failed):
         return True
-    prompt.status, prompt.answered_at, prompt.next_push_at = PromptStatus.answered, now, None
-    session.add(prompt)
+    update_row(
+        session,
+        Prompt,
+        prompt_id,
+        status=PromptStatus.answered,
+        answered_at=now,
+        next_push_at=None,
+    )
     return False
 
 

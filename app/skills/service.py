@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from app.audit import service as audit
 from app.audit.service import Actor
 from app.checkins.models import CheckIn
-from app.db import held_row, read_columns
+from app.db import held_row, read_columns, write_fields
 from app.errors import Conflict, Invalid, NotFound
 from app.pagination import Page, PageParams, paginate
 from app.plans.placeholders import fill
@@ -468,9 +468,8 @@ def _keep_skill_history(
 ) -> None:
     record = session.get_one(PersonSkills, participant_id)
     changed = change(_history_of(record))
-    record.recent = changed.recent
-    record.ratings = changed.model_dump(mode="json")["ratings"]
-    session.add(record)
+    ratings = changed.model_dump(mode="json")["ratings"]
+    write_fields(session, record, recent=changed.recent, ratings=ratings)
 
 
 def add_delivery(
@@ -482,8 +481,9 @@ def add_delivery(
     inputs: PolicyInputs | None,
     now: datetime,
 ) -> Delivery:
-    """Record a decision to offer (or not) a skill after a check-in, with what the policy
-    was given (none after a positive screen: no policy decided)."""
+    """A decision to offer (or not) a skill after a check-in, with what the policy was
+    given (none after a positive screen: no policy decided), counted into the person's
+    skill history; the caller inserts it after its check-in (`insert_rows`)."""
     delivery = Delivery(
         study_id=checkin.study_id,
         participant_id=checkin.participant_id,
@@ -500,7 +500,6 @@ def add_delivery(
         library_version=library_version,
         inputs={} if inputs is None else inputs.model_dump(mode="json", exclude={"history"}),
     )
-    session.add(delivery)
     if (offered := decision.skill_key) is not None:
         # The caller holds the person's skill history (`hold_skill_history`).
         _keep_skill_history(session, checkin.participant_id, lambda kept: kept.offered(offered))

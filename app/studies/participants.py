@@ -476,6 +476,9 @@ _BY_TOKEN = (
 )
 
 
+_TOKEN_STUDY = "participant_study"
+
+
 def participant_for_token(session: Session, token: str) -> Participant:
     """Who a participant token belongs to (tokens are issued at enrollment, above)."""
     found = session.execute(_BY_TOKEN, {"token_hash": secret_digest(token)}).first()
@@ -491,6 +494,9 @@ def participant_for_token(session: Session, token: str) -> Participant:
         )
     if found[1] is not None:
         raise Unauthorized("The participant token is not valid", code="invalid_token")
+    # The identity map holds objects weakly: referenced from the session, the study stays
+    # in it for the request, and reading it again by key (a check-in does) costs no query.
+    session.info[_TOKEN_STUDY] = found[2]
     return participant
 
 
