@@ -328,7 +328,13 @@ def refresh_flag(session: Session, participant: Participant, now: datetime) -> R
     start = now - timedelta(days=settings.period_days)
     if cleared is not None and cleared > start:
         start = cleared
-    found, *_ = _suggest(session, participant.id, settings, start, None, now)
+    period = _period(participant.id, start, None)
+    points = _need_points(session, period)
+    # Too few check-ins flag nothing (`suggestion`), so the rest is not read then.
+    if len(points) < settings.min_checkins:
+        return None
+    offered, adherence = _offered(session, period), _adherence(session, period, now)
+    found = suggestion(points, offered, adherence, settings)
     if not found.reasons:
         return None
     flag = ReviewFlag(

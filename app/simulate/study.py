@@ -57,7 +57,7 @@ from app.simulate.person import Person, PersonModel, new_person
 from app.skills.default_library import default_library
 from app.skills.schemas import FeedbackIn
 from app.studies import participants as participant_service
-from app.studies.models import Arm, Participant, Study
+from app.studies.models import Arm, Study
 from app.studies.schemas import ArmIn, ParticipantCreate, StudyCreate
 from app.vocabulary import Policy, Role
 
@@ -141,6 +141,7 @@ class _Sender(LogSender):
 @dataclass
 class _Simulant:
     participant_id: uuid.UUID
+    token: str  # the phone's, from enrollment: its requests find the person by it
     arm: Policy
     person: Person
     number: int = 0  # check-ins so far
@@ -261,13 +262,15 @@ class _World:
                     session, code.code, "simulator", limit, now, settings.plan_horizon
                 )
                 assert not isinstance(enrolled, BaseException), enrolled
-                participant = enrolled[0]
+                participant, _study, token = enrolled
                 participant_flow.register_device(
                     session, participant, f"simulated-phone-{n}", "token", "android", now
                 )
                 arm = session.get_one(Arm, participant.arm_id)
             person = new_person(plan.people, int(person_seed.generate_state(1)[0]))
-            self.phones[f"simulated-phone-{n}"] = _Simulant(participant.id, arm.policy, person)
+            self.phones[f"simulated-phone-{n}"] = _Simulant(
+                participant.id, token, arm.policy, person
+            )
         return study
 
     # --- the days ---------------------------------------------------------------------
@@ -365,7 +368,7 @@ class _World:
         simulant.answered += 1
         simulant.answered_by_day[day] = simulant.answered_by_day.get(day, 0) + 1
         with unit_of_work(self.engine) as session:
-            participant = session.get_one(Participant, simulant.participant_id)
+            participant = participant_service.participant_for_token(session, simulant.token)
             data = CheckInIn(
                 client_id=client_id,
                 prompt_id=prompt_id,
@@ -405,7 +408,7 @@ class _World:
 
     def _feedback(self, simulant: _Simulant, delivery_id: uuid.UUID, data: FeedbackIn) -> None:
         with unit_of_work(self.engine) as session:
-            participant = session.get_one(Participant, simulant.participant_id)
+            participant = participant_service.participant_for_token(session, simulant.token)
             checkin_flow.give_feedback(session, participant, delivery_id, data, self.now)
 
     # --- what the study found ---------------------------------------------------------

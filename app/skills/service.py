@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from cachetools import LRUCache
 from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
@@ -366,8 +367,19 @@ class PersonSettings:
     threshold_overrides: dict[Dimension, float]  # the clinician's threshold per dimension
 
 
+# Columns, not the two rows' objects: a check-in reads them. Absent rows read as NULLs.
 _PERSON_SETTINGS = (
-    select(SkillPreferences, PersonalizationRecord)
+    sa.select(
+        col(SkillPreferences.preferred_skills),
+        col(SkillPreferences.disliked_skills),
+        col(SkillPreferences.preferred_modalities),
+        col(SkillPreferences.disliked_modalities),
+        col(SkillPreferences.disabled_skills),
+        col(SkillPreferences.preferred_dimension),
+        col(PersonalizationRecord.disabled_skills).label("clinician_disabled"),
+        col(PersonalizationRecord.extra_skills),
+        col(PersonalizationRecord.threshold_overrides),
+    )
     .select_from(Participant)
     .join(SkillPreferences, col(SkillPreferences.participant_id) == Participant.id, isouter=True)
     .join(
@@ -375,28 +387,24 @@ _PERSON_SETTINGS = (
         col(PersonalizationRecord.participant_id) == Participant.id,
         isouter=True,
     )
-    .where(Participant.id == bindparam("participant_id"))
+    .where(col(Participant.id) == bindparam("participant_id"))
 )
 
 
 def person_settings(session: Session, participant_id: uuid.UUID) -> PersonSettings:
     """The participant's own preferences and their clinician's settings, in one query."""
-    preferences, record = session.execute(
-        _PERSON_SETTINGS, {"participant_id": participant_id}
-    ).one()
+    found = read_columns(session, _PERSON_SETTINGS, {"participant_id": participant_id}).one()
     personalization = Personalization(
-        preferred_skills=set(preferences.preferred_skills) if preferences else set(),
-        disliked_skills=set(preferences.disliked_skills) if preferences else set(),
-        preferred_modalities=set(preferences.preferred_modalities) if preferences else set(),
-        disliked_modalities=set(preferences.disliked_modalities) if preferences else set(),
-        disabled_skills=set(record.disabled_skills) if record else set(),
-        disabled_by_participant=set(preferences.disabled_skills) if preferences else set(),
-        extra_skills=[Skill.model_validate(skill) for skill in record.extra_skills]
-        if record
-        else [],
+        preferred_skills=set(found.preferred_skills or ()),
+        disliked_skills=set(found.disliked_skills or ()),
+        preferred_modalities=set(found.preferred_modalities or ()),
+        disliked_modalities=set(found.disliked_modalities or ()),
+        disabled_skills=set(found.clinician_disabled or ()),
+        disabled_by_participant=set(found.disabled_skills or ()),
+        extra_skills=[Skill.model_validate(skill) for skill in found.extra_skills or ()],
     )
-    dimension = preferences.preferred_dimension if preferences else None
-    overrides = record.threshold_overrides if record else {}
+    dimension = found.preferred_dimension
+    overrides = found.threshold_overrides or {}
     return PersonSettings(
         personalization=personalization,
         preferred_dimension=None if dimension is None else Dimension(dimension),
