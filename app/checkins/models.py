@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.fields import id_field, json_field, utc_field
@@ -65,12 +65,16 @@ class Detection(SQLModel, table=True):
 
     # The study's latest detections, in the order they were stored, give its reference
     # values: this index finds the oldest of them when a new one pushes it out.
-    __table_args__ = (UniqueConstraint("study_id", "study_sequence"),)
+    # The review flag, at each check-in, reads the person's detections in a period.
+    __table_args__ = (
+        UniqueConstraint("study_id", "study_sequence"),
+        Index("ix_detection_participant_at", "participant_id", "at"),
+    )
 
     id: uuid.UUID = id_field()
     checkin_id: uuid.UUID = Field(foreign_key="checkin.id", unique=True)
     study_id: uuid.UUID = Field(foreign_key="study.id", index=True)
-    participant_id: uuid.UUID = Field(foreign_key="participant.id", index=True)
+    participant_id: uuid.UUID = Field(foreign_key="participant.id")
     sequence: int = Field(description="The participant's n-th evaluated check-in")
     study_sequence: int = Field(description="The study's n-th stored detection")
     at: datetime = utc_field()

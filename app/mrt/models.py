@@ -2,6 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Index
 from sqlmodel import Field, SQLModel
 
 from app.fields import id_field, json_field, utc_field
@@ -23,10 +24,13 @@ class DecisionPoint(SQLModel, table=True):
     the probability used, the treatment, and the proximal outcome once its data arrive."""
 
     __tablename__ = "decision_point"
+    # A check-in looks for the person's points waiting for it as their outcome: a range of
+    # this index, whatever the length of their history.
+    __table_args__ = (Index("ix_decision_point_participant_at", "participant_id", "at"),)
 
     id: uuid.UUID = id_field()
     study_id: uuid.UUID = Field(foreign_key="study.id", index=True)
-    participant_id: uuid.UUID = Field(foreign_key="participant.id", index=True)
+    participant_id: uuid.UUID = Field(foreign_key="participant.id")
     checkin_id: uuid.UUID = Field(foreign_key="checkin.id", unique=True)
     delivery_id: uuid.UUID | None = Field(default=None, foreign_key="delivery.id", index=True)
     prompt_id: uuid.UUID | None = Field(default=None, foreign_key="prompt.id")

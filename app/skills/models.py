@@ -2,7 +2,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.fields import id_field, json_field, utc_field
@@ -38,9 +38,13 @@ class StudyLibrary(SQLModel, table=True):
 class Delivery(SQLModel, table=True):
     """One decision to offer, or not, a skill after a check-in, and the feedback on it."""
 
+    # A check-in reads the person's latest offer and a review their offers in a period:
+    # ranges of this index, whatever the length of their history.
+    __table_args__ = (Index("ix_delivery_participant_created", "participant_id", "created_at"),)
+
     id: uuid.UUID = id_field()
     study_id: uuid.UUID = Field(foreign_key="study.id", index=True)
-    participant_id: uuid.UUID = Field(foreign_key="participant.id", index=True)
+    participant_id: uuid.UUID = Field(foreign_key="participant.id")
     checkin_id: uuid.UUID = Field(foreign_key="checkin.id", unique=True)
     created_at: datetime = utc_field()
     policy: str = Field(max_length=32)
