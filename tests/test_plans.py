@@ -90,6 +90,14 @@ def test_the_client_and_a_clinician_write_the_same_plan(
     ]
     staff_history = client.get(f"{plan_url(study, person)}/versions", headers=viewer).json()
     assert [v["version"] for v in staff_history["items"]] == [2, 1]
+    # The clinician's review lists the period's changes in order, with their authors.
+    review = f"/v1/studies/{study['id']}/participants/{person['id']}/review"
+    changes = client.get(review, headers=clinician).json()["plan_changes"]
+    assert [(c["version"], c["author"]["type"], c["changed"]) for c in changes] == [
+        (1, "client", ["values", "supports"]),
+        (2, "staff", ["strategies"]),
+    ]
+    assert changes[1]["author"]["email"] == "clinician@example.org"
     # An edit made on an old version is refused, not silently merged away.
     stale = client.put(
         "/v1/me/plan", json={"sections": mine, "based_on_version": 1}, headers=person["headers"]

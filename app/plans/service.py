@@ -161,7 +161,7 @@ def save_plan(
 def plan_changes(
     session: Session, participant_id: uuid.UUID, start: datetime, end: datetime | None
 ) -> list[PlanChange]:
-    versions = read_columns(session, _PLAN_CHANGES, _period(participant_id, start, end)).scalars()
+    versions = session.execute(_PLAN_CHANGES, _period(participant_id, start, end)).scalars()
     return [
         PlanChange(
             version=version.version,
