@@ -93,7 +93,7 @@ def create_app(
     # Computed now, so that no sign-in for an unknown account pays for it.
     absent_account_hash(settings)
     # Innermost: admitted with its body in hand, a request waits for no client.
-    app.add_middleware(AdmissionMiddleware)
+    app.add_middleware(AdmissionMiddleware, checkins_at_once=settings.checkins_at_once)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,

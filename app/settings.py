@@ -93,6 +93,12 @@ class Settings(BaseSettings):
     checkin_clock_skew_seconds: int = Field(
         default=300, ge=0, le=3600, description="How far in the future answered_at may be"
     )
+    checkins_at_once: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Check-ins a server process decides at once; the others wait their turn",
+    )
 
     scheduler_enabled: bool = True
     worker_id: str | None = None

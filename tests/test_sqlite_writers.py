@@ -15,7 +15,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event, text
 from sqlalchemy.exc import OperationalError
 
+from app.clock import FrozenClock
 from app.db import make_engine, unit_of_work
+from app.main import create_app
+from app.settings import Settings
 from tests.test_checkins import BASE, checkin
 
 
@@ -132,7 +135,7 @@ def _lock_waits_end(connection: Any) -> None:
 
 
 def test_more_check_ins_at_once_than_the_server_has_threads_all_succeed(
-    client: TestClient, db: Engine, make_study: Callable, enroll: Callable
+    db: Engine, settings: Settings, clock: FrozenClock, make_study: Callable, enroll: Callable
 ) -> None:
     """A request's dependencies (the token's lookup), its endpoint and its response's
     validation each take a thread of the server's pool, and it commits after the last:
@@ -140,6 +143,13 @@ def test_more_check_ins_at_once_than_the_server_has_threads_all_succeed(
     none could commit until a lock's wait timed out. They are admitted one per thread."""
     study = make_study()
     people = [enroll(study["id"]) for _ in range(4)]
+    # Twelve check-ins let in at once, more than the threads: admission keeps them moving.
+    crowded = settings.model_copy(update={"checkins_at_once": 12})
+    with TestClient(create_app(crowded, db, clock)) as client:
+        _check_in_on_four_threads(client, db, people)
+
+
+def _check_in_on_four_threads(client: TestClient, db: Engine, people: list[dict]) -> None:
     threads = client.portal.call(_server_threads)  # type: ignore[union-attr]
     client.portal.call(_limit_server_threads, 4)  # type: ignore[union-attr]
     event.listen(db, "begin", _lock_waits_end)
@@ -156,3 +166,61 @@ def test_more_check_ins_at_once_than_the_server_has_threads_all_succeed(
         event.remove(db, "begin", _lock_waits_end)
         client.portal.call(_limit_server_threads, threads)  # type: ignore[union-attr]
     assert codes == [201] * 24
+
+
+def _waiting_on_a_lock(db: Engine) -> bool:
+    with db.connect() as connection:
+        waiting = connection.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND wait_event_type = 'Lock'"
+            )
+        ).scalar_one()
+    return bool(waiting)
+
+
+@pytest.mark.parametrize("at_once", [1, 2])
+def test_check_ins_are_decided_a_set_number_at_a_time(
+    db: Engine,
+    settings: Settings,
+    clock: FrozenClock,
+    make_study: Callable,
+    enroll: Callable,
+    at_once: int,
+) -> None:
+    """One check-in held up (its person's summary locked) holds one of the turns: with one
+    turn another person's check-in waits for it, with two it goes ahead."""
+    if db.dialect.name != "postgresql":
+        pytest.skip("on SQLite every writer waits for the one writing anyway")
+    study = make_study()
+    held, other = enroll(study["id"]), enroll(study["id"])
+    with TestClient(
+        create_app(settings.model_copy(update={"checkins_at_once": at_once}), db, clock)
+    ) as client:
+
+        def post(person: dict) -> int:
+            body = checkin(BASE, client_id=uuid.uuid4().hex)
+            return client.post("/v1/checkins", json=body, headers=person["headers"]).status_code
+
+        assert post(held) == 201  # its summary exists from here on
+        # The lock is let go (on the way out, too) before the pool waits for its posts.
+        with ThreadPoolExecutor(max_workers=2) as pool, db.connect() as locking:
+            locking.begin()
+            locking.execute(
+                text("SELECT 1 FROM person_needs WHERE participant_id = :id FOR UPDATE"),
+                {"id": uuid.UUID(held["id"])},
+            )
+            first = pool.submit(post, held)
+            deadline = time.monotonic() + 30
+            while not _waiting_on_a_lock(db) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert _waiting_on_a_lock(db)
+            second = pool.submit(post, other)
+            if at_once == 1:
+                with pytest.raises(TimeoutError):
+                    second.result(timeout=1.0)
+            else:
+                assert second.result(timeout=30) == 201
+            locking.rollback()
+            assert first.result(timeout=30) == 201
+            assert second.result(timeout=30) == 201

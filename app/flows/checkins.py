@@ -20,7 +20,7 @@ from app import metrics
 from app.access import visibility
 from app.access.scope import StudyAccess, participant_in
 from app.checkins import service as checkins
-from app.checkins.models import CheckIn, PersonNeeds
+from app.checkins.models import CheckIn, Detection, PersonNeeds
 from app.checkins.schemas import CheckInIn, CheckInOut, DryRunIn, DryRunOut
 from app.db import insert_rows
 from app.errors import Conflict, Forbidden, Invalid
@@ -209,15 +209,19 @@ def take_in(
             resources=resources,
         )
         if screened.tier is None:
-            response = _tailor(session, moment, items)
+            response, detection = _tailor(session, moment, items)
             # After a positive screen nothing more is risked; the next check-in looks again.
-            plans.refresh_flag(session, participant, now)
+            plans.refresh_flag(session, participant, now, pending=detection)
+            # The last write: the study's summary stays locked from here to the commit, and
+            # every check-in of the study waits for it, so each holds it as briefly as it can.
+            checkins.store_detection(session, detection)
         else:
             # Anything after a positive screen may fail: the check-in, the event, a delivery and
             # the crisis resources are still stored and sent. The savepoint undoes what failed.
             try:
                 with session.begin_nested():
-                    response = _tailor(session, moment, items)
+                    response, detection = _tailor(session, moment, items)
+                    checkins.store_detection(session, detection)
             except Exception:
                 _log.exception(
                     "tailoring failed after a positive safety screen; resources still sent"
@@ -254,9 +258,12 @@ class _Moment:
         )
 
 
-def _tailor(session: Session, moment: _Moment, items: Sequence[Item]) -> CheckInOut:
-    """Evaluate, select, store the detection and delivery and the response; after a
-    positive screen the skill gives way to the crisis resources."""
+def _tailor(
+    session: Session, moment: _Moment, items: Sequence[Item]
+) -> tuple[CheckInOut, Detection]:
+    """Evaluate, select, store the delivery and the response; after a positive screen the
+    skill gives way to the crisis resources. The detection is the caller's to store, last
+    (`checkins.store_detection`)."""
     study, participant, checkin = moment.study, moment.participant, moment.checkin
     rule_version, rule_set = checkins.rule_set_in_force(session, study.id)
     judgement = judge(
@@ -298,12 +305,7 @@ def _tailor(session: Session, moment: _Moment, items: Sequence[Item]) -> CheckIn
         point.delivery_id = delivery.id
         rows.append(point)
     insert_rows(session, *rows)
-    # The study's summary stays locked from here to the commit: every check-in of the
-    # study waits for it, so it comes last (but for the review flag, which reads the
-    # detection).
-    checkins.store_detection(session, detection)
-    session.flush()
-    return response
+    return response, detection
 
 
 def _micro_randomize(

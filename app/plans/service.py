@@ -262,10 +262,15 @@ _ADHERENCE = select(
 
 
 def _need_points(session: Session, period: dict[str, Any]) -> list[NeedPoint]:
-    return [
-        NeedPoint.model_validate({"at": at, "needs": needs, "target": target, "distress": distress})
-        for at, needs, target, distress in read_columns(session, _NEED_POINTS, period)
-    ]
+    return [_need_point(*row) for row in read_columns(session, _NEED_POINTS, period)]
+
+
+def _need_point(
+    at: datetime, needs: dict[str, Any], target: str | None, distress: float | None
+) -> NeedPoint:
+    return NeedPoint.model_validate(
+        {"at": at, "needs": needs, "target": target, "distress": distress}
+    )
 
 
 def _offered(session: Session, period: dict[str, Any]) -> list[Offered]:
@@ -317,9 +322,12 @@ _FLAGS = select(
 ).where(ReviewFlag.participant_id == bindparam("participant_id"))
 
 
-def refresh_flag(session: Session, participant: Participant, now: datetime) -> ReviewFlag | None:
+def refresh_flag(
+    session: Session, participant: Participant, now: datetime, pending: Detection | None = None
+) -> ReviewFlag | None:
     """Raise "review suggested" when the study's period, up to now, says so. A clearing note
-    starts a new period: what the clinician reviewed does not flag again."""
+    starts a new period: what the clinician reviewed does not flag again. `pending` is the
+    participant's latest detection when it is not stored yet (a check-in stores it last)."""
     keys = {"participant_id": participant.id, "study_id": participant.study_id}
     open_flags, cleared, stored = read_columns(session, _FLAGS, keys).one()
     if open_flags:
@@ -330,6 +338,8 @@ def refresh_flag(session: Session, participant: Participant, now: datetime) -> R
         start = cleared
     period = _period(participant.id, start, None)
     points = _need_points(session, period)
+    if pending is not None:
+        points.append(_need_point(pending.at, pending.needs, pending.target, pending.distress))
     # Too few check-ins flag nothing (`suggestion`), so the rest is not read then.
     if len(points) < settings.min_checkins:
         return None
