@@ -20,6 +20,7 @@ a quarter fewer a second than 2, and each waited longer).
 
 import asyncio
 import weakref
+from contextlib import nullcontext
 
 import anyio
 import anyio.to_thread
@@ -60,12 +61,10 @@ class AdmissionMiddleware:
             message, body = body, None
             return message
 
-        if (scope["method"], scope["path"]) == _CHECKIN:
-            async with _limiter(self._checkins, self.checkins_at_once), self._limiter():
-                await self.app(scope, received, send)
-        else:
-            async with self._limiter():
-                await self.app(scope, received, send)
+        checkin = (scope["method"], scope["path"]) == _CHECKIN
+        turn = _limiter(self._checkins, self.checkins_at_once) if checkin else nullcontext()
+        async with turn, self._limiter():
+            await self.app(scope, received, send)
 
     def _limiter(self) -> anyio.CapacityLimiter:
         # Follows a server that changes its number of threads.

@@ -4,6 +4,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -12,6 +13,7 @@ from sqlalchemy import (
     DateTime,
     Engine,
     Executable,
+    Insert,
     MetaData,
     Select,
     Table,
@@ -188,13 +190,15 @@ def insert_rows(session: Session, *rows: SQLModel) -> None:
     for row in rows:
         table: Table = row.__table__  # type: ignore[attr-defined]
         values = {column.key: getattr(row, column.key) for column in table.columns}
-        connection.execute(insert(table), values)
+        connection.execute(_insert_into(table), values)
 
 
 def write_fields(session: Session, row: SQLModel, **values: Any) -> None:
     """Store new values of a loaded row's fields with an UPDATE by its key on the session's
     connection, and set them on the object as what is stored: the unit of work has nothing
-    of it left to write (its flush of a changed object costs several times the UPDATE)."""
+    of it left to write (its flush of a changed object costs several times the UPDATE).
+    A savepoint that rolls back does not take these values off the object (the ORM expires
+    only what it wrote itself): after one, read the row again before using it."""
     table: Table = row.__table__  # type: ignore[attr-defined]
     (key,) = table.primary_key.columns
     update_row(session, type(row), getattr(row, key.key), **values)
@@ -209,18 +213,22 @@ def update_row(session: Session, model: type[SQLModel], key: Any, **values: Any)
     session.connection().execute(_by_key(table), {_ROW_KEY: key, **values})
 
 
+# The statements below are built once per table: building a statement costs more than
+# running it (a check-in runs each of them).
 _ROW_KEY = "row_key"  # the bound key of `_by_key`, named apart from every column
-_BY_KEY: dict[Table, Update] = {}
 
 
+@cache
+def _insert_into(table: Table) -> Insert:
+    return insert(table)
+
+
+@cache
 def _by_key(table: Table) -> Update:
     """The table's UPDATE of one row by its key; the columns it sets are the parameters'
     (the compiled form is cached for each set of them)."""
-    statement = _BY_KEY.get(table)
-    if statement is None:
-        (key,) = table.primary_key.columns
-        statement = _BY_KEY[table] = update(table).where(key == bindparam(_ROW_KEY))
-    return statement
+    (key,) = table.primary_key.columns
+    return update(table).where(key == bindparam(_ROW_KEY))
 
 
 def rows_changed(session: Session, statement: Executable) -> int:
@@ -265,18 +273,13 @@ def held_row(session: Session, model: type[Row], key: Any, **values: Any) -> Row
 
 # Built once per model: building a statement costs more than running it (check-ins hold
 # their summaries with every request).
-_LOCKED_BY_KEY: dict[type[Any], Select[Any]] = {}
-
-
-def _locked_by_key(model: type[Row]) -> Select[Any]:
-    statement = _LOCKED_BY_KEY.get(model)
-    if statement is None:
-        table: Table = model.__table__  # type: ignore[attr-defined]
-        (key,) = table.primary_key.columns
-        statement = _LOCKED_BY_KEY[model] = (
-            select(model)
-            .where(key == bindparam("key"))
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    return statement
+@cache
+def _locked_by_key(model: type[SQLModel]) -> Select[Any]:
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    (key,) = table.primary_key.columns
+    return (
+        select(model)
+        .where(key == bindparam("key"))
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
